@@ -1,0 +1,318 @@
+/*
+ * Low-precision arithmetic: each operation behaves as if its exact result were
+ * rounded once into the format. The exact result is carried as an unevaluated
+ * sum hi + lo with hi = RN64(exact) (error-free transformations: TwoSum, TwoProd
+ * by fma, exact remainders for divide and sqrt), and rounding reads lo's sign
+ * and size where hi alone cannot decide. binary32 inputs are widened to binary64
+ * first, which is exact.
+ */
+#include <math.h>
+
+#include "round_impl.h"
+#include "srround.h"
+
+static inline uint64_t dbits(double x) { uint64_t u; memcpy(&u, &x, sizeof u); return u; }
+static inline double dval(uint64_t u) { double x; memcpy(&x, &u, sizeof x); return x; }
+
+static inline void two_sum(double a, double b, double *s, double *t)
+{
+    *s = a + b;
+    double bb = *s - a;
+    *t = (a - (*s - bb)) + (b - bb);
+}
+
+/* lo in units of 2^-64 of a gap of 2^ulp_exp, avoiding underflow: a nonzero lo too
+   small to show up still makes the result inexact, so it maps to a tiny nonzero. */
+static inline double scaled_lo(double lo, int ulp_exp)
+{
+    int e = ilogb(lo);
+    if (e + 64 - ulp_exp < -900) return 0x1p-900;
+    return ldexp(lo, 64 - ulp_exp);
+}
+
+/* Rounds hi + lo (hi = RN64(hi + lo), finite; lo == 0 if hi == 0) to bits. */
+static uint64_t round_dd(double hi, double lo, const sr_type_consts *c, sr_rounding mode,
+                         int rshift, uint64_t rnd)
+{
+    uint64_t bits = dbits(hi);
+    if (lo == 0) return sr_round_bits_f64(bits, c, mode, rshift, rnd);
+    uint64_t sign = bits & ((uint64_t)1 << 63), a = bits ^ sign;
+    int neg = sign != 0;
+    double lo_mag = neg ? -lo : lo;   /* lo measured away from zero */
+    sr_split s = sr_split_f64(a, c);
+    if (s.frac || s.sticky) {
+        /* hi is strictly between two neighbours, and so is hi + lo: move frac by lo.
+           (With sticky set, |x| is below 2^-64 of the gap: lo cannot matter.) */
+        if (!s.sticky) {
+            double L = scaled_lo(lo_mag < 0 ? -lo_mag : lo_mag, s.ulp_exp);
+            if (lo_mag < 0) L = -L;
+            double fl = floor(L);
+            s.frac += (uint64_t)(int64_t)fl;
+            s.sticky = L != fl;
+        }
+    } else if (lo_mag > 0) {
+        /* hi is a neighbour; hi + lo lies just above it. */
+        double L = scaled_lo(lo_mag, s.ulp_exp);
+        double fl = floor(L);
+        s.frac = (uint64_t)fl;
+        s.sticky = L != fl;
+    } else {
+        /* hi is a neighbour; hi + lo lies just below it: split the double below hi. */
+        s = sr_split_f64(a - 1, c);
+        double L = scaled_lo(-lo_mag, s.ulp_exp);
+        double ce = ceil(L);
+        s.frac = (uint64_t)0 - (uint64_t)ce;
+        s.sticky = L != ce;
+    }
+    uint64_t r = sr_round_away(mode, s.frac, s.sticky, s.odd, neg, rnd, rshift) ? s.up : s.trunc;
+    if (r > c->max_bits) r = sr_overflows_outward(mode, neg) ? c->inf_result : c->max_bits;
+    return sign | r;
+}
+
+/* The exact result of an operation, as computed by the helpers below. */
+typedef struct {
+    double hi, lo;
+    int kind;      /* EXACT: hi + lo; INFINITE: an exact infinity (x/0, inf input);
+                      TINY: too small for unscaled error terms, see the scaled fields */
+    double hi_s, lo_s;  /* TINY: the exact result times 2^SR_TINY_SCALE, or both 0 ... */
+    int tiny_neg;       /* ... when even that underflows: then only the sign is kept */
+} exact_result;
+enum { EXACT, INFINITE, TINY };
+
+#define TINY_LIMIT 0x1p-960   /* below this, TwoProd and remainders may underflow */
+
+static inline exact_result exact_add(double a, double b)
+{
+    exact_result x = {0};
+    two_sum(a, b, &x.hi, &x.lo);
+    if (!isfinite(x.hi)) { x.lo = 0; x.kind = isinf(a) || isinf(b) ? INFINITE : EXACT; }
+    return x;
+}
+
+static inline void two_prod(double a, double b, double *p, double *e)
+{
+    *p = a * b;
+    *e = fma(a, b, -*p);
+}
+
+static inline exact_result exact_mul(double a, double b)
+{
+    exact_result x = {0};
+    two_prod(a, b, &x.hi, &x.lo);
+    if (!isfinite(x.hi)) { x.lo = 0; x.kind = isinf(a) || isinf(b) ? INFINITE : EXACT; return x; }
+    if (fabs(x.hi) < TINY_LIMIT && a != 0 && b != 0) {
+        x.kind = TINY;
+        x.tiny_neg = signbit(a) != signbit(b);
+        double as = ldexp(a, SR_TINY_SCALE / 2), bs = ldexp(b, SR_TINY_SCALE / 2);
+        two_prod(as, bs, &x.hi_s, &x.lo_s);
+        if (fabs(x.hi_s) < TINY_LIMIT) x.hi_s = x.lo_s = 0;
+    }
+    return x;
+}
+
+static inline void div_rem(double a, double b, double *q, double *lo)
+{
+    *q = a / b;
+    double r = fma(-*q, b, a);   /* exact remainder */
+    *lo = r / b;                 /* sign exact, magnitude to 53 bits */
+}
+
+static inline exact_result exact_div(double a, double b)
+{
+    exact_result x = {0};
+    div_rem(a, b, &x.hi, &x.lo);
+    if (!isfinite(x.hi)) {
+        x.lo = 0;
+        x.kind = isinf(a) || b == 0 ? INFINITE : EXACT;
+        return x;
+    }
+    if (isinf(b) || a == 0) { x.lo = 0; return x; }
+    if (fabs(x.hi) < TINY_LIMIT) {
+        x.kind = TINY;
+        x.tiny_neg = signbit(a) != signbit(b);
+        div_rem(ldexp(a, SR_TINY_SCALE), b, &x.hi_s, &x.lo_s);
+        if (fabs(x.hi_s) < TINY_LIMIT) x.hi_s = x.lo_s = 0;
+    }
+    return x;
+}
+
+static inline void sqrt_rem(double a, double *s, double *lo)
+{
+    *s = sqrt(a);
+    double r = fma(-*s, *s, a);  /* exact remainder */
+    *lo = r / (2 * *s);
+}
+
+static inline exact_result exact_sqrt(double a)
+{
+    exact_result x = {0};
+    if (!(a > 0) || isinf(a)) { x.hi = sqrt(a); x.kind = isinf(a) ? INFINITE : EXACT; return x; }
+    if (a < 0x1p-900) {
+        /* the remainder of a tiny square root underflows: scale by 2^(2 SR_TINY_SCALE) */
+        x.kind = TINY;
+        sqrt_rem(ldexp(a, 2 * SR_TINY_SCALE), &x.hi_s, &x.lo_s);
+        x.hi = x.hi_s;  /* any nonzero finite value: only kind matters from here */
+        return x;
+    }
+    sqrt_rem(a, &x.hi, &x.lo);
+    return x;
+}
+
+/* Sum of three doubles as hi + lo with hi = RN(sum) and lo's sign right. */
+static inline void three_sum(double a, double b, double c, double hi, double *lo)
+{
+    double u1, v1, u2, v2, u3, v3;
+    two_sum(a, -hi, &u1, &v1);
+    two_sum(u1, b, &u2, &v2);
+    two_sum(u2, c, &u3, &v3);
+    *lo = u3 + (v1 + v2 + v3);
+}
+
+static inline exact_result exact_fma(double a, double b, double c)
+{
+    exact_result x = {0};
+    x.hi = fma(a, b, c);
+    if (!isfinite(x.hi)) {
+        x.kind = isinf(a) || isinf(b) || isinf(c) ? INFINITE : EXACT;
+        return x;
+    }
+    double p, e, s, t;
+    two_prod(a, b, &p, &e);
+    two_sum(p, c, &s, &t);
+    three_sum(s, t, e, x.hi, &x.lo);   /* exact = s + t + e */
+    if (fabs(x.hi) < TINY_LIMIT && a != 0 && b != 0 && fabs(c) < 0x1p500 &&
+        fabs(a) < 0x1p700 && fabs(b) < 0x1p700) {
+        double as = ldexp(a, SR_TINY_SCALE / 2), bs = ldexp(b, SR_TINY_SCALE / 2);
+        double cs = ldexp(c, SR_TINY_SCALE);
+        double hs = fma(as, bs, cs);
+        if (hs == 0) return x;   /* exactly zero */
+        x.kind = TINY;
+        x.tiny_neg = signbit(hs);
+        x.hi_s = hs;
+        two_prod(as, bs, &p, &e);
+        two_sum(p, cs, &s, &t);
+        three_sum(s, t, e, hs, &x.lo_s);
+        if (fabs(hs) < TINY_LIMIT) x.hi_s = x.lo_s = 0;
+    }
+    return x;
+}
+
+/* Rounds an exact result; returns the binary64 value of the rounded result. */
+static inline double round_exact(exact_result x, const sr_format *f, sr_rounding mode,
+                                 int rshift, uint64_t rnd)
+{
+    const sr_type_consts *c = &f->f64;
+    if (isnan(x.hi)) return x.hi;
+    if (x.kind == INFINITE) return dval((dbits(x.hi) & ((uint64_t)1 << 63)) | c->inf_result);
+    if (isinf(x.hi)) {   /* a finite exact result beyond binary64: overflow */
+        int neg = signbit(x.hi) != 0;
+        uint64_t r = sr_overflows_outward(mode, neg) ? c->inf_result : c->max_bits;
+        return dval(((uint64_t)neg << 63) | r);
+    }
+    if (x.kind == TINY) {
+        if (x.hi_s != 0 && f->f64_scaled.usable)
+            return ldexp(dval(round_dd(x.hi_s, x.lo_s, &f->f64_scaled, mode, rshift, rnd)),
+                         -SR_TINY_SCALE);
+        /* |exact| is far below 2^-64 of the smallest gap: only its sign and the fact
+           that it is nonzero matter. */
+        int away = sr_round_away(mode, 0, 1, 0, x.tiny_neg, rnd, rshift);
+        return dval(((uint64_t)x.tiny_neg << 63) | (away ? c->gap_bits : 0));
+    }
+    return dval(round_dd(x.hi, x.lo, c, mode, rshift, rnd));
+}
+
+/* IEEE 754: an exact zero sum is +0, but -0 when rounding down (unless both addends
+   are +0). Hardware addition already gives the rounding-to-nearest sign. */
+static inline exact_result fix_zero_sum(exact_result x, double a, double b, sr_rounding mode)
+{
+    if (x.hi == 0 && x.lo == 0 && mode == SR_DOWN && x.kind == EXACT &&
+        !(a == 0 && !signbit(a) && b == 0 && !signbit(b)))
+        x.hi = -0.0;
+    return x;
+}
+
+static inline exact_result op_add(double a, double b, sr_rounding m)
+{
+    return fix_zero_sum(exact_add(a, b), a, b, m);
+}
+static inline exact_result op_subtract(double a, double b, sr_rounding m)
+{
+    return fix_zero_sum(exact_add(a, -b), a, -b, m);
+}
+static inline exact_result op_multiply(double a, double b, sr_rounding m)
+{
+    (void)m;
+    return exact_mul(a, b);
+}
+static inline exact_result op_divide(double a, double b, sr_rounding m)
+{
+    (void)m;
+    return exact_div(a, b);
+}
+static inline exact_result op_fma(double a, double b, double c, sr_rounding m)
+{
+    /* a*b is an exact +-0 when a or b is zero; its sign is the product's */
+    double ab_zero_sign = (a == 0 || b == 0) ? a * b : 1.0;
+    return fix_zero_sum(exact_fma(a, b, c), ab_zero_sign, c, m);
+}
+static inline exact_result op_sqrt(double a, sr_rounding m)
+{
+    (void)m;
+    return exact_sqrt(a);
+}
+
+/* One loop per (operation, input type): chunks of SR_CHUNK elements share one draw. */
+#define SR_LOOP_HEAD(NAME, T, NARGS)                                                       \
+    void sr_loop_##NAME##_##T(char **args, const sr_intp *dims, const sr_intp *steps,     \
+                              void *data)                                                  \
+    {                                                                                      \
+        sr_context *ctx = data;                                                            \
+        sr_rounding mode = ctx->rounding;                                                  \
+        int rshift = 64 - ctx->bits, stochastic = sr_rounding_is_stochastic(mode);         \
+        uint64_t rnd[SR_CHUNK] = {0};                                                      \
+        char *p[NARGS + 1];                                                                \
+        for (int k = 0; k <= NARGS; k++) p[k] = args[k];                                   \
+        for (sr_intp n = dims[0]; n > 0;) {                                                \
+            sr_intp m = n < SR_CHUNK ? n : SR_CHUNK;                                       \
+            if (stochastic) sr_context_draw(ctx, rnd, (size_t)m);                          \
+            for (sr_intp i = 0; i < m; i++) {
+
+#define SR_LOOP_TAIL(T, NARGS)                                                             \
+                T out = (T)round_exact(x, &ctx->fmt, mode, rshift, rnd[i]);                \
+                memcpy(p[NARGS], &out, sizeof out);                                        \
+                for (int k = 0; k <= NARGS; k++) p[k] += steps[k];                         \
+            }                                                                              \
+            n -= m;                                                                        \
+        }                                                                                  \
+    }
+
+#define SR_LOAD(T, K, VAR) T VAR; memcpy(&VAR, p[K], sizeof VAR);
+
+#define SR_UNARY(NAME, T)                                                                  \
+    SR_LOOP_HEAD(NAME, T, 1)                                                               \
+    SR_LOAD(T, 0, a)                                                                       \
+    exact_result x = op_##NAME((double)a, mode);                                           \
+    SR_LOOP_TAIL(T, 1)
+#define SR_BINARY(NAME, T)                                                                 \
+    SR_LOOP_HEAD(NAME, T, 2)                                                               \
+    SR_LOAD(T, 0, a) SR_LOAD(T, 1, b)                                                      \
+    exact_result x = op_##NAME((double)a, (double)b, mode);                                \
+    SR_LOOP_TAIL(T, 2)
+#define SR_TERNARY(NAME, T)                                                                \
+    SR_LOOP_HEAD(NAME, T, 3)                                                               \
+    SR_LOAD(T, 0, a) SR_LOAD(T, 1, b) SR_LOAD(T, 2, c)                                     \
+    exact_result x = op_##NAME((double)a, (double)b, (double)c, mode);                     \
+    SR_LOOP_TAIL(T, 3)
+
+#define SR_ALL_OPS(T)                                                                      \
+    SR_BINARY(add, T)                                                                      \
+    SR_BINARY(subtract, T)                                                                 \
+    SR_BINARY(multiply, T)                                                                 \
+    SR_BINARY(divide, T)                                                                   \
+    SR_TERNARY(fma, T)                                                                     \
+    SR_UNARY(sqrt, T)
+
+typedef float f32;
+typedef double f64;
+SR_ALL_OPS(f32)
+SR_ALL_OPS(f64)

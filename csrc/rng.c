@@ -1,0 +1,55 @@
+/* The random stream: seeding, buffered filling and jumps. */
+#include <string.h>
+
+#include "rng.h"
+
+void sr_rng_seed(sr_rng *r, const uint64_t *seed)
+{
+    for (int j = 0; j < SR_RNG_LANES; j++) {
+        const uint64_t *w = seed + 4 * j;
+        int all_zero = (w[0] | w[1] | w[2] | w[3]) == 0;
+        for (int i = 0; i < 4; i++)
+            /* xoshiro must not start from the all-zero state; any fixed non-zero
+               replacement will do (it happens with probability 2^-256). */
+            r->s[i][j] = all_zero ? 0x9E3779B97F4A7C15u * (uint64_t)(i + 1 + 4 * j) : w[i];
+    }
+    r->pos = SR_RNG_LANES;
+}
+
+void sr_rng_fill(sr_rng *r, uint64_t *out, size_t n)
+{
+    while (n > 0 && r->pos < SR_RNG_LANES) {
+        *out++ = r->buf[r->pos++];
+        n--;
+    }
+    while (n >= SR_RNG_LANES) {
+        sr_rng_block(r, out);
+        out += SR_RNG_LANES;
+        n -= SR_RNG_LANES;
+    }
+    if (n > 0) {
+        sr_rng_block(r, r->buf);
+        memcpy(out, r->buf, n * sizeof *out);
+        r->pos = (int)n;
+    }
+}
+
+/* The jump polynomial for 2^128 steps of xoshiro256, from the algorithm's paper. */
+static const uint64_t JUMP[4] = {0x180ec6d33cfd0abau, 0xd5a61266f0c9392cu,
+                                 0xa9582618e03fc9aau, 0x39abdc4529b1661cu};
+
+void sr_rng_jump(sr_rng *r)
+{
+    uint64_t acc[4][SR_RNG_LANES] = {{0}};
+    uint64_t scratch[SR_RNG_LANES];
+    for (int w = 0; w < 4; w++) {
+        for (int b = 0; b < 64; b++) {
+            if (JUMP[w] & ((uint64_t)1 << b))
+                for (int i = 0; i < 4; i++)
+                    for (int j = 0; j < SR_RNG_LANES; j++) acc[i][j] ^= r->s[i][j];
+            sr_rng_block(r, scratch);
+        }
+    }
+    memcpy(r->s, acc, sizeof acc);
+    r->pos = SR_RNG_LANES;
+}

@@ -1,0 +1,147 @@
+/*
+ * srround C core: rounding of binary32/binary64 data to arbitrary low-precision
+ * formats in every rounding mode, with a seedable, jumpable random stream.
+ *
+ * This header is the whole public C API. It depends on nothing but C11; the
+ * Python bindings (srround/_core.pyx) are a thin layer over it.
+ *
+ * Where things live:
+ *   format.c        format descriptors and their precomputed per-type constants
+ *   modes.h         the rounding modes: one small decision function each
+ *   round_body.h    the generic rounding kernel, instantiated per input type in round.c
+ *   arith.c         add/subtract/multiply/divide/fma/sqrt: exact result, rounded once
+ *   rng.h, rng.c    xoshiro256++ with SR_RNG_LANES interleaved lanes
+ */
+#ifndef SRROUND_H
+#define SRROUND_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    SR_NEAREST = 0,       /* round to nearest, ties to even */
+    SR_NEAREST_AWAY,      /* round to nearest, ties away from zero */
+    SR_TOWARD_ZERO,
+    SR_UP,                /* toward +infinity */
+    SR_DOWN,              /* toward -infinity */
+    SR_ODD,               /* truncate, then set the last bit if inexact */
+    SR_STOCHASTIC,        /* P(away from zero) = distance to RZ(x), in ulps */
+    SR_STOCHASTIC_EQUAL,  /* P(away from zero) = 1/2 for inexact x */
+    SR_NUM_ROUNDINGS
+} sr_rounding;
+
+typedef enum {
+    SR_OVERFLOW_INF = 0,   /* IEEE 754: overflow gives +-inf */
+    SR_OVERFLOW_SATURATE,  /* clamp to +-max, infinities included */
+    SR_OVERFLOW_NAN        /* NaN wherever "inf" would give +-inf */
+} sr_overflow;
+
+/*
+ * Constants of one format as seen from one input type (binary32 or binary64).
+ * All bit patterns are magnitudes (sign bit clear) in the input type's encoding.
+ * Patterns are kept in uint64_t for both types so that one struct serves both.
+ */
+typedef struct {
+    int usable;          /* every value of the format is representable in this type */
+    int shift;           /* P - p: bits discarded from a normal input in the normal range */
+    int emin_biased;     /* target emin, biased with the input type's bias */
+    int parity_offset;   /* p == 1 only: makes "odd" follow the target's biased exponent */
+    uint64_t gap_bits;   /* below this, the neighbours are 0 and the gap value itself:   */
+    int gap_exp;         /*   2^gap_exp = smallest subnormal, or 2^emin without subnormals */
+    uint64_t max_bits;   /* largest finite value of the format */
+    uint64_t inf_result; /* what an infinite result becomes under the overflow policy */
+} sr_type_consts;
+
+typedef struct {
+    int precision;       /* p: significand bits, implicit bit included */
+    int emax, emin;
+    int subnormals;
+    sr_overflow overflow;
+    double max;          /* largest finite value */
+    sr_type_consts f32, f64;
+    /* Binary64 constants for the format scaled by 2^SR_TINY_SCALE: used to round
+       tiny arithmetic results whose error terms would underflow. */
+    sr_type_consts f64_scaled;
+} sr_format;
+
+#define SR_TINY_SCALE 512
+
+/* Fills *fmt; returns 0, or -1 with *err set to a static message naming the problem. */
+int sr_format_init(sr_format *fmt, int precision, int emax, int emin, int subnormals,
+                   sr_overflow overflow, double max, const char **err);
+
+/* ---- random stream ---------------------------------------------------- */
+
+#define SR_RNG_LANES 8
+
+/*
+ * The stream is SR_RNG_LANES xoshiro256++ generators interleaved: word k of the
+ * stream is the (k / LANES)-th output of lane k % LANES. Words generated but not
+ * yet used stay in buf, so a stream does not depend on how callers split it up.
+ */
+typedef struct {
+    uint64_t s[4][SR_RNG_LANES]; /* s[i][lane]: structure of arrays, for SIMD */
+    uint64_t buf[SR_RNG_LANES];
+    int pos;                     /* next unused word of buf; LANES when empty */
+} sr_rng;
+
+/* seed: 4 * SR_RNG_LANES words; lane j takes seed[4j .. 4j+3] as (s0, s1, s2, s3).
+   An all-zero lane (invalid for xoshiro) is replaced by a fixed non-zero state. */
+void sr_rng_seed(sr_rng *rng, const uint64_t *seed);
+void sr_rng_fill(sr_rng *rng, uint64_t *out, size_t n);
+/* Advance every lane by 2^128 steps and drop buffered words. */
+void sr_rng_jump(sr_rng *rng);
+
+/* ---- contexts and loops ------------------------------------------------- */
+
+typedef struct {
+    sr_format fmt;
+    sr_rounding rounding;
+    int bits;            /* random bits per draw for stochastic rounding, 1..64 */
+    sr_rng rng;
+    atomic_flag lock;    /* guards rng: several threads may share one context */
+} sr_context;
+
+/* Returns 0, or -1 with *err set. seed as for sr_rng_seed. */
+int sr_context_init(sr_context *ctx, const sr_format *fmt, sr_rounding rounding, int bits,
+                    const uint64_t *seed, const char **err);
+/* Draws n words from ctx's stream, thread-safely. */
+void sr_context_draw(sr_context *ctx, uint64_t *out, size_t n);
+/* Hold the stream's lock (for reading or replacing its state). */
+void sr_context_lock(sr_context *ctx);
+void sr_context_unlock(sr_context *ctx);
+int sr_rounding_is_stochastic(sr_rounding r);
+
+/* Plain rounding of one value (slow path helpers; used by tests and scalars). */
+float sr_round_f32(float x, sr_context *ctx);
+double sr_round_f64(double x, sr_context *ctx);
+
+/*
+ * Strided loops with NumPy's ufunc inner-loop signature, so the bindings can hand
+ * them straight to PyUFunc_FromFuncAndData; data is an sr_context *.
+ */
+typedef intptr_t sr_intp;
+typedef void (*sr_loop)(char **args, const sr_intp *dimensions, const sr_intp *steps,
+                        void *data);
+
+#define SR_DECLARE_LOOPS(T)                                                             \
+    void sr_loop_round_##T(char **, const sr_intp *, const sr_intp *, void *);        \
+    void sr_loop_add_##T(char **, const sr_intp *, const sr_intp *, void *);          \
+    void sr_loop_subtract_##T(char **, const sr_intp *, const sr_intp *, void *);     \
+    void sr_loop_multiply_##T(char **, const sr_intp *, const sr_intp *, void *);     \
+    void sr_loop_divide_##T(char **, const sr_intp *, const sr_intp *, void *);       \
+    void sr_loop_fma_##T(char **, const sr_intp *, const sr_intp *, void *);          \
+    void sr_loop_sqrt_##T(char **, const sr_intp *, const sr_intp *, void *);
+SR_DECLARE_LOOPS(f32)
+SR_DECLARE_LOOPS(f64)
+#undef SR_DECLARE_LOOPS
+
+#ifdef __cplusplus
+}
+#endif
+#endif

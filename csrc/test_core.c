@@ -1,0 +1,200 @@
+/*
+ * C test driver for the core, no Python needed:  make -C csrc test
+ * Compares against independent oracles the machine has: the hardware's own
+ * conversions to binary32 and binary16 under each IEEE rounding direction
+ * (fesetround), a textbook one-lane xoshiro256++, and hand-checked values.
+ */
+#include <fenv.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "srround.h"
+
+static int passed, failed;
+#define CHECK(cond, ...)                                                 \
+    do {                                                                 \
+        if (cond) passed++;                                              \
+        else { failed++; if (failed < 20) { printf("FAIL %s:%d: ", __FILE__, __LINE__); \
+               printf(__VA_ARGS__); printf("\n"); } }                    \
+    } while (0)
+
+static sr_context make_ctx(int p, int emax, int emin, int sub, sr_overflow ov, double max,
+                           sr_rounding r, int bits)
+{
+    sr_format f;
+    sr_context c;
+    const char *err = NULL;
+    uint64_t seed[4 * SR_RNG_LANES];
+    for (int i = 0; i < 4 * SR_RNG_LANES; i++) seed[i] = 0x1234567u * (uint64_t)(i + 1);
+    if (sr_format_init(&f, p, emax, emin, sub, ov, max, &err)) printf("format: %s\n", err);
+    if (sr_context_init(&c, &f, r, bits, seed, &err)) printf("context: %s\n", err);
+    return c;
+}
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static uint64_t xoshiro_textbook(uint64_t s[4])
+{
+    uint64_t result = rotl(s[0] + s[3], 23) + s[0], t = s[1] << 17;
+    s[2] ^= s[0]; s[3] ^= s[1]; s[1] ^= s[2]; s[0] ^= s[3]; s[2] ^= t; s[3] = rotl(s[3], 45);
+    return result;
+}
+
+static void test_rng(void)
+{
+    uint64_t seed[4 * SR_RNG_LANES], ref[SR_RNG_LANES][4], out[1000];
+    for (int i = 0; i < 4 * SR_RNG_LANES; i++) seed[i] = (uint64_t)i * 0x9E3779B97F4A7C15u + 1;
+    for (int j = 0; j < SR_RNG_LANES; j++) memcpy(ref[j], seed + 4 * j, sizeof ref[j]);
+    sr_rng r;
+    sr_rng_seed(&r, seed);
+    /* uneven pieces must still give word k = lane k % LANES, output k / LANES */
+    size_t pieces[] = {1, 7, 3, 64, 5, 920}, k = 0;
+    for (size_t i = 0; i < sizeof pieces / sizeof *pieces; i++) {
+        sr_rng_fill(&r, out + k, pieces[i]);
+        k += pieces[i];
+    }
+    int ok = 1;
+    for (k = 0; k < 1000; k++) ok &= out[k] == xoshiro_textbook(ref[k % SR_RNG_LANES]);
+    CHECK(ok, "interleaved stream differs from textbook xoshiro256++ lanes");
+    uint64_t s[4] = {1, 2, 3, 4};
+    CHECK(xoshiro_textbook(s) == 41943041u, "first output of state (1,2,3,4)");
+    sr_rng a, b;
+    sr_rng_seed(&a, seed);
+    sr_rng_seed(&b, seed);
+    sr_rng_jump(&b);
+    uint64_t wa[16], wb[16];
+    sr_rng_fill(&a, wa, 16);
+    sr_rng_fill(&b, wb, 16);
+    CHECK(memcmp(wa, wb, sizeof wa) != 0, "jumped stream equals the original");
+}
+
+static void test_formats(void)
+{
+    sr_format f;
+    const char *err = NULL;
+    CHECK(sr_format_init(&f, 0, 15, -14, 1, SR_OVERFLOW_INF, 0, &err) == -1, "precision 0");
+    CHECK(sr_format_init(&f, 54, 15, -14, 1, SR_OVERFLOW_INF, 0, &err) == -1, "precision 54");
+    CHECK(sr_format_init(&f, 11, 15, 15, 1, SR_OVERFLOW_INF, 0, &err) == -1, "emin == emax");
+    CHECK(sr_format_init(&f, 4, 8, -6, 1, SR_OVERFLOW_NAN, 450, &err) == -1, "max 450");
+    CHECK(sr_format_init(&f, 4, 8, -6, 1, SR_OVERFLOW_NAN, 448, &err) == 0, "max 448");
+    CHECK(f.f32.usable && f.f64.usable, "e4m3 usable from both types");
+    CHECK(sr_format_init(&f, 11, 200, -14, 1, SR_OVERFLOW_INF, 0, &err) == 0 && !f.f32.usable,
+          "emax 200 is not usable from binary32");
+}
+
+static void test_known_values(void)
+{
+    sr_context c = make_ctx(4, 8, -6, 1, SR_OVERFLOW_NAN, 448, SR_NEAREST, 64);
+    CHECK(sr_round_f32(464.0f, &c) == 448.0f, "e4m3 tie at max + s/2 goes to even 448");
+    CHECK(isnan(sr_round_f32(464.5f, &c)), "e4m3 above the tie overflows to NaN");
+    CHECK(isnan(sr_round_f32(INFINITY, &c)), "e4m3 inf becomes NaN");
+    CHECK(sr_round_f32(0x1p-10f, &c) == 0.0f, "e4m3: 2^-10 is a tie between 0 and 2^-9: even 0");
+    CHECK(sr_round_f32(0x1.8p-9f, &c) == 0x1p-8f, "e4m3: 1.5 * 2^-9 ties to even 2^-8");
+    float nan_low; uint32_t nb = 0x7f800001u; memcpy(&nan_low, &nb, 4);
+    CHECK(isnan(sr_round_f32(nan_low, &c)), "NaN with a low payload stays NaN");
+    CHECK(signbit(sr_round_f32(-0x1p-30f, &c)) && sr_round_f32(-0x1p-30f, &c) == 0,
+          "tiny negative rounds to -0");
+    sr_context z = make_ctx(4, 8, -6, 1, SR_OVERFLOW_INF, 0, SR_TOWARD_ZERO, 64);
+    CHECK(sr_round_f64(1e10, &z) == 480.0, "toward_zero never overflows");
+    sr_context sat = make_ctx(2, 2, 0, 1, SR_OVERFLOW_SATURATE, 0, SR_UP, 64);
+    CHECK(sr_round_f32(-INFINITY, &sat) == -6.0f, "saturate: -inf becomes -max");
+    CHECK(sr_round_f64(2.2, &sat) == 3.0, "e2m1 up");
+    sr_context odd = make_ctx(3, 4, -2, 1, SR_OVERFLOW_SATURATE, 0, SR_ODD, 64);
+    CHECK(sr_round_f64(1.1, &odd) == 1.25, "odd: 1.1 -> 1.25 in e3m2");
+    CHECK(sr_round_f64(1.3, &odd) == 1.25, "odd: 1.3 -> 1.25");
+    CHECK(sr_round_f64(1.5, &odd) == 1.5, "odd: exact stays");
+}
+
+/* Hardware conversions in each IEEE direction are the oracle for binary32 from
+   binary64 and for binary16 (_Float16) from binary32 and binary64. */
+static void test_against_hardware(void)
+{
+    const int dirs[4] = {FE_TONEAREST, FE_TOWARDZERO, FE_UPWARD, FE_DOWNWARD};
+    const sr_rounding modes[4] = {SR_NEAREST, SR_TOWARD_ZERO, SR_UP, SR_DOWN};
+    for (int k = 0; k < 4; k++) {
+        sr_context b32 = make_ctx(24, 127, -126, 1, SR_OVERFLOW_INF, 0, modes[k], 64);
+        sr_context b16 = make_ctx(11, 15, -14, 1, SR_OVERFLOW_INF, 0, modes[k], 64);
+        long bad32 = 0, bad16 = 0, bad16d = 0;
+        uint64_t state = 88172645463325252u;
+        for (uint64_t i = 0; i < (1u << 22); i++) {
+            /* xorshift64 bit patterns cover every binade, sign, NaN and inf */
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17;
+            uint64_t u = state;
+            if (i % 4 == 1) u = (u & 0x800fffffffffffffu) | ((uint64_t)(896 + (u >> 52) % 264) << 52);
+            double x; memcpy(&x, &u, 8);
+            uint32_t u32 = (uint32_t)(state >> 11);
+            if (i % 4 == 2) u32 = (u32 & 0x807fffffu) | ((uint32_t)(98 + (u32 >> 23) % 50) << 23);
+            float y; memcpy(&y, &u32, 4);
+            double xs = (i % 4 == 3) ? ldexp((double)(state >> 40), -30 - (int)(state % 10)) : x;
+            fesetround(dirs[k]);
+            volatile float h32 = (float)x;
+            volatile _Float16 h16 = (_Float16)y;
+            volatile _Float16 h16d = (_Float16)xs;
+            fesetround(FE_TONEAREST);
+            float r32 = sr_round_f64(x, &b32) , e32 = h32;
+            float r16 = sr_round_f32(y, &b16), e16 = (float)h16;
+            float r16d = (float)sr_round_f64(xs, &b16), e16d = (float)h16d;
+            if (!(r32 == e32 || (isnan(r32) && isnan(e32))) || signbit(r32) != signbit(e32)) bad32++;
+            if (!(r16 == e16 || (isnan(r16) && isnan(e16))) || signbit(r16) != signbit(e16)) bad16++;
+            if (!(r16d == e16d || (isnan(r16d) && isnan(e16d))) || signbit(r16d) != signbit(e16d)) bad16d++;
+        }
+        CHECK(bad32 == 0, "mode %d: %ld binary64->binary32 mismatches", k, bad32);
+        CHECK(bad16 == 0, "mode %d: %ld binary32->binary16 mismatches", k, bad16);
+        CHECK(bad16d == 0, "mode %d: %ld binary64->binary16 mismatches", k, bad16d);
+    }
+}
+
+static void test_stochastic(void)
+{
+    /* 1 + 2^-10 + 2^-12 between 1 and 1 + 2^-7 in bfloat16: P(up) = 5/32 */
+    sr_context c = make_ctx(8, 127, -126, 1, SR_OVERFLOW_INF, 0, SR_STOCHASTIC, 64);
+    float x = 1.0f + 0x1p-10f + 0x1p-12f;
+    long up = 0, n = 200000, other = 0;
+    for (long i = 0; i < n; i++) {
+        float r = sr_round_f32(x, &c);
+        up += r == 1.0f + 0x1p-7f;
+        other += r != 1.0f && r != 1.0f + 0x1p-7f;
+    }
+    double p = 5.0 / 32, sigma = sqrt(p * (1 - p) / n);
+    CHECK(other == 0, "SR gave a value other than the two neighbours");
+    CHECK(fabs((double)up / n - p) < 5 * sigma, "P(up) %g, expected %g", (double)up / n, p);
+}
+
+static void test_arith(void)
+{
+    sr_context c = make_ctx(11, 15, -14, 1, SR_OVERFLOW_INF, 0, SR_NEAREST, 64);
+    float a = 1.0f, b = 0x1p-11f, r;
+    char *args[3] = {(char *)&a, (char *)&b, (char *)&r};
+    sr_intp one = 1, steps[3] = {0, 0, 0};
+    sr_loop_add_f32(args, &one, steps, &c);
+    CHECK(r == 1.0f, "1 + 2^-11 ties to even 1 in binary16");
+    b = 0x1p-11f + 0x1p-30f;
+    sr_loop_add_f32(args, &one, steps, &c);
+    CHECK(r == 1.0f + 0x1p-10f, "just above the tie rounds up");
+    double da = 1.0, db = 0x1p-11, dr;
+    double dd = -0x1p-80;
+    char *dargs[3] = {(char *)&da, (char *)&db, (char *)&dr};
+    db = 0x1p-11 + dd;   /* not exact in binary64 sum with 1: the exact sum is below the tie */
+    sr_loop_add_f64(dargs, &one, steps, &c);
+    CHECK(dr == 1.0, "binary64 sum below the tie rounds down");
+    sr_context up = make_ctx(11, 15, -14, 1, SR_OVERFLOW_INF, 0, SR_UP, 64);
+    da = 1e-200; db = 1e-200;
+    sr_loop_multiply_f64(dargs, &one, steps, &up);
+    CHECK(dr == 0x1p-24, "up: a product that underflows binary64 still rounds up");
+    sr_context down = make_ctx(11, 15, -14, 1, SR_OVERFLOW_INF, 0, SR_DOWN, 64);
+    da = 1.0; db = 1.0;
+    sr_loop_subtract_f64(dargs, &one, steps, &down);
+    CHECK(dr == 0 && signbit(dr), "down: x - x is -0");
+}
+
+int main(void)
+{
+    test_rng();
+    test_formats();
+    test_known_values();
+    test_against_hardware();
+    test_stochastic();
+    test_arith();
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed != 0;
+}

@@ -1,0 +1,19 @@
+"""Builds the C core (csrc/) and the Cython bindings into srround._core."""
+import numpy
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+CORE = ["csrc/format.c", "csrc/rng.c", "csrc/round.c", "csrc/arith.c"]
+
+# Exact IEEE semantics: no contraction into fma, no fast-math, no -march=native.
+FLAGS = ["-O2", "-ffp-contract=off", "-fno-fast-math", "-fno-strict-aliasing"]
+
+ext = Extension(
+    "srround._core",
+    sources=["srround/_core.pyx"] + CORE,
+    include_dirs=[numpy.get_include(), "csrc"],
+    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
+    extra_compile_args=FLAGS,
+)
+
+setup(ext_modules=cythonize([ext], language_level=3))

@@ -1,0 +1,436 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, embedsignature=True
+"""Thin bindings over the C core (csrc/): Format, Context and their NumPy ufuncs.
+
+Everything numeric happens in C; this module turns Python arguments into C structs
+and C loops into real ``np.ufunc`` objects, and checks arguments on the way in.
+"""
+import operator
+
+import numpy as np
+
+cimport numpy as cnp
+from cpython.ref cimport Py_INCREF, PyObject
+from libc.stdint cimport uint64_t
+from libc.stdlib cimport free, malloc
+from libc.string cimport memcpy
+
+cnp.import_array()
+cnp.import_ufunc()
+
+cdef extern from "srround.h" nogil:
+    ctypedef struct sr_type_consts:
+        int usable
+    ctypedef struct sr_format:
+        int precision, emax, emin, subnormals
+        int overflow
+        double max
+        sr_type_consts f32, f64
+    int sr_format_init(sr_format *fmt, int precision, int emax, int emin, int subnormals,
+                       int overflow, double max, const char **err)
+    enum: SR_RNG_LANES
+    ctypedef struct sr_rng:
+        uint64_t s[4][SR_RNG_LANES]
+        uint64_t buf[SR_RNG_LANES]
+        int pos
+    ctypedef struct sr_context:
+        sr_format fmt
+        int rounding
+        int bits
+        sr_rng rng
+    int sr_context_init(sr_context *ctx, const sr_format *fmt, int rounding, int bits,
+                        const uint64_t *seed, const char **err)
+    void sr_context_draw(sr_context *ctx, uint64_t *out, size_t n)
+    void sr_context_lock(sr_context *ctx)
+    void sr_context_unlock(sr_context *ctx)
+    void sr_rng_jump(sr_rng *rng)
+    void sr_rng_fill(sr_rng *rng, uint64_t *out, size_t n)
+    void sr_rng_seed(sr_rng *rng, const uint64_t *seed)
+    ctypedef void (*sr_loop)(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
+    void sr_loop_round_f32(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
+    void sr_loop_round_f64(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
+    void sr_loop_add_f32(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
+    void sr_loop_add_f64(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
+    void sr_loop_subtract_f32(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
+    void sr_loop_subtract_f64(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
+    void sr_loop_multiply_f32(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
+    void sr_loop_multiply_f64(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
+    void sr_loop_divide_f32(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
+    void sr_loop_divide_f64(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
+    void sr_loop_fma_f32(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
+    void sr_loop_fma_f64(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
+    void sr_loop_sqrt_f32(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
+    void sr_loop_sqrt_f64(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
+
+# Names of the contract, in the C enums' order.
+ROUNDINGS = ("nearest", "nearest_away", "toward_zero", "up", "down", "odd",
+             "stochastic", "stochastic_equal")
+OVERFLOWS = ("inf", "saturate", "nan")
+
+
+def _integer(value, what):
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{what} must be an integer, not bool")
+    try:
+        return operator.index(value)
+    except TypeError:
+        raise TypeError(f"{what} must be an integer, got {value!r}") from None
+
+
+cdef class Format:
+    """A binary floating-point format: precision p (significand bits, implicit bit
+    included), exponent range [emin, emax], subnormals, overflow policy and max.
+
+    ``Format(11, 15)`` is IEEE binary16. emin defaults to 1 - emax. overflow is
+    "inf" (IEEE), "saturate" (clamp to +-max) or "nan" (NaN where IEEE gives +-inf).
+    max (largest finite value) must be representable and lie in the top binade; it
+    defaults to the largest value of the top binade. Equality compares the
+    parameters, not the name.
+    """
+    cdef sr_format c
+    cdef readonly object name
+
+    def __init__(self, precision, emax, emin=None, *, subnormals=True, overflow="inf",
+                 max=None, name=None):
+        precision = _integer(precision, "precision")
+        emax = _integer(emax, "emax")
+        emin = 1 - emax if emin is None else _integer(emin, "emin")
+        if overflow not in OVERFLOWS:
+            raise ValueError(f"overflow must be one of {OVERFLOWS}, got {overflow!r}")
+        if name is not None and not isinstance(name, str):
+            raise TypeError(f"name must be a string, got {name!r}")
+        cdef double cmax = 0.0
+        if max is not None:
+            if isinstance(max, (bool, np.bool_)) or not isinstance(max, (int, float, np.integer, np.floating)):
+                raise TypeError(f"max must be a real number, got {max!r}")
+            cmax = float(max)
+            if not cmax > 0:
+                raise ValueError(f"max must be a positive finite number, got {max!r}")
+        # the C core checks ranges; keep the int conversion itself safe
+        for what, v in (("precision", precision), ("emax", emax), ("emin", emin)):
+            if not -100000 < v < 100000:
+                raise ValueError(f"{what}={v} is out of range")
+        cdef const char *err = NULL
+        if sr_format_init(&self.c, precision, emax, emin, bool(subnormals),
+                          OVERFLOWS.index(overflow), cmax, &err) != 0:
+            raise ValueError(f"{err.decode()} (precision={precision}, emax={emax}, "
+                             f"emin={emin}, max={max!r})")
+        self.name = name
+
+    property precision:
+        def __get__(self): return self.c.precision
+    property emax:
+        def __get__(self): return self.c.emax
+    property emin:
+        def __get__(self): return self.c.emin
+    property subnormals:
+        def __get__(self): return bool(self.c.subnormals)
+    property overflow:
+        def __get__(self): return OVERFLOWS[self.c.overflow]
+    property max:
+        """Largest finite value."""
+        def __get__(self): return self.c.max
+    property tiny:
+        """Smallest positive normal value, 2**emin."""
+        def __get__(self): return float(np.ldexp(1.0, self.c.emin))
+    property smallest_subnormal:
+        """Smallest positive value: 2**(emin - p + 1), or 2**emin without subnormals."""
+        def __get__(self):
+            if not self.c.subnormals:
+                return self.tiny
+            return float(np.ldexp(1.0, self.c.emin - self.c.precision + 1))
+    property eps:
+        """Distance from 1 to the next larger value, 2**(1 - p)."""
+        def __get__(self): return float(np.ldexp(1.0, 1 - self.c.precision))
+    property unit_roundoff:
+        """u = 2**-p, the relative error bound of rounding to nearest."""
+        def __get__(self): return float(np.ldexp(1.0, -self.c.precision))
+    property fits_float32:
+        """Whether float32 input can carry every value of the format."""
+        def __get__(self): return bool(self.c.f32.usable)
+
+    def _params(self):
+        return (self.c.precision, self.c.emax, self.c.emin, bool(self.c.subnormals),
+                OVERFLOWS[self.c.overflow], self.c.max)
+
+    def __eq__(self, other):
+        if not isinstance(other, Format):
+            return NotImplemented
+        return self._params() == (<Format>other)._params()
+
+    def __hash__(self):
+        return hash(self._params())
+
+    def __repr__(self):
+        p, emax, emin, sub, ov, mx = self._params()
+        extra = ""
+        if not sub:
+            extra += ", subnormals=False"
+        if ov != "inf":
+            extra += f", overflow={ov!r}"
+        if mx != float(np.ldexp(2.0 - np.ldexp(1.0, 1 - p), emax)):
+            extra += f", max={mx!r}"
+        if self.name is not None:
+            extra += f", name={self.name!r}"
+        return f"Format({p}, {emax}, emin={emin}{extra})"
+
+    def __reduce__(self):
+        p, emax, emin, sub, ov, mx = self._params()
+        return (_make_format, (p, emax, emin, sub, ov, mx, self.name))
+
+    @property
+    def label(self):
+        """The name, or a short description for formats without one."""
+        if self.name is not None:
+            return self.name
+        return f"p{self.c.precision}_emax{self.c.emax}_emin{self.c.emin}".replace("-", "m")
+
+
+def _make_format(p, emax, emin, sub, ov, mx, name):
+    return Format(p, emax, emin, subnormals=sub, overflow=ov, max=mx, name=name)
+
+
+def seed_words(rng):
+    """4 * lanes uint64 words for the generator, from None, a non-negative int, a
+    SeedSequence or a Generator (which is advanced)."""
+    if rng is None:
+        ss = np.random.SeedSequence()
+    elif isinstance(rng, np.random.SeedSequence):
+        ss = rng
+    elif isinstance(rng, np.random.Generator):
+        ss = np.random.SeedSequence(rng.integers(0, 2**63, size=4, dtype=np.int64).tolist())
+    elif isinstance(rng, (bool, np.bool_)):
+        raise TypeError("rng must be None, a non-negative int, a SeedSequence or a Generator, not bool")
+    elif isinstance(rng, (int, np.integer)):
+        if rng < 0:
+            raise ValueError(f"seed must be non-negative, got {rng}")
+        ss = np.random.SeedSequence(int(rng))
+    else:
+        raise TypeError("rng must be None, a non-negative int, a SeedSequence or a "
+                        f"Generator, got {type(rng).__name__}")
+    return np.ascontiguousarray(ss.generate_state(4 * SR_RNG_LANES, np.uint64))
+
+
+cdef struct UfuncTables:
+    cnp.PyUFuncGenericFunction funcs[2]
+    void *data[2]
+    char types[8]
+
+# (name, nin, identity, f32 loop, f64 loop)
+cdef int N_OPS = 7
+_OPS = ("round", "add", "subtract", "multiply", "divide", "fma", "sqrt")
+_NIN = (1, 2, 2, 2, 2, 3, 1)
+
+
+cdef sr_loop _loop(int op, int f64):
+    if op == 0: return sr_loop_round_f64 if f64 else sr_loop_round_f32
+    if op == 1: return sr_loop_add_f64 if f64 else sr_loop_add_f32
+    if op == 2: return sr_loop_subtract_f64 if f64 else sr_loop_subtract_f32
+    if op == 3: return sr_loop_multiply_f64 if f64 else sr_loop_multiply_f32
+    if op == 4: return sr_loop_divide_f64 if f64 else sr_loop_divide_f32
+    if op == 5: return sr_loop_fma_f64 if f64 else sr_loop_fma_f32
+    return sr_loop_sqrt_f64 if f64 else sr_loop_sqrt_f32
+
+
+cdef class _Core:
+    """Owns the C context and the tables its ufuncs point into. Every ufunc holds a
+    reference to its core (ufunc.obj), so the ufunc outlives a deleted Context
+    safely, and there is no reference cycle."""
+    cdef sr_context *ctx
+    cdef UfuncTables tables[7]
+    cdef list keep
+
+    def __cinit__(self):
+        self.ctx = <sr_context *>malloc(sizeof(sr_context))
+        if self.ctx == NULL:
+            raise MemoryError()
+        self.keep = []
+
+    def __dealloc__(self):
+        free(self.ctx)
+
+    cdef object make_ufunc(self, int op, str fmt_label, str rounding_name):
+        cdef UfuncTables *t = &self.tables[op]
+        cdef int nin = _NIN[op]
+        cdef int nargs = nin + 1
+        cdef int ntypes = 0
+        cdef int k
+        if self.ctx.fmt.f32.usable:
+            t.funcs[ntypes] = <cnp.PyUFuncGenericFunction>_loop(op, 0)
+            for k in range(nargs):
+                t.types[ntypes * nargs + k] = cnp.NPY_FLOAT
+            ntypes += 1
+        t.funcs[ntypes] = <cnp.PyUFuncGenericFunction>_loop(op, 1)
+        for k in range(nargs):
+            t.types[ntypes * nargs + k] = cnp.NPY_DOUBLE
+        ntypes += 1
+        t.data[0] = <void *>self.ctx
+        t.data[1] = <void *>self.ctx
+        identity = cnp.PyUFunc_None
+        if op == 1:
+            identity = cnp.PyUFunc_Zero
+        elif op == 3:
+            identity = cnp.PyUFunc_One
+        name = f"{_OPS[op]}_{fmt_label}_{rounding_name}".encode()
+        doc = (f"{_OPS[op]} in {fmt_label} with rounding {rounding_name!r}: the exact "
+               "result, rounded once.").encode()
+        self.keep.extend([name, doc])
+        u = cnp.PyUFunc_FromFuncAndData(t.funcs, t.data, t.types, ntypes, nin, 1, identity,
+                                        <char *>name, <char *>doc, 0)
+        Py_INCREF(self)
+        (<cnp.ufunc>u).obj = <PyObject *>self
+        return u
+
+
+cdef class Context:
+    """A format, a rounding mode and a random stream, with NumPy ufuncs:
+
+    ``round`` (1 input), ``add``, ``subtract``, ``multiply``, ``divide`` (2),
+    ``fma`` (3) and ``sqrt`` (1). Each computes the exact result and rounds it once
+    into the format. float32 and float64 loops (float64 only for formats that
+    float32 cannot carry); broadcasting, ``out=``, ``where=``, ``axis=``, and
+    ``reduce``/``accumulate`` for ``add`` (identity 0) and ``multiply`` (identity 1).
+
+    Random draws follow NumPy's iteration order: element k processed gets word k of
+    the stream, whatever NumPy's buffering or chunking.
+    """
+    cdef _Core core
+    cdef readonly Format format
+    cdef readonly str rounding
+    cdef readonly object bits
+    cdef dict _ufuncs
+
+    def __init__(self, fmt, rounding="stochastic", *, bits=None, rng=None):
+        fmt = _as_format(fmt)
+        if not isinstance(rounding, str) or rounding not in ROUNDINGS:
+            raise ValueError(f"unknown rounding {rounding!r}; choose one of {ROUNDINGS}")
+        cdef int cbits = 64
+        if bits is not None:
+            if rounding != "stochastic":
+                raise ValueError(f"bits is only allowed with rounding='stochastic', not {rounding!r}")
+            cbits = _integer(bits, "bits")
+            if not 1 <= cbits <= 64:
+                raise ValueError(f"bits must be in 1..64, got {cbits}")
+        seed = seed_words(rng) if rounding in ("stochastic", "stochastic_equal") else \
+            np.zeros(4 * SR_RNG_LANES, np.uint64)
+        self._init(fmt, rounding, bits, seed)
+
+    cdef _init(self, Format fmt, str rounding, object bits, cnp.ndarray seed):
+        cdef cnp.ndarray[cnp.uint64_t, ndim=1] words = np.ascontiguousarray(seed, np.uint64)
+        cdef const char *err = NULL
+        self.core = _Core()
+        if sr_context_init(self.core.ctx, &fmt.c, ROUNDINGS.index(rounding),
+                           64 if bits is None else bits, <uint64_t *>words.data, &err) != 0:
+            raise ValueError(err.decode())
+        self.format = fmt
+        self.rounding = rounding
+        self.bits = bits
+        self._ufuncs = {}
+
+    cdef object _ufunc(self, int op):
+        u = self._ufuncs.get(op)
+        if u is None:
+            u = self.core.make_ufunc(op, self.format.label, self.rounding)
+            self._ufuncs[op] = u
+        return u
+
+    property round:
+        def __get__(self): return self._ufunc(0)
+    property add:
+        def __get__(self): return self._ufunc(1)
+    property subtract:
+        def __get__(self): return self._ufunc(2)
+    property multiply:
+        def __get__(self): return self._ufunc(3)
+    property divide:
+        def __get__(self): return self._ufunc(4)
+    property fma:
+        def __get__(self): return self._ufunc(5)
+    property sqrt:
+        def __get__(self): return self._ufunc(6)
+
+    @property
+    def stochastic(self):
+        return self.rounding in ("stochastic", "stochastic_equal")
+
+    def random_words(self, n):
+        """The next n words of this context's random stream (uint64), as rounding
+        would draw them. For tests and for reproducing draws elsewhere."""
+        n = _integer(n, "n")
+        if n < 0:
+            raise ValueError(f"n must be non-negative, got {n}")
+        cdef size_t count = n
+        out = np.empty(count, np.uint64)
+        cdef cnp.ndarray[cnp.uint64_t, ndim=1] o = out
+        cdef uint64_t *dst = <uint64_t *>o.data
+        if count:
+            with nogil:
+                sr_context_draw(self.core.ctx, dst, count)
+        return out
+
+    def _state(self):
+        """(s, buf, pos) of the stream: s has shape (4, lanes)."""
+        sr_context_lock(self.core.ctx)
+        try:
+            s = np.empty((4, SR_RNG_LANES), np.uint64)
+            buf = np.empty(SR_RNG_LANES, np.uint64)
+            memcpy(cnp.PyArray_DATA(s), self.core.ctx.rng.s, sizeof(self.core.ctx.rng.s))
+            memcpy(cnp.PyArray_DATA(buf), self.core.ctx.rng.buf, sizeof(self.core.ctx.rng.buf))
+            pos = self.core.ctx.rng.pos
+        finally:
+            sr_context_unlock(self.core.ctx)
+        return s, buf, pos
+
+    cdef _set_state(self, s, buf, int pos):
+        cdef cnp.ndarray s_ = np.ascontiguousarray(s, np.uint64).reshape(4, SR_RNG_LANES)
+        cdef cnp.ndarray b_ = np.ascontiguousarray(buf, np.uint64).reshape(SR_RNG_LANES)
+        if not 0 <= pos <= SR_RNG_LANES:
+            raise ValueError("invalid stream position")
+        memcpy(self.core.ctx.rng.s, cnp.PyArray_DATA(s_), sizeof(self.core.ctx.rng.s))
+        memcpy(self.core.ctx.rng.buf, cnp.PyArray_DATA(b_), sizeof(self.core.ctx.rng.buf))
+        self.core.ctx.rng.pos = pos
+
+    def spawn(self, n):
+        """n new contexts with the same format and rounding and non-overlapping
+        streams: child i takes this stream's next 2^128-word stretch (one jump
+        each), and this context moves past them all. Use one per thread or
+        worker for reproducible parallel runs."""
+        n = _integer(n, "n")
+        if n < 0:
+            raise ValueError(f"n must be non-negative, got {n}")
+        children = []
+        for _ in range(n):
+            sr_context_lock(self.core.ctx)
+            try:
+                self.core.ctx.rng.pos = SR_RNG_LANES   # buffered words stay unused
+                s = np.empty((4, SR_RNG_LANES), np.uint64)
+                memcpy(cnp.PyArray_DATA(s), self.core.ctx.rng.s, sizeof(self.core.ctx.rng.s))
+                sr_rng_jump(&self.core.ctx.rng)
+            finally:
+                sr_context_unlock(self.core.ctx)
+            children.append(_restore_context(self.format, self.rounding, self.bits, s,
+                                             np.zeros(SR_RNG_LANES, np.uint64), SR_RNG_LANES))
+        return children
+
+    def __reduce__(self):
+        s, buf, pos = self._state()
+        return (_restore_context, (self.format, self.rounding, self.bits, s, buf, pos))
+
+    def __repr__(self):
+        bits = "" if self.bits is None else f", bits={self.bits}"
+        return f"Context({self.format!r}, rounding={self.rounding!r}{bits})"
+
+
+def _restore_context(fmt, rounding, bits, s, buf, pos):
+    cdef Context ctx = Context.__new__(Context)
+    ctx._init(fmt, rounding, bits, np.zeros(4 * SR_RNG_LANES, np.uint64))
+    ctx._set_state(s, buf, pos)
+    return ctx
+
+
+cdef Format _as_format(fmt):
+    if isinstance(fmt, Format):
+        return fmt
+    if isinstance(fmt, str):
+        from srround.formats import format as lookup
+        return lookup(fmt)
+    raise TypeError(f"fmt must be a Format or a format name, got {type(fmt).__name__}")

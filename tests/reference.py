@@ -1,0 +1,206 @@
+"""Slow, obviously-correct reference rounding for the test suite.
+
+Everything here is exact: values are ``fractions.Fraction`` and random words are
+Python integers, so there is no intermediate rounding to reason about.  The
+semantics are those of /work/shared/design.md ("Semantics"); the C core must
+agree with this module bit for bit.
+
+The grid of a format with precision p (significand bits, implicit bit included)
+and exponent range [emin, emax]:
+
+* subnormal range [0, 2**emin): multiples of q = 2**(emin - p + 1)
+  (without subnormals only 0 and 2**emin),
+* binade [2**e, 2**(e+1)) for e >= emin: multiples of 2**(e - p + 1).
+
+``neighbours`` continues this grid above ``max`` on purpose: rounding first picks
+a point of the unbounded grid, and the overflow policy is applied afterwards.
+"""
+
+import math
+from fractions import Fraction
+
+MODES = ("nearest", "nearest_away", "toward_zero", "up", "down", "odd",
+         "stochastic", "stochastic_equal")
+STOCHASTIC_MODES = ("stochastic", "stochastic_equal")
+WORD_BITS = 64  # width of one random word R; u = R / 2**64
+
+
+def _pow2(e):
+    return Fraction(2) ** e
+
+
+class RefFormat:
+    """Plain parameters of a target format (no validation beyond the obvious)."""
+
+    def __init__(self, precision, emax, emin=None, subnormals=True,
+                 overflow="inf", max=None):
+        assert precision >= 1 and overflow in ("inf", "saturate", "nan")
+        self.precision = precision
+        self.emax = emax
+        self.emin = 1 - emax if emin is None else emin
+        self.subnormals = subnormals
+        self.overflow = overflow
+        top = (2 - _pow2(1 - precision)) * _pow2(emax)
+        self.max = top if max is None else Fraction(max)
+        self.q = _pow2(self.emin - precision + 1)   # subnormal quantum
+        self.s = _pow2(emax - precision + 1)        # top-binade spacing
+        self.tiny = _pow2(self.emin)
+
+    def __repr__(self):
+        return (f"RefFormat({self.precision}, {self.emax}, {self.emin}, "
+                f"subnormals={self.subnormals}, overflow={self.overflow!r}, "
+                f"max={self.max})")
+
+
+PRESETS = {
+    "binary16": RefFormat(11, 15, -14),
+    "bfloat16": RefFormat(8, 127, -126),
+    "tf32": RefFormat(11, 127, -126),
+    "binary32": RefFormat(24, 127, -126),
+    "e5m2": RefFormat(3, 15, -14),
+    "e4m3": RefFormat(4, 8, -6, overflow="nan", max=448),
+    "e3m2": RefFormat(3, 4, -2, overflow="saturate"),
+    "e2m3": RefFormat(4, 2, 0, overflow="saturate"),
+    "e2m1": RefFormat(2, 2, 0, overflow="saturate"),
+}
+
+
+def _floor_log2(x):
+    """floor(log2(x)) for a Fraction x > 0, exactly."""
+    e = x.numerator.bit_length() - x.denominator.bit_length()
+    # The bit-length difference is floor(log2 x) or one more than it.
+    return e - 1 if _pow2(e) > x else e
+
+
+def _spacing(v, fmt):
+    """Distance from grid point v >= 0 to the next grid point above it."""
+    if v < fmt.tiny:
+        return fmt.q if fmt.subnormals else fmt.tiny
+    return _pow2(_floor_log2(v) - fmt.precision + 1)
+
+
+def neighbours(x, fmt):
+    """(RD(x), RU(x)) in the unbounded grid of fmt, for a Fraction x >= 0."""
+    x = Fraction(x)
+    assert x >= 0
+    if not fmt.subnormals and x < fmt.tiny:
+        return (x, x) if x == 0 else (Fraction(0), fmt.tiny)
+    ulp = _spacing(x, fmt)  # the grid spacing is constant on [RD, RU]
+    lo = math.floor(x / ulp) * ulp
+    return (lo, lo) if lo == x else (lo, lo + ulp)
+
+
+def encoding_is_odd(v, fmt):
+    """Last bit of the encoding of grid point v >= 0.
+
+    For p > 1 that is the parity of the integer significand v / spacing(v)
+    (0 is even).  For p = 1 there are no trailing significand bits, so, as in
+    gfloat, the last bit is that of the biased exponent e + 1 - emin.  Either
+    way two adjacent grid points have opposite parity.
+    """
+    if v == 0:
+        return False
+    if fmt.precision == 1:
+        return (_floor_log2(v) + 1 - fmt.emin) % 2 == 1
+    return (v / _spacing(v, fmt)).numerator % 2 == 1
+
+
+def _fraction_floor(f, r):
+    """floor(f * 2**r): the first r bits of the fraction f in [0, 1)."""
+    return math.floor(f * 2**r)
+
+
+def _away(a, lo, hi, negative, mode, fmt, u, bits):
+    """True iff the inexact magnitude a (lo < a < hi) rounds to hi."""
+    if mode == "nearest":
+        if a - lo != hi - a:
+            return a - lo > hi - a
+        return encoding_is_odd(lo, fmt)  # tie: go to the even neighbour
+    if mode == "nearest_away":
+        return a - lo >= hi - a
+    if mode == "toward_zero":
+        return False
+    if mode == "up":
+        return not negative
+    if mode == "down":
+        return negative
+    if mode == "odd":
+        return not encoding_is_odd(lo, fmt)
+    assert u is not None and 0 <= u < 1, "stochastic modes need u in [0, 1)"
+    R = math.floor(Fraction(u) * 2**WORD_BITS)  # the 64-bit random word
+    if mode == "stochastic_equal":
+        return R >> (WORD_BITS - 1) == 1
+    if mode == "stochastic":
+        r = WORD_BITS if bits is None else bits
+        assert 1 <= r <= WORD_BITS
+        return R >> (WORD_BITS - r) < _fraction_floor((a - lo) / (hi - lo), r)
+    raise ValueError(f"unknown rounding mode {mode!r}")
+
+
+def _rounds_outward(mode, negative):
+    """Does this mode send an overflowing magnitude to infinity (IEEE 754)?"""
+    if mode in ("nearest", "nearest_away") + STOCHASTIC_MODES:
+        return True
+    return (mode == "up" and not negative) or (mode == "down" and negative)
+
+
+def ref_round(x, fmt, mode, u=None, bits=None):
+    """Round x (a Python float, or an exact Fraction) into fmt; returns a float.
+
+    u: for the stochastic modes, the random word R as the Fraction R / 2**64.
+    bits: for 'stochastic', use only the top `bits` bits of R (limited-bit SR).
+    The result must fit in a float64 (true of every preset).
+    """
+    if mode not in MODES:
+        raise ValueError(f"unknown rounding mode {mode!r}")
+    if bits is not None and mode != "stochastic":
+        raise ValueError("bits is only meaningful for 'stochastic'")
+    if isinstance(x, Fraction):
+        negative, infinite = x < 0, False  # an exact zero has no sign: +0
+    else:
+        if math.isnan(x):
+            return math.nan
+        negative, infinite = math.copysign(1.0, x) < 0, math.isinf(x)
+
+    if infinite:
+        # An infinite input is not rounded: it stays infinite unless the
+        # policy saturates ("nan" turns it into NaN below).
+        overflowed, outward, r = True, True, None
+    else:
+        a = abs(Fraction(x))
+        lo, hi = neighbours(a, fmt)
+        if lo == hi:
+            r = lo
+        else:
+            r = hi if _away(a, lo, hi, negative, mode, fmt, u, bits) else lo
+        overflowed, outward = r > fmt.max, _rounds_outward(mode, negative)
+
+    if overflowed:
+        if fmt.overflow == "saturate" or not outward:
+            r = fmt.max
+        elif fmt.overflow == "nan":
+            return math.nan
+        else:
+            return -math.inf if negative else math.inf
+    return -float(r) if negative else float(r)
+
+
+def prob_up(x, fmt, mode, bits=None):
+    """Exact probability (over a uniform 64-bit R) that |x| rounds away from zero.
+
+    Defined for the stochastic modes; 0 for representable x and infinities.
+    Under overflow="inf" this is also the probability of overflowing when
+    RU(|x|) > max.
+    """
+    if mode not in STOCHASTIC_MODES:
+        raise ValueError("prob_up is defined for the stochastic modes only")
+    if not isinstance(x, Fraction) and (math.isnan(x) or math.isinf(x)):
+        return Fraction(0)
+    a = abs(Fraction(x))
+    lo, hi = neighbours(a, fmt)
+    if lo == hi:
+        return Fraction(0)
+    if mode == "stochastic_equal":
+        return Fraction(1, 2)
+    r = WORD_BITS if bits is None else bits
+    return Fraction(_fraction_floor((a - lo) / (hi - lo), r), 2**r)
