@@ -1,0 +1,5 @@
+import sys
+
+from srround.cli import main
+
+sys.exit(main())
