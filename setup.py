@@ -6,7 +6,7 @@ from setuptools import Extension, setup
 CORE = ["csrc/format.c", "csrc/rng.c", "csrc/round.c", "csrc/arith.c"]
 
 # Exact IEEE semantics: no contraction into fma, no fast-math, no -march=native.
-FLAGS = ["-O2", "-ffp-contract=off", "-fno-fast-math", "-fno-strict-aliasing"]
+FLAGS = ["-O3", "-ffp-contract=off", "-fno-fast-math", "-fno-strict-aliasing"]
 
 ext = Extension(
     "srround._core",

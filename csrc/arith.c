@@ -64,7 +64,7 @@ static uint64_t round_dd(double hi, double lo, const sr_type_consts *c, sr_round
         s.frac = (uint64_t)0 - (uint64_t)ce;
         s.sticky = L != ce;
     }
-    uint64_t r = sr_round_away(mode, s.frac, s.sticky, s.odd, neg, rnd, rshift) ? s.up : s.trunc;
+    uint64_t r = sr_choose(sr_round_away(mode, s.frac, s.sticky, s.odd, neg, rnd, rshift), s);
     if (r > c->max_bits) r = sr_overflows_outward(mode, neg) ? c->inf_result : c->max_bits;
     return sign | r;
 }

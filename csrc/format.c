@@ -28,6 +28,7 @@ static void type_consts(sr_type_consts *c, const sr_format *f, int emax, int emi
     c->parity_offset = f->precision == 1 ? mod2(1 - emin - bias) : 0;
     c->gap_exp = f->subnormals ? emin - f->precision + 1 : emin;
     c->gap_bits = pow2_bits(c->gap_exp, P, bias);
+    c->normal_bits = pow2_bits(emin, P, bias);
     c->max_bits = max_bits;
     switch (f->overflow) {
     case SR_OVERFLOW_INF: c->inf_result = inf_bits; break;

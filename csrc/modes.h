@@ -15,14 +15,17 @@
 
 #define SR_HALF ((uint64_t)1 << 63)
 
+/* Bitwise & and | rather than && and ||: the decisions are data-dependent coin
+   flips, and branch-free code does not pay for mispredictions. */
 static inline int sr_away_nearest(uint64_t frac, int sticky, int odd)
 {
-    return frac > SR_HALF || (frac == SR_HALF && (sticky || odd));
+    return (frac > SR_HALF) | ((frac == SR_HALF) & (sticky | odd));
 }
 static inline int sr_away_nearest_away(uint64_t frac) { return frac >= SR_HALF; }
-static inline int sr_away_up(uint64_t frac, int sticky, int neg) { return (frac || sticky) && !neg; }
-static inline int sr_away_down(uint64_t frac, int sticky, int neg) { return (frac || sticky) && neg; }
-static inline int sr_away_odd(uint64_t frac, int sticky, int odd) { return (frac || sticky) && !odd; }
+static inline int sr_inexact(uint64_t frac, int sticky) { return (frac != 0) | sticky; }
+static inline int sr_away_up(uint64_t frac, int sticky, int neg) { return sr_inexact(frac, sticky) & !neg; }
+static inline int sr_away_down(uint64_t frac, int sticky, int neg) { return sr_inexact(frac, sticky) & neg; }
+static inline int sr_away_odd(uint64_t frac, int sticky, int odd) { return sr_inexact(frac, sticky) & !odd; }
 /* P(away) = floor(f * 2^r) / 2^r: compare r random bits with the top r bits of frac. */
 static inline int sr_away_stochastic(uint64_t frac, uint64_t rnd, int rshift)
 {
@@ -30,7 +33,7 @@ static inline int sr_away_stochastic(uint64_t frac, uint64_t rnd, int rshift)
 }
 static inline int sr_away_stochastic_equal(uint64_t frac, int sticky, uint64_t rnd)
 {
-    return (frac || sticky) && (rnd >> 63);
+    return sr_inexact(frac, sticky) & (int)(rnd >> 63);
 }
 
 /* mode is a compile-time constant at every call site, so the switch folds away. */

@@ -17,11 +17,28 @@
 #define SR_INF_BITS ((((SR_U)1 << (SR_W - SR_P)) - 1) << (SR_P - 1)) /* exponent all ones */
 #define SR_FRAC_MASK (((SR_U)1 << (SR_P - 1)) - 1)
 
+/* sr_split for a in the format's normal range [2^emin, inf), where a fixed number
+   of bits (shift) is discarded: the common case, with no data-dependent branch. */
+static inline sr_split SR_FN(sr_split_normal)(SR_U a, const sr_type_consts *c)
+{
+    sr_split s;
+    int d = c->shift;
+    SR_U rem = a & (((SR_U)1 << d) - 1);
+    s.trunc = a - rem;
+    s.up = (uint64_t)s.trunc + ((SR_U)1 << d);
+    s.frac = ((uint64_t)rem << (63 - d)) << 1;   /* two shifts: d may be 0 */
+    s.sticky = 0;
+    s.odd = (int)(((s.trunc >> d) ^ (SR_U)c->parity_offset) & 1);
+    s.ulp_exp = (int)(a >> (SR_P - 1)) - SR_BIAS - (SR_P - 1) + d;
+    return s;
+}
+
 /* The two neighbours of the finite magnitude a (a bit pattern) in the format, and
    where a lies between them. */
 static inline sr_split SR_FN(sr_split)(SR_U a, const sr_type_consts *c)
 {
     sr_split s;
+    if (a >= c->normal_bits) return SR_FN(sr_split_normal)(a, c);
     int E = (int)(a >> (SR_P - 1));
     int e1 = E ? E : 1;                          /* subnormals share binade 1's quantum */
     int qe_in = e1 - SR_BIAS - (SR_P - 1);       /* a's value = m * 2^qe_in */
@@ -63,30 +80,116 @@ static inline sr_split SR_FN(sr_split)(SR_U a, const sr_type_consts *c)
     return s;
 }
 
+/* Picks the neighbour, then applies the overflow policy, and puts the sign back. */
+static inline SR_U SR_FN(sr_finish)(sr_split s, SR_U sign, const sr_type_consts *c,
+                                    sr_rounding mode, int rshift, uint64_t rnd)
+{
+    int neg = sign != 0;
+    uint64_t r = sr_choose(sr_round_away(mode, s.frac, s.sticky, s.odd, neg, rnd, rshift), s);
+    /* selects written as masks, so that the loops calling this stay branch-free */
+    uint64_t outward = (uint64_t)0 - (uint64_t)sr_overflows_outward(mode, neg);
+    uint64_t overflow = (c->inf_result & outward) | (c->max_bits & ~outward);
+    uint64_t beyond = (uint64_t)0 - (uint64_t)(r > c->max_bits);
+    return (SR_U)(sign | (overflow & beyond) | (r & ~beyond));
+}
+
 /* Rounds one value given as its bit pattern. mode is a constant at each call site. */
 static inline SR_U SR_FN(sr_round_bits)(SR_U bits, const sr_type_consts *c, sr_rounding mode,
                                         int rshift, uint64_t rnd)
 {
     SR_U sign = bits & SR_SIGN_BIT, a = bits ^ sign;
-    int neg = sign != 0;
     if (a >= SR_INF_BITS) return a > SR_INF_BITS ? bits : (SR_U)(sign | c->inf_result);
-    sr_split s = SR_FN(sr_split)(a, c);
-    uint64_t r = sr_round_away(mode, s.frac, s.sticky, s.odd, neg, rnd, rshift) ? s.up : s.trunc;
-    if (r > c->max_bits) r = sr_overflows_outward(mode, neg) ? c->inf_result : c->max_bits;
-    return (SR_U)(sign | r);
+    return SR_FN(sr_finish)(SR_FN(sr_split)(a, c), sign, c, mode, rshift, rnd);
+}
+
+
+/*
+ * The contiguous normal-range fast path: the same decisions as sr_finish(sr_split_
+ * normal(...)), rewritten in the input type's width so that compilers vectorize
+ * it (binary32 data then needs no 64-bit lanes). Only for formats that discard
+ * at least one bit (d >= 1). Rules, with rem the d discarded bits and half = 2^(d-1):
+ *   nearest: rem > half, or rem == half and trunc odd; nearest_away: rem >= half;
+ *   stochastic with r bits, k = min(r, d): top k random bits < top k bits of rem,
+ *   which equals comparing floor(f * 2^r) with r random bits as sr_away_stochastic does.
+ */
+typedef struct {
+    SR_U mask, ulp, half, max_bits, ovf_pos, ovf_neg;
+    int d, parity_offset, rnd_shift, rem_shift;
+} SR_FN(sr_normal_consts);
+
+static inline SR_FN(sr_normal_consts) SR_FN(sr_normal_setup)(const sr_type_consts *c,
+                                                             sr_rounding mode, int bits)
+{
+    SR_FN(sr_normal_consts) k;
+    k.d = c->shift;
+    k.ulp = (SR_U)1 << k.d;
+    k.mask = k.ulp - 1;
+    k.half = k.ulp >> 1;
+    k.max_bits = (SR_U)c->max_bits;
+    k.ovf_pos = (SR_U)(sr_overflows_outward(mode, 0) ? c->inf_result : c->max_bits);
+    k.ovf_neg = (SR_U)(sr_overflows_outward(mode, 1) ? c->inf_result : c->max_bits);
+    k.parity_offset = c->parity_offset;
+    int used = bits < k.d ? bits : k.d;
+    k.rnd_shift = SR_W - used;        /* keep the top `used` bits of the random word */
+    k.rem_shift = k.d - used;         /* ... against the top `used` bits of rem */
+    return k;
+}
+
+static inline SR_U SR_FN(sr_round_normal_fast)(SR_U bits, const SR_FN(sr_normal_consts) *k,
+                                               sr_rounding mode, uint64_t rnd)
+{
+    SR_U sign = bits & SR_SIGN_BIT, a = bits ^ sign;
+    SR_U rem = a & k->mask, trunc = a - rem;
+    SR_U odd = ((trunc >> k->d) ^ (SR_U)k->parity_offset) & 1;
+    SR_U inexact = rem != 0, neg = sign != 0, away;
+    SR_U rtop = (SR_U)(rnd >> (64 - SR_W));
+    switch (mode) {
+    case SR_NEAREST: away = (rem > k->half) | ((rem == k->half) & odd); break;
+    case SR_NEAREST_AWAY: away = rem >= k->half; break;
+    case SR_TOWARD_ZERO: away = 0; break;
+    case SR_UP: away = inexact & (neg ^ 1); break;
+    case SR_DOWN: away = inexact & neg; break;
+    case SR_ODD: away = inexact & (odd ^ 1); break;
+    case SR_STOCHASTIC: away = (rtop >> k->rnd_shift) < (rem >> k->rem_shift); break;
+    default: away = inexact & (rtop >> (SR_W - 1)); break;
+    }
+    SR_U r = trunc + (k->ulp & ((SR_U)0 - away));
+    SR_U negmask = (SR_U)0 - neg;
+    SR_U overflow = (k->ovf_neg & negmask) | (k->ovf_pos & ~negmask);
+    SR_U beyond = (SR_U)0 - (SR_U)(r > k->max_bits);
+    return sign | (overflow & beyond) | (r & ~beyond);
 }
 
 /* Rounds n strided values; rnd holds n random words for the stochastic modes. */
 static inline void SR_FN(sr_round_strided)(const char *in, sr_intp is, char *out, sr_intp os,
-                                    sr_intp n, const sr_type_consts *c, sr_rounding mode,
-                                    int rshift, const uint64_t *rnd)
+                                           sr_intp n, const sr_type_consts *c,
+                                           sr_rounding mode, int rshift, const uint64_t *rnd)
 {
+    SR_FN(sr_normal_consts) k = SR_FN(sr_normal_setup)(c, mode, 64 - rshift);
+    /* Contiguous, aligned chunks whose values all lie in the normal range take a
+       branch-free loop that compilers vectorize; everything else the general one. */
+    int fast = c->shift > 0 && is == sizeof(SR_U) && os == sizeof(SR_U) &&
+               (uintptr_t)in % sizeof(SR_U) == 0 && (uintptr_t)out % sizeof(SR_U) == 0;
+    if (fast) {
+        const SR_U *x = (const SR_U *)(const void *)in;
+        SR_U lo = (SR_U)c->normal_bits, span = SR_INF_BITS - lo, outside = 0;
+        for (sr_intp i = 0; i < n; i++) outside |= ((SR_U)((x[i] & ~SR_SIGN_BIT) - lo) >= span);
+        fast = !outside;
+    }
 #define SR_MODE_LOOP(MODE)                                                                  \
-    for (sr_intp i = 0; i < n; i++) {                                                       \
-        SR_U b;                                                                             \
-        memcpy(&b, in + i * is, sizeof b);                                                  \
-        b = SR_FN(sr_round_bits)(b, c, MODE, rshift, (MODE) >= SR_STOCHASTIC ? rnd[i] : 0); \
-        memcpy(out + i * os, &b, sizeof b);                                                 \
+    if (fast) {                                                                             \
+        const SR_U *x = (const SR_U *)(const void *)in;                                     \
+        SR_U *y = (SR_U *)(void *)out;                                                      \
+        for (sr_intp i = 0; i < n; i++)                                                     \
+            y[i] = SR_FN(sr_round_normal_fast)(x[i], &k, MODE,                              \
+                                               (MODE) >= SR_STOCHASTIC ? rnd[i] : 0);       \
+    } else {                                                                                \
+        for (sr_intp i = 0; i < n; i++) {                                                   \
+            SR_U b;                                                                         \
+            memcpy(&b, in + i * is, sizeof b);                                              \
+            b = SR_FN(sr_round_bits)(b, c, MODE, rshift, (MODE) >= SR_STOCHASTIC ? rnd[i] : 0); \
+            memcpy(out + i * os, &b, sizeof b);                                             \
+        }                                                                                   \
     }                                                                                       \
     break;
     switch (mode) {

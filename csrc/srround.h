@@ -51,6 +51,7 @@ typedef struct {
     int shift;           /* P - p: bits discarded from a normal input in the normal range */
     int emin_biased;     /* target emin, biased with the input type's bias */
     int parity_offset;   /* p == 1 only: makes "odd" follow the target's biased exponent */
+    uint64_t normal_bits;/* 2^emin: from here up, exactly `shift` bits are discarded */
     uint64_t gap_bits;   /* below this, the neighbours are 0 and the gap value itself:   */
     int gap_exp;         /*   2^gap_exp = smallest subnormal, or 2^emin without subnormals */
     uint64_t max_bits;   /* largest finite value of the format */
