@@ -25,15 +25,30 @@ static inline void two_sum(double a, double b, double *s, double *t)
    small to show up still makes the result inexact, so it maps to a tiny nonzero. */
 static inline double scaled_lo(double lo, int ulp_exp)
 {
+    if (isinf(lo)) return 0x1p-900;
     int e = ilogb(lo);
     if (e + 64 - ulp_exp < -900) return 0x1p-900;
     return ldexp(lo, 64 - ulp_exp);
 }
 
-/* Rounds hi + lo (hi = RN64(hi + lo), finite; lo == 0 if hi == 0) to bits. */
-static uint64_t round_dd(double hi, double lo, const sr_type_consts *c, sr_rounding mode,
-                         int rshift, uint64_t rnd)
+/* Moves F = floor(F) + (sticky part) by a tail whose sign alone is known: only an
+   exact integer F (sticky clear) can change, by less than one unit. */
+static inline void apply_tail(uint64_t *frac, int *sticky, int tail_away)
 {
+    if (*sticky || !tail_away) return;
+    *sticky = 1;
+    if (tail_away < 0) *frac -= 1;
+}
+
+/*
+ * Rounds the exact value x = hi + lo + tail, where hi = RN64(x) is finite, lo is an
+ * approximation of x - hi with the right sign (lo == 0 iff x == hi), and tail_away
+ * is the sign of the rest, x - hi - lo, measured away from zero (0: lo is exact).
+ */
+static uint64_t round_dd(double hi, double lo, int tail_away, const sr_type_consts *c,
+                         sr_rounding mode, int rshift, uint64_t rnd)
+{
+    /* lo == +-inf stands for a nonzero lo too small for binary64 (infinitesimal) */
     uint64_t bits = dbits(hi);
     if (lo == 0) return sr_round_bits_f64(bits, c, mode, rshift, rnd);
     uint64_t sign = bits & ((uint64_t)1 << 63), a = bits ^ sign;
@@ -41,7 +56,7 @@ static uint64_t round_dd(double hi, double lo, const sr_type_consts *c, sr_round
     double lo_mag = neg ? -lo : lo;   /* lo measured away from zero */
     sr_split s = sr_split_f64(a, c);
     if (s.frac || s.sticky) {
-        /* hi is strictly between two neighbours, and so is hi + lo: move frac by lo.
+        /* hi is strictly between two neighbours, and so is x: move frac by lo.
            (With sticky set, |x| is below 2^-64 of the gap: lo cannot matter.) */
         if (!s.sticky) {
             double L = scaled_lo(lo_mag < 0 ? -lo_mag : lo_mag, s.ulp_exp);
@@ -49,37 +64,42 @@ static uint64_t round_dd(double hi, double lo, const sr_type_consts *c, sr_round
             double fl = floor(L);
             s.frac += (uint64_t)(int64_t)fl;
             s.sticky = L != fl;
+            apply_tail(&s.frac, &s.sticky, tail_away);
         }
     } else if (lo_mag > 0) {
-        /* hi is a neighbour; hi + lo lies just above it. */
+        /* hi is a neighbour; x lies just above it. */
         double L = scaled_lo(lo_mag, s.ulp_exp);
         double fl = floor(L);
         s.frac = (uint64_t)fl;
         s.sticky = L != fl;
+        apply_tail(&s.frac, &s.sticky, tail_away);
     } else {
-        /* hi is a neighbour; hi + lo lies just below it: split the double below hi. */
+        /* hi is a neighbour; x lies just below it: split the double below hi. */
         s = sr_split_f64(a - 1, c);
         double L = scaled_lo(-lo_mag, s.ulp_exp);
         double ce = ceil(L);
         s.frac = (uint64_t)0 - (uint64_t)ce;
         s.sticky = L != ce;
+        apply_tail(&s.frac, &s.sticky, tail_away);
     }
-    uint64_t r = sr_choose(sr_round_away(mode, s.frac, s.sticky, s.odd, neg, rnd, rshift), s);
-    if (r > c->max_bits) r = sr_overflows_outward(mode, neg) ? c->inf_result : c->max_bits;
-    return sign | r;
+    return sr_finish_f64(s, sign, c, mode, rshift, rnd);
 }
 
 /* The exact result of an operation, as computed by the helpers below. */
 typedef struct {
     double hi, lo;
-    int kind;      /* EXACT: hi + lo; INFINITE: an exact infinity (x/0, inf input);
-                      TINY: too small for unscaled error terms, see the scaled fields */
+    double tail;   /* sign of exact - hi - lo where lo is not exact (0: lo is exact) */
+    int infinitesimal; /* +-1: lo is a nonzero too small for binary64; only its sign counts */
+    int kind;      /* EXACT: hi + lo (+ tail); INFINITE: an exact infinity (x/0, inf
+                      input); TINY: too small for unscaled error terms, see below */
     double hi_s, lo_s;  /* TINY: the exact result times 2^SR_TINY_SCALE, or both 0 ... */
     int tiny_neg;       /* ... when even that underflows: then only the sign is kept */
 } exact_result;
 enum { EXACT, INFINITE, TINY };
 
-#define TINY_LIMIT 0x1p-960   /* below this, TwoProd and remainders may underflow */
+/* Below this, TwoProd errors and division remainders may underflow: for |p| >=
+   2^-960 the error of a product of doubles is a multiple of 2^-1064. */
+#define TINY_LIMIT 0x1p-960
 
 static inline exact_result exact_add(double a, double b)
 {
@@ -110,37 +130,51 @@ static inline exact_result exact_mul(double a, double b)
     return x;
 }
 
-static inline void div_rem(double a, double b, double *q, double *lo)
+/* q = RN(a / b) and lo ~ a/b - q from the exact remainder; *tail gets the sign of
+   the rest (a/b is never exactly halfway between doubles, but lo's own rounding
+   could make it look so). */
+static inline void div_rem(double a, double b, double *q, double *lo, double *tail)
 {
     *q = a / b;
     double r = fma(-*q, b, a);   /* exact remainder */
-    *lo = r / b;                 /* sign exact, magnitude to 53 bits */
+    *lo = r / b;
+    *tail = fma(-*lo, b, r) * (signbit(b) ? -1.0 : 1.0);
 }
 
 static inline exact_result exact_div(double a, double b)
 {
     exact_result x = {0};
-    div_rem(a, b, &x.hi, &x.lo);
+    /* A tiny dividend's remainder underflows: scale both operands, same quotient. */
+    if (fabs(a) < 0x1p-968 && fabs(b) < 0x1p511) {
+        a = ldexp(a, SR_TINY_SCALE);
+        b = ldexp(b, SR_TINY_SCALE);
+    }
+    div_rem(a, b, &x.hi, &x.lo, &x.tail);
     if (!isfinite(x.hi)) {
-        x.lo = 0;
+        x.lo = x.tail = 0;
         x.kind = isinf(a) || b == 0 ? INFINITE : EXACT;
         return x;
     }
-    if (isinf(b) || a == 0) { x.lo = 0; return x; }
+    if (isinf(b) || a == 0) { x.lo = x.tail = 0; return x; }
     if (fabs(x.hi) < TINY_LIMIT) {
         x.kind = TINY;
         x.tiny_neg = signbit(a) != signbit(b);
-        div_rem(ldexp(a, SR_TINY_SCALE), b, &x.hi_s, &x.lo_s);
+        double unused;
+        div_rem(ldexp(a, SR_TINY_SCALE), b, &x.hi_s, &x.lo_s, &unused);
         if (fabs(x.hi_s) < TINY_LIMIT) x.hi_s = x.lo_s = 0;
     }
     return x;
 }
 
-static inline void sqrt_rem(double a, double *s, double *lo)
+static inline void sqrt_rem(double a, double *s, double *lo, double *tail)
 {
     *s = sqrt(a);
     double r = fma(-*s, *s, a);  /* exact remainder */
-    *lo = r / (2 * *s);
+    *lo = r / (2 * *s);          /* slightly off: the exact divisor is sqrt(a) + s */
+    /* A square root is never exactly halfway between doubles, and s is the nearest:
+       an estimate that reaches half an ulp is really just short of it. */
+    double half = (*lo > 0 ? nextafter(*s, INFINITY) - *s : *s - nextafter(*s, 0)) / 2;
+    *tail = fabs(*lo) >= half ? -*lo : 0;
 }
 
 static inline exact_result exact_sqrt(double a)
@@ -149,23 +183,25 @@ static inline exact_result exact_sqrt(double a)
     if (!(a > 0) || isinf(a)) { x.hi = sqrt(a); x.kind = isinf(a) ? INFINITE : EXACT; return x; }
     if (a < 0x1p-900) {
         /* the remainder of a tiny square root underflows: scale by 2^(2 SR_TINY_SCALE) */
+        double unused;
         x.kind = TINY;
-        sqrt_rem(ldexp(a, 2 * SR_TINY_SCALE), &x.hi_s, &x.lo_s);
+        sqrt_rem(ldexp(a, 2 * SR_TINY_SCALE), &x.hi_s, &x.lo_s, &unused);
         x.hi = x.hi_s;  /* any nonzero finite value: only kind matters from here */
         return x;
     }
-    sqrt_rem(a, &x.hi, &x.lo);
+    sqrt_rem(a, &x.hi, &x.lo, &x.tail);
     return x;
 }
 
-/* Sum of three doubles as hi + lo with hi = RN(sum) and lo's sign right. */
-static inline void three_sum(double a, double b, double c, double hi, double *lo)
+/* s + t + e - hi as lo + tail, for fma: lo ~ the sum, tail's sign that of the rest. */
+static inline void fma_residual(double s, double t, double e, double hi, double *lo,
+                                double *tail)
 {
     double u1, v1, u2, v2, u3, v3;
-    two_sum(a, -hi, &u1, &v1);
-    two_sum(u1, b, &u2, &v2);
-    two_sum(u2, c, &u3, &v3);
-    *lo = u3 + (v1 + v2 + v3);
+    two_sum(s, -hi, &u1, &v1);
+    two_sum(u1, t, &u2, &v2);
+    two_sum(u2, e, &u3, &v3);
+    two_sum(u3, v1 + v2 + v3, lo, tail);
 }
 
 static inline exact_result exact_fma(double a, double b, double c)
@@ -178,22 +214,45 @@ static inline exact_result exact_fma(double a, double b, double c)
     }
     double p, e, s, t;
     two_prod(a, b, &p, &e);
-    two_sum(p, c, &s, &t);
-    three_sum(s, t, e, x.hi, &x.lo);   /* exact = s + t + e */
-    if (fabs(x.hi) < TINY_LIMIT && a != 0 && b != 0 && fabs(c) < 0x1p500 &&
-        fabs(a) < 0x1p700 && fabs(b) < 0x1p700) {
+    if (a != 0 && b != 0 && fabs(p) < TINY_LIMIT) {
+        int ab_neg = signbit(a) != signbit(b);
         double as = ldexp(a, SR_TINY_SCALE / 2), bs = ldexp(b, SR_TINY_SCALE / 2);
+        if (fabs(c) >= 0x1p-900) {
+            /* a*b is below 2^-8 of c's ulp: hi == c and lo == a*b, whose rounding
+               error (below 2^-1075) is far below 2^-64 of any gap near c */
+            x.hi = c;
+            x.lo = p;
+            x.infinitesimal = p == 0 ? (ab_neg ? -1 : 1) : 0;
+            return x;
+        }
+        if (fabs(as * bs) < TINY_LIMIT) {
+            /* |a*b| < 2^-1472: below 2^-64 of every gap, so only its sign counts */
+            if (c != 0) {
+                x.hi = c;
+                x.infinitesimal = ab_neg ? -1 : 1;
+            } else {
+                x.kind = TINY;
+                x.tiny_neg = ab_neg;
+                x.hi = 1;   /* any nonzero: the TINY branch reads tiny_neg only */
+            }
+            return x;
+        }
+        /* all of it tiny: redo it scaled by 2^SR_TINY_SCALE, exactly */
         double cs = ldexp(c, SR_TINY_SCALE);
         double hs = fma(as, bs, cs);
         if (hs == 0) return x;   /* exactly zero */
         x.kind = TINY;
-        x.tiny_neg = signbit(hs);
+        x.tiny_neg = signbit(hs) != 0;
         x.hi_s = hs;
+        double unused;
         two_prod(as, bs, &p, &e);
         two_sum(p, cs, &s, &t);
-        three_sum(s, t, e, hs, &x.lo_s);
+        fma_residual(s, t, e, hs, &x.lo_s, &unused);
         if (fabs(hs) < TINY_LIMIT) x.hi_s = x.lo_s = 0;
+        return x;
     }
+    two_sum(p, c, &s, &t);
+    fma_residual(s, t, e, x.hi, &x.lo, &x.tail);   /* exact = s + t + e */
     return x;
 }
 
@@ -211,14 +270,17 @@ static inline double round_exact(exact_result x, const sr_format *f, sr_rounding
     }
     if (x.kind == TINY) {
         if (x.hi_s != 0 && f->f64_scaled.usable)
-            return ldexp(dval(round_dd(x.hi_s, x.lo_s, &f->f64_scaled, mode, rshift, rnd)),
+            return ldexp(dval(round_dd(x.hi_s, x.lo_s, 0, &f->f64_scaled, mode, rshift, rnd)),
                          -SR_TINY_SCALE);
         /* |exact| is far below 2^-64 of the smallest gap: only its sign and the fact
            that it is nonzero matter. */
         int away = sr_round_away(mode, 0, 1, 0, x.tiny_neg, rnd, rshift);
         return dval(((uint64_t)x.tiny_neg << 63) | (away ? c->gap_bits : 0));
     }
-    return dval(round_dd(x.hi, x.lo, c, mode, rshift, rnd));
+    int tail_away = (x.tail > 0) - (x.tail < 0);
+    if (signbit(x.hi)) tail_away = -tail_away;
+    double lo = x.infinitesimal ? x.infinitesimal * (double)INFINITY : x.lo;
+    return dval(round_dd(x.hi, lo, tail_away, c, mode, rshift, rnd));
 }
 
 /* IEEE 754: an exact zero sum is +0, but -0 when rounding down (unless both addends

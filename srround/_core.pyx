@@ -182,31 +182,44 @@ cdef class Format:
         """The name, or a short description for formats without one."""
         if self.name is not None:
             return self.name
-        return f"p{self.c.precision}_emax{self.c.emax}_emin{self.c.emin}".replace("-", "m")
+        p, emax, emin, sub, ov, mx = self._params()
+        label = f"p{p}_emax{emax}_emin{emin}"
+        if not sub:
+            label += "_nosub"
+        if ov != "inf":
+            label += f"_{ov}"
+        if mx != float(np.ldexp(2.0 - np.ldexp(1.0, 1 - p), emax)):
+            label += f"_max{mx:.17g}"
+        return label.replace("-", "m")
 
 
 def _make_format(p, emax, emin, sub, ov, mx, name):
     return Format(p, emax, emin, subnormals=sub, overflow=ov, max=mx, name=name)
 
 
+def check_rng(rng):
+    """Raises TypeError/ValueError unless rng is something seed_words accepts."""
+    if rng is None or isinstance(rng, (np.random.SeedSequence, np.random.Generator)):
+        return
+    if isinstance(rng, (bool, np.bool_)) or not isinstance(rng, (int, np.integer)):
+        raise TypeError("rng must be None, a non-negative int, a SeedSequence or a "
+                        f"Generator, got {type(rng).__name__}")
+    if rng < 0:
+        raise ValueError(f"seed must be non-negative, got {rng}")
+
+
 def seed_words(rng):
     """4 * lanes uint64 words for the generator, from None, a non-negative int, a
     SeedSequence or a Generator (which is advanced)."""
+    check_rng(rng)
     if rng is None:
         ss = np.random.SeedSequence()
     elif isinstance(rng, np.random.SeedSequence):
         ss = rng
     elif isinstance(rng, np.random.Generator):
         ss = np.random.SeedSequence(rng.integers(0, 2**63, size=4, dtype=np.int64).tolist())
-    elif isinstance(rng, (bool, np.bool_)):
-        raise TypeError("rng must be None, a non-negative int, a SeedSequence or a Generator, not bool")
-    elif isinstance(rng, (int, np.integer)):
-        if rng < 0:
-            raise ValueError(f"seed must be non-negative, got {rng}")
-        ss = np.random.SeedSequence(int(rng))
     else:
-        raise TypeError("rng must be None, a non-negative int, a SeedSequence or a "
-                        f"Generator, got {type(rng).__name__}")
+        ss = np.random.SeedSequence(int(rng))
     return np.ascontiguousarray(ss.generate_state(4 * SR_RNG_LANES, np.uint64))
 
 
@@ -310,8 +323,11 @@ cdef class Context:
             cbits = _integer(bits, "bits")
             if not 1 <= cbits <= 64:
                 raise ValueError(f"bits must be in 1..64, got {cbits}")
-        seed = seed_words(rng) if rounding in ("stochastic", "stochastic_equal") else \
-            np.zeros(4 * SR_RNG_LANES, np.uint64)
+        if rounding in ("stochastic", "stochastic_equal"):
+            seed = seed_words(rng)
+        else:   # no stream to seed, but a bad rng is still an error
+            check_rng(rng)
+            seed = np.zeros(4 * SR_RNG_LANES, np.uint64)
         self._init(fmt, rounding, bits, seed)
 
     cdef _init(self, Format fmt, str rounding, object bits, cnp.ndarray seed):

@@ -1,7 +1,7 @@
 """sr.round: round an array to a format, in any rounding mode."""
 import numpy as np
 
-from srround._core import ROUNDINGS, Context
+from srround._core import ROUNDINGS, Context, check_rng
 from srround.formats import format as _lookup
 
 # Deterministic contexts carry no state, so one per (format, mode) serves every call.
@@ -52,6 +52,7 @@ def round(x, fmt, rounding="nearest", *, bits=None, rng=None, out=None):
     else:
         if bits is not None:
             raise ValueError(f"bits is only allowed with rounding='stochastic', not {rounding!r}")
+        check_rng(rng)
         key = (fmt, rounding)
         ctx = _DETERMINISTIC.get(key)
         if ctx is None:
