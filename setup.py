@@ -3,7 +3,7 @@ import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-CORE = ["csrc/format.c", "csrc/rng.c", "csrc/round.c", "csrc/arith.c"]
+CORE = ["csrc/format.c", "csrc/rng.c", "csrc/round.c", "csrc/arith.c", "csrc/kernels.c"]
 
 # Exact IEEE semantics: no contraction into fma, no fast-math, no -march=native.
 FLAGS = ["-O3", "-ffp-contract=off", "-fno-fast-math", "-fno-strict-aliasing"]

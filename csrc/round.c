@@ -2,7 +2,7 @@
 #include <sched.h>
 
 #include "rng.h"
-#include "round_impl.h"
+#include "round_common.h"
 
 int sr_rounding_is_stochastic(sr_rounding r)
 {
@@ -42,6 +42,7 @@ void sr_context_draw(sr_context *ctx, uint64_t *out, size_t n)
     {                                                                                      \
         sr_context *ctx = data;                                                            \
         const sr_type_consts *c = &ctx->fmt.T;                                             \
+        const sr_kernels *kernels = sr_kernels_active();                                   \
         int stochastic = sr_rounding_is_stochastic(ctx->rounding);                         \
         const char *in = args[0];                                                          \
         char *out = args[1];                                                               \
@@ -49,8 +50,8 @@ void sr_context_draw(sr_context *ctx, uint64_t *out, size_t n)
         for (sr_intp n = dims[0]; n > 0;) {                                                \
             sr_intp m = n < SR_CHUNK ? n : SR_CHUNK;                                       \
             if (stochastic) sr_context_draw(ctx, rnd, (size_t)m);                          \
-            sr_round_strided_##T(in, steps[0], out, steps[1], m, c, ctx->rounding,         \
-                                 64 - ctx->bits, rnd);                                     \
+            kernels->round_##T(in, steps[0], out, steps[1], m, c, ctx->rounding,          \
+                               64 - ctx->bits, rnd);                                       \
             in += m * steps[0];                                                            \
             out += m * steps[1];                                                           \
             n -= m;                                                                        \

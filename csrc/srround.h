@@ -118,6 +118,11 @@ void sr_context_lock(sr_context *ctx);
 void sr_context_unlock(sr_context *ctx);
 int sr_rounding_is_stochastic(sr_rounding r);
 
+/* Kernel paths: "scalar" (portable C), "avx2", "avx512"; all give the same bits.
+   sr_set_isa returns 0, -1 for an unknown name, -2 if this CPU lacks it. */
+const char *sr_isa(void);
+int sr_set_isa(const char *isa);
+
 /* Plain rounding of one value (slow path helpers; used by tests and scalars). */
 float sr_round_f32(float x, sr_context *ctx);
 double sr_round_f64(double x, sr_context *ctx);

@@ -5,7 +5,7 @@
     ctx = sr.Context(sr.binary16, "stochastic", rng=0)
     s = ctx.add.reduce(x)        # every partial sum rounded to binary16
 """
-from srround._core import OVERFLOWS, ROUNDINGS, Context, Format
+from srround._core import ISAS, OVERFLOWS, ROUNDINGS, Context, Format, isa
 from srround.formats import (PRESETS, bfloat16, binary16, binary32, binary64, e2m1, e2m3,
                              e3m2, e4m3, e5m2, format, tf32)
 from srround.rounding import round
@@ -16,7 +16,3 @@ __all__ = ["Format", "Context", "round", "format", "ROUNDINGS", "OVERFLOWS", "PR
            "binary16", "bfloat16", "tf32", "binary32", "binary64", "e5m2", "e4m3", "e3m2",
            "e2m3", "e2m1", "isa"]
 
-
-def isa():
-    """The kernel path in use. Only the portable C path exists so far."""
-    return "scalar"

@@ -45,6 +45,8 @@ cdef extern from "srround.h" nogil:
     void sr_rng_jump(sr_rng *rng)
     void sr_rng_fill(sr_rng *rng, uint64_t *out, size_t n)
     void sr_rng_seed(sr_rng *rng, const uint64_t *seed)
+    const char *sr_isa()
+    int sr_set_isa(const char *isa)
     ctypedef void (*sr_loop)(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
     void sr_loop_round_f32(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
     void sr_loop_round_f64(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
@@ -60,6 +62,36 @@ cdef extern from "srround.h" nogil:
     void sr_loop_fma_f64(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
     void sr_loop_sqrt_f32(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
     void sr_loop_sqrt_f64(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
+
+ISAS = ("scalar", "avx2", "avx512")
+
+
+def isa():
+    """The kernel path in use: "scalar" (portable C), "avx2" or "avx512". All paths
+    give bit-identical results; SRROUND_ISA=scalar|avx2|avx512 forces one."""
+    return sr_isa().decode()
+
+
+def _set_isa(name):
+    """Switch kernel paths at run time (for tests and benchmarks; not thread-safe
+    with respect to calls already running)."""
+    if name not in ISAS:
+        raise ValueError(f"unknown kernel path {name!r}; choose one of {ISAS}")
+    if sr_set_isa(name.encode()) != 0:
+        raise ValueError(f"this CPU cannot run the {name!r} kernels")
+
+
+def _isa_from_environment():
+    import os
+    name = os.environ.get("SRROUND_ISA", "").strip().lower()
+    if name:
+        try:
+            _set_isa(name)
+        except ValueError as e:
+            raise ImportError(f"SRROUND_ISA={os.environ['SRROUND_ISA']!r}: {e}") from None
+
+
+_isa_from_environment()
 
 # Names of the contract, in the C enums' order.
 ROUNDINGS = ("nearest", "nearest_away", "toward_zero", "up", "down", "odd",

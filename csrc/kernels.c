@@ -1,0 +1,151 @@
+/*
+ * One kernel body, compiled once per instruction set, chosen at run time.
+ *
+ * round_impl.h (the rounding kernels) and the random-block loop below are compiled
+ * three times: portable C, and under `#pragma GCC target` for AVX2 and AVX-512,
+ * where the compiler vectorizes the same source for wider registers. Integer code
+ * has one meaning whatever the vector width, so every path gives the same bits;
+ * the tests check it. The choice is made once, from the CPU's features, unless
+ * SRROUND_ISA=scalar|avx2|avx512 asks for a particular path. No -march=native:
+ * one build runs on any x86-64 (and the portable path everywhere else).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "rng.h"
+#include "round_common.h"
+
+/* Random blocks: nblocks blocks of SR_RNG_LANES words, all lanes stepped together.
+   With GCC/Clang vector extensions, VT holds one state word of V lanes, V matching
+   the ISA's register width (8 x 64 bits for AVX-512, 4 for AVX2, 2 for SSE2). */
+#if defined(__GNUC__)
+typedef uint64_t sr_lanes2 __attribute__((vector_size(16)));
+typedef uint64_t sr_lanes4 __attribute__((vector_size(32)));
+typedef uint64_t sr_lanes8 __attribute__((vector_size(64)));
+#define SR_RNG_BLOCKS_BODY(VT, V)                                                         \
+    {                                                                                     \
+        enum { NV = SR_RNG_LANES / (V) };                                                 \
+        VT s0[NV], s1[NV], s2[NV], s3[NV];                                                \
+        memcpy(s0, r->s[0], sizeof s0); memcpy(s1, r->s[1], sizeof s1);                   \
+        memcpy(s2, r->s[2], sizeof s2); memcpy(s3, r->s[3], sizeof s3);                   \
+        for (size_t b = 0; b < nblocks; b++) {                                            \
+            for (int h = 0; h < NV; h++) {                                                \
+                VT t = s0[h] + s3[h];                                                     \
+                VT o = ((t << 23) | (t >> 41)) + s0[h];                                   \
+                memcpy(out + b * SR_RNG_LANES + h * (V), &o, sizeof o);                   \
+                t = s1[h] << 17;                                                          \
+                s2[h] ^= s0[h]; s3[h] ^= s1[h]; s1[h] ^= s2[h]; s0[h] ^= s3[h];           \
+                s2[h] ^= t;                                                               \
+                s3[h] = (s3[h] << 45) | (s3[h] >> 19);                                    \
+            }                                                                             \
+        }                                                                                 \
+        memcpy(r->s[0], s0, sizeof s0); memcpy(r->s[1], s1, sizeof s1);                   \
+        memcpy(r->s[2], s2, sizeof s2); memcpy(r->s[3], s3, sizeof s3);                   \
+    }
+#else
+#define SR_RNG_BLOCKS_BODY(VT, V)                                                         \
+    {                                                                                     \
+        for (size_t b = 0; b < nblocks; b++)                                              \
+            for (int j = 0; j < SR_RNG_LANES; j++) {                                      \
+                uint64_t s0 = r->s[0][j], s1 = r->s[1][j], s2 = r->s[2][j], s3 = r->s[3][j]; \
+                out[b * SR_RNG_LANES + j] = sr_rotl(s0 + s3, 23) + s0;                    \
+                uint64_t t = s1 << 17;                                                    \
+                s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = sr_rotl(s3, 45);    \
+                r->s[0][j] = s0; r->s[1][j] = s1; r->s[2][j] = s2; r->s[3][j] = s3;       \
+            }                                                                             \
+    }
+#endif
+
+/* Everything a kernel table entry needs, for the ISA named by SR_ISA_TAG. */
+#define SR_DEFINE_KERNELS(TAG, NAME, VT, V)                                               \
+    static void SR_PASTE3(rng_blocks, TAG, )(sr_rng *r, uint64_t *out, size_t nblocks)   \
+    SR_RNG_BLOCKS_BODY(VT, V)                                                             \
+    static void SR_PASTE3(round_chunk_f32, TAG, )(const char *in, sr_intp is, char *out,  \
+        sr_intp os, sr_intp n, const sr_type_consts *c, sr_rounding mode, int rshift,    \
+        const uint64_t *rnd)                                                              \
+    {                                                                                     \
+        SR_PASTE3(sr_round_strided_f32, TAG, )(in, is, out, os, n, c, mode, rshift, rnd); \
+    }                                                                                     \
+    static void SR_PASTE3(round_chunk_f64, TAG, )(const char *in, sr_intp is, char *out,  \
+        sr_intp os, sr_intp n, const sr_type_consts *c, sr_rounding mode, int rshift,    \
+        const uint64_t *rnd)                                                              \
+    {                                                                                     \
+        SR_PASTE3(sr_round_strided_f64, TAG, )(in, is, out, os, n, c, mode, rshift, rnd); \
+    }                                                                                     \
+    static const sr_kernels SR_PASTE3(kernels, TAG, ) = {                                 \
+        NAME, SR_PASTE3(round_chunk_f32, TAG, ), SR_PASTE3(round_chunk_f64, TAG, ),      \
+        SR_PASTE3(rng_blocks, TAG, )};
+
+#define SR_ISA_TAG _scalar
+#include "round_impl.h"
+SR_DEFINE_KERNELS(_scalar, "scalar", sr_lanes2, 2)
+#undef SR_ISA_TAG
+
+#if defined(__GNUC__) && defined(__x86_64__)
+#define SR_HAVE_X86_PATHS 1
+
+#pragma GCC push_options
+#pragma GCC target("avx2")
+#define SR_ISA_TAG _avx2
+#include "round_impl.h"
+SR_DEFINE_KERNELS(_avx2, "avx2", sr_lanes4, 4)
+#undef SR_ISA_TAG
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl")
+#define SR_ISA_TAG _avx512
+#include "round_impl.h"
+SR_DEFINE_KERNELS(_avx512, "avx512", sr_lanes8, 8)
+#undef SR_ISA_TAG
+#pragma GCC pop_options
+#endif
+
+static int cpu_supports(const char *isa)
+{
+    if (strcmp(isa, "scalar") == 0) return 1;
+#ifdef SR_HAVE_X86_PATHS
+    __builtin_cpu_init();
+    if (strcmp(isa, "avx2") == 0) return __builtin_cpu_supports("avx2");
+    if (strcmp(isa, "avx512") == 0)
+        return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+#endif
+    return 0;
+}
+
+static const sr_kernels *by_name(const char *isa)
+{
+    if (strcmp(isa, "scalar") == 0) return &kernels_scalar;
+#ifdef SR_HAVE_X86_PATHS
+    if (strcmp(isa, "avx2") == 0) return &kernels_avx2;
+    if (strcmp(isa, "avx512") == 0) return &kernels_avx512;
+#endif
+    return NULL;
+}
+
+static _Atomic(const sr_kernels *) active = NULL;
+
+int sr_set_isa(const char *isa)
+{
+    const sr_kernels *k = isa ? by_name(isa) : NULL;
+    if (!k) return -1;
+    if (!cpu_supports(isa)) return -2;
+    atomic_store(&active, k);
+    return 0;
+}
+
+const sr_kernels *sr_kernels_active(void)
+{
+    const sr_kernels *k = atomic_load_explicit(&active, memory_order_relaxed);
+    if (k) return k;
+    /* First use: the environment's choice if it names a usable path (the bindings
+       check it and raise on a bad name), else the widest the CPU supports. */
+    const char *env = getenv("SRROUND_ISA");
+    if (!(env && *env && sr_set_isa(env) == 0) && sr_set_isa("avx512") != 0 &&
+        sr_set_isa("avx2") != 0)
+        sr_set_isa("scalar");
+    return atomic_load(&active);
+}
+
+const char *sr_isa(void) { return sr_kernels_active()->name; }
