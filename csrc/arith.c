@@ -101,11 +101,14 @@ enum { EXACT, INFINITE, TINY };
    2^-960 the error of a product of doubles is a multiple of 2^-1064. */
 #define TINY_LIMIT 0x1p-960
 
+/* Error terms are computed only for finite results: with infinities they would be
+   NaN and raise a spurious "invalid" flag, which NumPy reports as a warning. */
 static inline exact_result exact_add(double a, double b)
 {
     exact_result x = {0};
+    x.hi = a + b;
+    if (!isfinite(x.hi)) { x.kind = isinf(a) || isinf(b) ? INFINITE : EXACT; return x; }
     two_sum(a, b, &x.hi, &x.lo);
-    if (!isfinite(x.hi)) { x.lo = 0; x.kind = isinf(a) || isinf(b) ? INFINITE : EXACT; }
     return x;
 }
 
@@ -118,8 +121,9 @@ static inline void two_prod(double a, double b, double *p, double *e)
 static inline exact_result exact_mul(double a, double b)
 {
     exact_result x = {0};
+    x.hi = a * b;
+    if (!isfinite(x.hi)) { x.kind = isinf(a) || isinf(b) ? INFINITE : EXACT; return x; }
     two_prod(a, b, &x.hi, &x.lo);
-    if (!isfinite(x.hi)) { x.lo = 0; x.kind = isinf(a) || isinf(b) ? INFINITE : EXACT; return x; }
     if (fabs(x.hi) < TINY_LIMIT && a != 0 && b != 0) {
         x.kind = TINY;
         x.tiny_neg = signbit(a) != signbit(b);
@@ -149,13 +153,10 @@ static inline exact_result exact_div(double a, double b)
         a = ldexp(a, SR_TINY_SCALE);
         b = ldexp(b, SR_TINY_SCALE);
     }
+    x.hi = a / b;
+    if (!isfinite(x.hi)) { x.kind = isinf(a) || b == 0 ? INFINITE : EXACT; return x; }
+    if (isinf(b) || a == 0) return x;   /* exact zero */
     div_rem(a, b, &x.hi, &x.lo, &x.tail);
-    if (!isfinite(x.hi)) {
-        x.lo = x.tail = 0;
-        x.kind = isinf(a) || b == 0 ? INFINITE : EXACT;
-        return x;
-    }
-    if (isinf(b) || a == 0) { x.lo = x.tail = 0; return x; }
     if (fabs(x.hi) < TINY_LIMIT) {
         x.kind = TINY;
         x.tiny_neg = signbit(a) != signbit(b);
@@ -323,20 +324,125 @@ static inline exact_result op_sqrt(double a, sr_rounding m)
     return exact_sqrt(a);
 }
 
-/* One loop per (operation, input type): chunks of SR_CHUNK elements share one draw. */
-#define SR_LOOP_HEAD(NAME, T, NARGS)                                                       \
+/* ---- reductions ------------------------------------------------------------
+ * ctx.add.reduce / ctx.multiply.reduce call the binary loop with the accumulator as
+ * both first input and output (stride 0). The accumulator then stays in a register:
+ * each step s <- fl(s op x_i) takes the branch-free normal-range kernel whenever the
+ * exact s op x_i is a binary64 number in the normal range, else the general path. */
+#define SR_REDUCE_LOOP(T, MODE)                                                            \
+    for (sr_intp i = 0; i < m; i++) {                                                      \
+        T xi;                                                                              \
+        memcpy(&xi, in, sizeof xi);                                                        \
+        in += stride;                                                                      \
+        double x = (double)xi, r, err = 1;                                                 \
+        r = op == SR_OP_MULTIPLY ? acc * x : acc + x;                                      \
+        uint64_t u;                                                                        \
+        memcpy(&u, &r, sizeof u);                                                          \
+        if (((u & 0x7fffffffffffffffu) - lo) < span) {                                     \
+            if (op == SR_OP_MULTIPLY) {                                                    \
+                err = sizeof(T) == 4 ? 0 : fma(acc, x, -r);                                \
+            } else {                                                                       \
+                double bb = r - acc;                                                       \
+                err = (acc - (r - bb)) + (x - bb);                                         \
+            }                                                                              \
+        }                                                                                  \
+        if (err == 0) {                                                                    \
+            u = sr_round_normal_fast_f64(u, &k, MODE, (MODE) >= SR_STOCHASTIC ? rnd[i] : 0); \
+            memcpy(&acc, &u, sizeof acc);                                                  \
+        } else {                                                                           \
+            exact_result e = op == SR_OP_MULTIPLY ? op_multiply(acc, x, MODE)              \
+                                                  : op_add(acc, x, MODE);                  \
+            acc = (T)round_exact(e, &ctx->fmt, MODE, rshift, rnd[i]);                      \
+        }                                                                                  \
+    }                                                                                      \
+    break;
+
+#define SR_DEFINE_REDUCE(T)                                                                \
+    static void reduce_##T(int op, char **args, sr_intp n, const sr_intp *steps,          \
+                           sr_context *ctx)                                                \
+    {                                                                                      \
+        sr_rounding mode = ctx->rounding;                                                  \
+        int rshift = 64 - ctx->bits, stochastic = sr_rounding_is_stochastic(mode);         \
+        const sr_type_consts *c = &ctx->fmt.f64;                                           \
+        /* no fast steps for binary64 itself: the normal-range kernel needs d >= 1 */   \
+        const uint64_t lo = c->normal_bits,                                                \
+                       span = c->shift ? 0x7ff0000000000000u - lo : 0;                     \
+        sr_normal_consts_f64 k = sr_normal_setup_f64(c, mode, ctx->bits);                  \
+        uint64_t rnd[SR_CHUNK] = {0};                                                      \
+        const char *in = args[1];                                                          \
+        sr_intp stride = steps[1];                                                         \
+        T acc0;                                                                            \
+        memcpy(&acc0, args[0], sizeof acc0);                                               \
+        double acc = acc0;                                                                 \
+        while (n > 0) {                                                                    \
+            sr_intp m = n < SR_CHUNK ? n : SR_CHUNK;                                       \
+            if (stochastic) sr_context_draw(ctx, rnd, (size_t)m);                          \
+            switch (mode) {                                                                \
+            case SR_NEAREST: SR_REDUCE_LOOP(T, SR_NEAREST)                                 \
+            case SR_NEAREST_AWAY: SR_REDUCE_LOOP(T, SR_NEAREST_AWAY)                       \
+            case SR_TOWARD_ZERO: SR_REDUCE_LOOP(T, SR_TOWARD_ZERO)                         \
+            case SR_UP: SR_REDUCE_LOOP(T, SR_UP)                                           \
+            case SR_DOWN: SR_REDUCE_LOOP(T, SR_DOWN)                                       \
+            case SR_ODD: SR_REDUCE_LOOP(T, SR_ODD)                                         \
+            case SR_STOCHASTIC: SR_REDUCE_LOOP(T, SR_STOCHASTIC)                           \
+            default: SR_REDUCE_LOOP(T, SR_STOCHASTIC_EQUAL)                                \
+            }                                                                              \
+            n -= m;                                                                        \
+        }                                                                                  \
+        T out = (T)acc;                                                                    \
+        memcpy(args[2], &out, sizeof out);                                                 \
+    }
+
+typedef float f32;
+typedef double f64;
+SR_DEFINE_REDUCE(f32)
+SR_DEFINE_REDUCE(f64)
+
+/* Whether an input overlaps the output other than element for element: then each
+   output may feed a later input (NumPy's accumulate does this on purpose), and the
+   two-pass fast path, which reads every input first, must not run. */
+static inline int shifted_overlap(char *const *p, int nargs, sr_intp bytes)
+{
+    for (int k = 0; k < nargs; k++) {
+        sr_intp d = p[k] - p[nargs];
+        if (d != 0 && d > -bytes && d < bytes) return 1;
+    }
+    return 0;
+}
+
+/* One loop per (operation, input type): chunks of SR_CHUNK elements share one draw.
+   add, subtract and multiply try the reduction and the vectorized fast path first. */
+#define SR_LOOP_HEAD(NAME, T, NARGS, OP)                                                   \
     void sr_loop_##NAME##_##T(char **args, const sr_intp *dims, const sr_intp *steps,     \
                               void *data)                                                  \
     {                                                                                      \
         sr_context *ctx = data;                                                            \
         sr_rounding mode = ctx->rounding;                                                  \
         int rshift = 64 - ctx->bits, stochastic = sr_rounding_is_stochastic(mode);         \
+        int op = OP;                                                                       \
+        if (op >= 0 && op != SR_OP_SUBTRACT && args[0] == args[2] && steps[0] == 0 &&      \
+            steps[2] == 0) {                                                               \
+            reduce_##T(op, args, dims[0], steps, ctx);                                     \
+            return;                                                                        \
+        }                                                                                  \
+        sr_arith_chunk_fn fast = op < 0 ? NULL : sr_kernels_active()->arith_##T;           \
+        if (fast && (steps[NARGS] != sizeof(T) ||                                          \
+                     (steps[0] != 0 && steps[0] != sizeof(T)) ||                           \
+                     (steps[1] != 0 && steps[1] != sizeof(T))))                            \
+            fast = NULL;                                                                   \
         uint64_t rnd[SR_CHUNK] = {0};                                                      \
         char *p[NARGS + 1];                                                                \
         for (int k = 0; k <= NARGS; k++) p[k] = args[k];                                   \
         for (sr_intp n = dims[0]; n > 0;) {                                                \
             sr_intp m = n < SR_CHUNK ? n : SR_CHUNK;                                       \
             if (stochastic) sr_context_draw(ctx, rnd, (size_t)m);                          \
+            n -= m;                                                                        \
+            if (fast && !shifted_overlap(p, NARGS, m * (sr_intp)sizeof(T)) &&              \
+                fast(op, p[0], steps[0], p[1], steps[1], p[NARGS], m,                      \
+                             &ctx->fmt.f64, mode, rshift, rnd)) {                          \
+                for (int k = 0; k <= NARGS; k++) p[k] += m * steps[k];                     \
+                continue;                                                                  \
+            }                                                                              \
             for (sr_intp i = 0; i < m; i++) {
 
 #define SR_LOOP_TAIL(T, NARGS)                                                             \
@@ -344,37 +450,34 @@ static inline exact_result op_sqrt(double a, sr_rounding m)
                 memcpy(p[NARGS], &out, sizeof out);                                        \
                 for (int k = 0; k <= NARGS; k++) p[k] += steps[k];                         \
             }                                                                              \
-            n -= m;                                                                        \
         }                                                                                  \
     }
 
 #define SR_LOAD(T, K, VAR) T VAR; memcpy(&VAR, p[K], sizeof VAR);
 
 #define SR_UNARY(NAME, T)                                                                  \
-    SR_LOOP_HEAD(NAME, T, 1)                                                               \
+    SR_LOOP_HEAD(NAME, T, 1, -1)                                                           \
     SR_LOAD(T, 0, a)                                                                       \
     exact_result x = op_##NAME((double)a, mode);                                           \
     SR_LOOP_TAIL(T, 1)
-#define SR_BINARY(NAME, T)                                                                 \
-    SR_LOOP_HEAD(NAME, T, 2)                                                               \
+#define SR_BINARY(NAME, T, OP)                                                             \
+    SR_LOOP_HEAD(NAME, T, 2, OP)                                                           \
     SR_LOAD(T, 0, a) SR_LOAD(T, 1, b)                                                      \
     exact_result x = op_##NAME((double)a, (double)b, mode);                                \
     SR_LOOP_TAIL(T, 2)
 #define SR_TERNARY(NAME, T)                                                                \
-    SR_LOOP_HEAD(NAME, T, 3)                                                               \
+    SR_LOOP_HEAD(NAME, T, 3, -1)                                                           \
     SR_LOAD(T, 0, a) SR_LOAD(T, 1, b) SR_LOAD(T, 2, c)                                     \
     exact_result x = op_##NAME((double)a, (double)b, (double)c, mode);                     \
     SR_LOOP_TAIL(T, 3)
 
 #define SR_ALL_OPS(T)                                                                      \
-    SR_BINARY(add, T)                                                                      \
-    SR_BINARY(subtract, T)                                                                 \
-    SR_BINARY(multiply, T)                                                                 \
-    SR_BINARY(divide, T)                                                                   \
+    SR_BINARY(add, T, SR_OP_ADD)                                                           \
+    SR_BINARY(subtract, T, SR_OP_SUBTRACT)                                                 \
+    SR_BINARY(multiply, T, SR_OP_MULTIPLY)                                                 \
+    SR_BINARY(divide, T, -1)                                                               \
     SR_TERNARY(fma, T)                                                                     \
     SR_UNARY(sqrt, T)
 
-typedef float f32;
-typedef double f64;
 SR_ALL_OPS(f32)
 SR_ALL_OPS(f64)

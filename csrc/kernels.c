@@ -74,6 +74,7 @@ typedef uint64_t sr_lanes8 __attribute__((vector_size(64)));
     }                                                                                     \
     static const sr_kernels SR_PASTE3(kernels, TAG, ) = {                                 \
         NAME, SR_PASTE3(round_chunk_f32, TAG, ), SR_PASTE3(round_chunk_f64, TAG, ),      \
+        SR_PASTE3(sr_arith_fast_f32, TAG, ), SR_PASTE3(sr_arith_fast_f64, TAG, ),        \
         SR_PASTE3(rng_blocks, TAG, )};
 
 #define SR_ISA_TAG _scalar

@@ -31,9 +31,14 @@ static inline uint64_t sr_choose(int away, sr_split s)
 typedef void (*sr_round_chunk_fn)(const char *in, sr_intp is, char *out, sr_intp os,
                                   sr_intp n, const sr_type_consts *c, sr_rounding mode,
                                   int rshift, const uint64_t *rnd);
+enum { SR_OP_ADD, SR_OP_SUBTRACT, SR_OP_MULTIPLY };
+typedef int (*sr_arith_chunk_fn)(int op, const char *a, sr_intp sa, const char *b,
+                                 sr_intp sb, char *out, sr_intp n, const sr_type_consts *c64,
+                                 sr_rounding mode, int rshift, const uint64_t *rnd);
 typedef struct {
     const char *name;
     sr_round_chunk_fn round_f32, round_f64;
+    sr_arith_chunk_fn arith_f32, arith_f64;
     void (*rng_blocks)(sr_rng *r, uint64_t *out, size_t nblocks);
 } sr_kernels;
 

@@ -3,6 +3,8 @@
  * suffixed by SR_ISA_TAG (empty for the default build): kernels.c includes this
  * once per instruction set, under a matching `#pragma GCC target`. No include guard.
  */
+#include <fenv.h>
+
 #include "round_common.h"
 
 #ifndef SR_ISA_TAG
@@ -31,4 +33,16 @@
 #undef SR_U
 #undef SR_P
 #undef SR_BIAS
+#undef SR_FN
+
+/* the arithmetic fast path uses the binary64 kernels above */
+#define SR_T float
+#define SR_FN(x) SR_PASTE3(x, _f32, SR_ISA_TAG)
+#include "arith_fast_body.h"
+#undef SR_T
+#undef SR_FN
+#define SR_T double
+#define SR_FN(x) SR_PASTE3(x, _f64, SR_ISA_TAG)
+#include "arith_fast_body.h"
+#undef SR_T
 #undef SR_FN

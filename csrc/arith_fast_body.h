@@ -1,0 +1,78 @@
+/*
+ * Fast path for elementwise add, subtract and multiply, included by round_impl.h
+ * once per input type and instruction set (like round_body.h). Expects SR_T, SR_FN
+ * and SR_ISA_TAG. Most exact sums and products of binary32/binary64 operands are
+ * themselves binary64 numbers (the TwoSum error is zero); when that holds for a whole
+ * chunk and every result is in the format's normal range, rounding is the branch-free
+ * normal-range kernel applied to binary64 bit patterns, which compilers vectorize.
+ * Otherwise the chunk is left to the general per-element path (arith.c).
+ */
+#define SR_F64(x) SR_PASTE3(x, _f64, SR_ISA_TAG)
+
+/* Returns 1 and writes out[0..n) if the chunk qualified, else 0 and writes nothing.
+   Input strides are 0 (a broadcast scalar) or sizeof(SR_T); out is contiguous. */
+static inline int SR_FN(sr_arith_fast)(int op, const char *pa, sr_intp sa, const char *pb,
+                                sr_intp sb, char *out, sr_intp n, const sr_type_consts *c,
+                                sr_rounding mode, int rshift, const uint64_t *rnd)
+{
+    double s[SR_CHUNK];
+    uint64_t bad = 0;
+    const uint64_t lo = c->normal_bits, span = 0x7ff0000000000000u - lo;
+    /* the normal-range kernel needs d >= 1 discarded bits (not binary64 itself) */
+    if (n > SR_CHUNK || c->shift == 0 || (op == SR_OP_MULTIPLY && sizeof(SR_T) == 8)) return 0;
+    /* This pass may raise flags (inexact, or invalid from infinities) that the
+       result does not: keep the caller's flags as they were. */
+    fexcept_t flags;
+    fegetexceptflag(&flags, FE_ALL_EXCEPT);
+#define SR_PASS1(A, B)                                                                     \
+    for (sr_intp i = 0; i < n; i++) {                                                      \
+        double x = (double)(A), y = (double)(B), r, err;                                   \
+        if (op == SR_OP_MULTIPLY) {                                                        \
+            r = x * y;       /* exact: binary32 products fit in binary64 */                \
+            err = 0;                                                                       \
+        } else {                                                                           \
+            if (op == SR_OP_SUBTRACT) y = -y;                                              \
+            r = x + y;                                                                     \
+            double bb = r - x;                                                             \
+            err = (x - (r - bb)) + (y - bb);                                               \
+        }                                                                                  \
+        uint64_t u;                                                                        \
+        memcpy(&u, &r, sizeof u);                                                          \
+        s[i] = r;                                                                          \
+        bad |= (uint64_t)(err != 0) | (uint64_t)(((u & 0x7fffffffffffffffu) - lo) >= span); \
+    }
+    const SR_T *a = (const SR_T *)(const void *)pa, *b = (const SR_T *)(const void *)pb;
+    if (sa && sb) SR_PASS1(a[i], b[i])
+    else if (sa) SR_PASS1(a[i], b[0])
+    else if (sb) SR_PASS1(a[0], b[i])
+    else SR_PASS1(a[0], b[0])
+#undef SR_PASS1
+    fesetexceptflag(&flags, FE_ALL_EXCEPT);
+    if (bad) return 0;
+    SR_F64(sr_normal_consts) k = SR_F64(sr_normal_setup)(c, mode, 64 - rshift);
+    SR_T *y = (SR_T *)(void *)out;
+#define SR_PASS2(MODE)                                                                     \
+    for (sr_intp i = 0; i < n; i++) {                                                      \
+        uint64_t u;                                                                        \
+        memcpy(&u, &s[i], sizeof u);                                                       \
+        u = SR_F64(sr_round_normal_fast)(u, &k, MODE, (MODE) >= SR_STOCHASTIC ? rnd[i] : 0); \
+        double r;                                                                          \
+        memcpy(&r, &u, sizeof r);                                                          \
+        y[i] = (SR_T)r;      /* exact: the result is a value of the format */              \
+    }                                                                                      \
+    break;
+    switch (mode) {
+    case SR_NEAREST: SR_PASS2(SR_NEAREST)
+    case SR_NEAREST_AWAY: SR_PASS2(SR_NEAREST_AWAY)
+    case SR_TOWARD_ZERO: SR_PASS2(SR_TOWARD_ZERO)
+    case SR_UP: SR_PASS2(SR_UP)
+    case SR_DOWN: SR_PASS2(SR_DOWN)
+    case SR_ODD: SR_PASS2(SR_ODD)
+    case SR_STOCHASTIC: SR_PASS2(SR_STOCHASTIC)
+    case SR_STOCHASTIC_EQUAL: SR_PASS2(SR_STOCHASTIC_EQUAL)
+    default: return 0;
+    }
+#undef SR_PASS2
+    return 1;
+}
+#undef SR_F64
