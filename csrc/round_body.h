@@ -104,17 +104,23 @@ static inline SR_U SR_FN(sr_round_bits)(SR_U bits, const sr_type_consts *c, sr_r
 
 
 /*
- * The contiguous normal-range fast path: the same decisions as sr_finish(sr_split_
- * normal(...)), rewritten in the input type's width so that compilers vectorize
- * it (binary32 data then needs no 64-bit lanes). Only for formats that discard
- * at least one bit (d >= 1). Rules, with rem the d discarded bits and half = 2^(d-1):
- *   nearest: rem > half, or rem == half and trunc odd; nearest_away: rem >= half;
- *   stochastic with r bits, k = min(r, d): top k random bits < top k bits of rem,
- *   which equals comparing floor(f * 2^r) with r random bits as sr_away_stochastic does.
+ * The contiguous normal-range fast path: the same results as sr_finish(sr_split_
+ * normal(...)), computed the way hardware rounds: add an increment X to the
+ * magnitude, then clear the d discarded bits; a carry out of them is "away from
+ * zero". X is chosen per mode so that the carry happens exactly when the mode
+ * says away (rem = the discarded bits, half = 2^(d-1), mask = 2^d - 1):
+ *   nearest: half - 1 + (last kept bit)    nearest_away: half     toward_zero: 0
+ *   up/down: mask for the sign that moves away, else 0;  odd: mask unless odd already
+ *   stochastic, r random bits, k = min(r, d): (2^k - 1 - top k random bits) << (d - k),
+ *     which carries iff those bits are below the top k bits of rem (sr_away_stochastic)
+ *   stochastic_equal: mask if the top random bit is set.
+ * It works in the input type's width, so binary32 data needs no 64-bit lanes, and is
+ * short and branch-free, so compilers vectorize it. Needs d >= 1.
  */
 typedef struct {
-    SR_U mask, ulp, half, max_bits, ovf_pos, ovf_neg;
-    int d, parity_offset, rnd_shift, rem_shift;
+    SR_U mask, half, max_bits, ovf_pos, ovf_neg;
+    int d, parity_offset, rnd_shift, x_shift;
+    SR_U rnd_mask;
 } SR_FN(sr_normal_consts);
 
 static inline SR_FN(sr_normal_consts) SR_FN(sr_normal_setup)(const sr_type_consts *c,
@@ -122,16 +128,16 @@ static inline SR_FN(sr_normal_consts) SR_FN(sr_normal_setup)(const sr_type_const
 {
     SR_FN(sr_normal_consts) k;
     k.d = c->shift;
-    k.ulp = (SR_U)1 << k.d;
-    k.mask = k.ulp - 1;
-    k.half = k.ulp >> 1;
+    k.mask = ((SR_U)1 << k.d) - 1;
+    k.half = (SR_U)1 << (k.d - 1);
     k.max_bits = (SR_U)c->max_bits;
     k.ovf_pos = (SR_U)(sr_overflows_outward(mode, 0) ? c->inf_result : c->max_bits);
     k.ovf_neg = (SR_U)(sr_overflows_outward(mode, 1) ? c->inf_result : c->max_bits);
     k.parity_offset = c->parity_offset;
-    int used = bits < k.d ? bits : k.d;
-    k.rnd_shift = SR_W - used;        /* keep the top `used` bits of the random word */
-    k.rem_shift = k.d - used;         /* ... against the top `used` bits of rem */
+    int used = bits < k.d ? bits : k.d;   /* random bits that can matter, >= 1 */
+    k.rnd_shift = SR_W - used;            /* keep the top `used` bits of the word */
+    k.rnd_mask = (SR_U)(((SR_U)1 << (used - 1) << 1) - 1);
+    k.x_shift = k.d - used;
     return k;
 }
 
@@ -139,22 +145,20 @@ static inline SR_U SR_FN(sr_round_normal_fast)(SR_U bits, const SR_FN(sr_normal_
                                                sr_rounding mode, uint64_t rnd)
 {
     SR_U sign = bits & SR_SIGN_BIT, a = bits ^ sign;
-    SR_U rem = a & k->mask, trunc = a - rem;
-    SR_U odd = ((trunc >> k->d) ^ (SR_U)k->parity_offset) & 1;
-    SR_U inexact = rem != 0, neg = sign != 0, away;
-    SR_U rtop = (SR_U)(rnd >> (64 - SR_W));
+    SR_U negmask = (SR_U)0 - (SR_U)(sign != 0);
+    SR_U rtop = (SR_U)(rnd >> (64 - SR_W));      /* the top SR_W random bits */
+    SR_U odd = ((a >> k->d) ^ (SR_U)k->parity_offset) & 1, x;
     switch (mode) {
-    case SR_NEAREST: away = (rem > k->half) | ((rem == k->half) & odd); break;
-    case SR_NEAREST_AWAY: away = rem >= k->half; break;
-    case SR_TOWARD_ZERO: away = 0; break;
-    case SR_UP: away = inexact & (neg ^ 1); break;
-    case SR_DOWN: away = inexact & neg; break;
-    case SR_ODD: away = inexact & (odd ^ 1); break;
-    case SR_STOCHASTIC: away = (rtop >> k->rnd_shift) < (rem >> k->rem_shift); break;
-    default: away = inexact & (rtop >> (SR_W - 1)); break;
+    case SR_NEAREST: x = k->half - 1 + odd; break;
+    case SR_NEAREST_AWAY: x = k->half; break;
+    case SR_TOWARD_ZERO: x = 0; break;
+    case SR_UP: x = k->mask & ~negmask; break;
+    case SR_DOWN: x = k->mask & negmask; break;
+    case SR_ODD: x = k->mask & (odd - 1); break;
+    case SR_STOCHASTIC: x = (~(rtop >> k->rnd_shift) & k->rnd_mask) << k->x_shift; break;
+    default: x = k->mask & ((SR_U)0 - (rtop >> (SR_W - 1))); break;
     }
-    SR_U r = trunc + (k->ulp & ((SR_U)0 - away));
-    SR_U negmask = (SR_U)0 - neg;
+    SR_U r = (a + x) & ~k->mask;
     SR_U overflow = (k->ovf_neg & negmask) | (k->ovf_pos & ~negmask);
     SR_U beyond = (SR_U)0 - (SR_U)(r > k->max_bits);
     return sign | (overflow & beyond) | (r & ~beyond);
