@@ -290,9 +290,9 @@ FORMAT_NOTES = [
     "qtorch `float_quantize(x, 4, 3)` clips to its own range (max 480): same rounding work, "
     "different top binade.",
     "qtorch `float_quantize(x, e, m)` reserves no exponent code for inf/NaN, so its "
-    "`(5, 10)` format reaches 131008 rather than binary16's 65504 (and its `(8, 7)` has no "
-    "room above bfloat16's range): values past 65504 staying finite in the notes below is "
-    "that design; NaN and inf becoming its largest finite value is not.",
+    "`(5, 10)` format reaches 131008 rather than binary16's 65504 (its `(8, 7)` keeps "
+    "float32's exponent range, so inf survives there): values past 65504 staying finite in "
+    "the notes below is that design; NaN and inf becoming its largest finite value is not.",
     "srround, pychop and qtorch return values of the format stored in the input's float dtype "
     "(4 or 8 bytes per element); the casts write 2-byte or 1-byte elements, torchao a bfloat16 "
     "tensor, gfloat float64.",
@@ -607,7 +607,7 @@ def peer_status_lines(peers):
     return lines
 
 
-def write_markdown(path, args_line, peers, results, sizes, repeats, notes, runtime_s):
+def write_markdown(path, args_line, peers, results, sizes, repeats, notes, runtime_s, load):
     L = []
     L.append("# srround beside its peers")
     L.append("")
@@ -615,7 +615,9 @@ def write_markdown(path, args_line, peers, results, sizes, repeats, notes, runti
              f"total runtime {runtime_s:.0f} s.")
     L.append("")
     L.append(f"- machine: `{machine_line()}`, {os.cpu_count()} logical CPUs; one thread "
-             "(OMP/MKL/OPENBLAS_NUM_THREADS=1, torch.set_num_threads(1), dask synchronous)")
+             "(OMP/MKL/OPENBLAS_NUM_THREADS=1, torch.set_num_threads(1), dask synchronous); "
+             f"1-minute load average {load[0][0]:.2f} at the start, {load[1][0]:.2f} at the end "
+             "(this run counts for about 1; more means other work shared the two cores)")
     L.append(f"- srround {sr.__version__}, kernels `sr.isa()` = `{sr.isa()}`; NumPy "
              f"{np.__version__}; Python {sys.version.split()[0]}")
     L.extend(peer_status_lines(peers))
@@ -669,6 +671,11 @@ def write_markdown(path, args_line, peers, results, sizes, repeats, notes, runti
     L.append("- gfloat's time includes drawing its 32 random bits per element "
              "(`np.random.default_rng().integers`), as srround's includes its generator.")
     L.append("")
+    if not notes:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as fh:
+            fh.write("\n".join(L))
+        return
     L.append("## Correctness notes (measured)")
     L.append("")
     L.append("float32 inputs. Specials are rounded to bfloat16 and binary16 where the peer has "
@@ -710,13 +717,24 @@ def write_png(path, results, n):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     names = [m[0] for m in METHODS
              if any(not isinstance(results.get((m[0], n, i, t), ("n/a",))[0], str)
                     for i, t in CASES)]
     fig, ax = plt.subplots(figsize=(15, 7))
     width = 0.85 / max(len(names), 1)
-    cmap = plt.get_cmap("tab20")
+    colors = {  # a peer's RN and SR share a hue, SR lighter; srround hatched
+        "np.copyto (same dtype)": "#7f7f7f", "srround RN": "#1f4e9c", "srround SR": "#e8710a",
+        "RN: NumPy astype(float16)": "#8c564b", "RN: ml_dtypes astype": "#2ca02c",
+        "RN: pychop Chop rmode=1 (NumPy)": "#8f8f1a", "SR: pychop Chop rmode=5 (NumPy)": "#dbdb8d",
+        "RN: gfloat round_ndarray TiesToEven": "#1794a5",
+        "SR: gfloat round_ndarray Stochastic": "#9edae5",
+        "RN: qtorch float_quantize nearest": "#6a3d9a",
+        "SR: qtorch float_quantize stochastic": "#c5b0d5",
+        "SR: torch add-16-random-bits-and-mask": "#d62728",
+        "SR: torchao _fp32_to_bf16_sr": "#ff9896",
+    }
     for k, name in enumerate(names):
         xs, ys = [], []
         for c, (i, t) in enumerate(CASES):
@@ -724,11 +742,16 @@ def write_png(path, results, n):
             if v is not None and not isinstance(v[0], str):
                 xs.append(c - 0.425 + (k + 0.5) * width)
                 ys.append(v[0])
-        style = dict(color=cmap(k % 20), edgecolor="black", linewidth=0.4)
+        style = dict(color=colors.get(name, "#cccccc"), edgecolor="black", linewidth=0.4)
         if name.startswith("srround"):
             style["hatch"] = "//"
         ax.bar(xs, ys, width=width, label=name, **style)
     ax.set_yscale("log")
+    lo, hi = ax.get_ylim()
+    ticks = [m * 10.0**e for e in range(-3, 5) for m in (1, 2, 5) if lo <= m * 10.0**e <= hi]
+    ax.set_yticks(ticks)
+    ax.set_yticklabels([f"{t:g}" for t in ticks])
+    ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xticks(range(len(CASES)))
     ax.set_xticklabels([f"{i} -> {t}" for i, t in CASES], fontsize=12)
     ax.set_ylabel("ns per element (log scale)", fontsize=12)
@@ -765,6 +788,7 @@ def main(argv=None):
         print(msg, file=sys.stderr, flush=True)
 
     t_start = time.perf_counter()
+    load_start = os.getloadavg()
     log("loading peers ...")
     peers = load_peers()
     for line in peer_status_lines(peers):
@@ -776,7 +800,8 @@ def main(argv=None):
         log("correctness notes ...")
         notes = run_correctness(peers)
     runtime = time.perf_counter() - t_start
-    write_markdown(args.out_md, args_line, peers, results, sizes, repeats, notes, runtime)
+    load = (load_start, os.getloadavg())
+    write_markdown(args.out_md, args_line, peers, results, sizes, repeats, notes, runtime, load)
     write_png(args.out_png, results, max(sizes))
     log(f"wrote {args.out_md} and {args.out_png} in {runtime:.0f} s")
     with open(args.out_md) as fh:

@@ -354,8 +354,7 @@ static inline exact_result op_sqrt(double a, sr_rounding m)
                                                   : op_add(acc, x, MODE);                  \
             acc = (T)round_exact(e, &ctx->fmt, MODE, rshift, rnd[i]);                      \
         }                                                                                  \
-    }                                                                                      \
-    break;
+    }
 
 #define SR_DEFINE_REDUCE(T)                                                                \
     static void reduce_##T(int op, char **args, sr_intp n, const sr_intp *steps,          \
@@ -377,16 +376,7 @@ static inline exact_result op_sqrt(double a, sr_rounding m)
         while (n > 0) {                                                                    \
             sr_intp m = n < SR_CHUNK ? n : SR_CHUNK;                                       \
             if (stochastic) sr_context_draw(ctx, rnd, (size_t)m);                          \
-            switch (mode) {                                                                \
-            case SR_NEAREST: SR_REDUCE_LOOP(T, SR_NEAREST)                                 \
-            case SR_NEAREST_AWAY: SR_REDUCE_LOOP(T, SR_NEAREST_AWAY)                       \
-            case SR_TOWARD_ZERO: SR_REDUCE_LOOP(T, SR_TOWARD_ZERO)                         \
-            case SR_UP: SR_REDUCE_LOOP(T, SR_UP)                                           \
-            case SR_DOWN: SR_REDUCE_LOOP(T, SR_DOWN)                                       \
-            case SR_ODD: SR_REDUCE_LOOP(T, SR_ODD)                                         \
-            case SR_STOCHASTIC: SR_REDUCE_LOOP(T, SR_STOCHASTIC)                           \
-            default: SR_REDUCE_LOOP(T, SR_STOCHASTIC_EQUAL)                                \
-            }                                                                              \
+            SR_DISPATCH_MODE(mode, SR_REDUCE_STEP_##T)                                     \
             n -= m;                                                                        \
         }                                                                                  \
         T out = (T)acc;                                                                    \
@@ -395,6 +385,8 @@ static inline exact_result op_sqrt(double a, sr_rounding m)
 
 typedef float f32;
 typedef double f64;
+#define SR_REDUCE_STEP_f32(MODE) SR_REDUCE_LOOP(f32, MODE)
+#define SR_REDUCE_STEP_f64(MODE) SR_REDUCE_LOOP(f64, MODE)
 SR_DEFINE_REDUCE(f32)
 SR_DEFINE_REDUCE(f64)
 

@@ -59,19 +59,8 @@ static inline int SR_FN(sr_arith_fast)(int op, const char *pa, sr_intp sa, const
         double r;                                                                          \
         memcpy(&r, &u, sizeof r);                                                          \
         y[i] = (SR_T)r;      /* exact: the result is a value of the format */              \
-    }                                                                                      \
-    break;
-    switch (mode) {
-    case SR_NEAREST: SR_PASS2(SR_NEAREST)
-    case SR_NEAREST_AWAY: SR_PASS2(SR_NEAREST_AWAY)
-    case SR_TOWARD_ZERO: SR_PASS2(SR_TOWARD_ZERO)
-    case SR_UP: SR_PASS2(SR_UP)
-    case SR_DOWN: SR_PASS2(SR_DOWN)
-    case SR_ODD: SR_PASS2(SR_ODD)
-    case SR_STOCHASTIC: SR_PASS2(SR_STOCHASTIC)
-    case SR_STOCHASTIC_EQUAL: SR_PASS2(SR_STOCHASTIC_EQUAL)
-    default: return 0;
     }
+    SR_DISPATCH_MODE(mode, SR_PASS2)
 #undef SR_PASS2
     return 1;
 }

@@ -53,6 +53,20 @@ static inline int sr_round_away(sr_rounding mode, uint64_t frac, int sticky, int
     }
 }
 
+/* Runs LOOP(MODE) with MODE a compile-time constant, for the mode held in `mode`:
+   each rounding mode gets its own specialized copy of a hot loop. */
+#define SR_DISPATCH_MODE(mode, LOOP)                                                      \
+    switch (mode) {                                                                       \
+    case SR_NEAREST: LOOP(SR_NEAREST) break;                                              \
+    case SR_NEAREST_AWAY: LOOP(SR_NEAREST_AWAY) break;                                    \
+    case SR_TOWARD_ZERO: LOOP(SR_TOWARD_ZERO) break;                                      \
+    case SR_UP: LOOP(SR_UP) break;                                                        \
+    case SR_DOWN: LOOP(SR_DOWN) break;                                                    \
+    case SR_ODD: LOOP(SR_ODD) break;                                                      \
+    case SR_STOCHASTIC: LOOP(SR_STOCHASTIC) break;                                        \
+    default: LOOP(SR_STOCHASTIC_EQUAL) break;                                             \
+    }
+
 /* Does a result beyond max become the policy's "infinity" (else +-max)? IEEE 754:
    modes that round outward for this sign overflow; the others stop at max. */
 static inline int sr_overflows_outward(sr_rounding mode, int neg)

@@ -194,19 +194,8 @@ static inline void SR_FN(sr_round_strided)(const char *in, sr_intp is, char *out
             b = SR_FN(sr_round_bits)(b, c, MODE, rshift, (MODE) >= SR_STOCHASTIC ? rnd[i] : 0); \
             memcpy(out + i * os, &b, sizeof b);                                             \
         }                                                                                   \
-    }                                                                                       \
-    break;
-    switch (mode) {
-    case SR_NEAREST: SR_MODE_LOOP(SR_NEAREST)
-    case SR_NEAREST_AWAY: SR_MODE_LOOP(SR_NEAREST_AWAY)
-    case SR_TOWARD_ZERO: SR_MODE_LOOP(SR_TOWARD_ZERO)
-    case SR_UP: SR_MODE_LOOP(SR_UP)
-    case SR_DOWN: SR_MODE_LOOP(SR_DOWN)
-    case SR_ODD: SR_MODE_LOOP(SR_ODD)
-    case SR_STOCHASTIC: SR_MODE_LOOP(SR_STOCHASTIC)
-    case SR_STOCHASTIC_EQUAL: SR_MODE_LOOP(SR_STOCHASTIC_EQUAL)
-    default: break;
     }
+    SR_DISPATCH_MODE(mode, SR_MODE_LOOP)
 #undef SR_MODE_LOOP
 }
 
