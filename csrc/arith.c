@@ -324,71 +324,127 @@ static inline exact_result op_sqrt(double a, sr_rounding m)
     return exact_sqrt(a);
 }
 
-/* ---- reductions ------------------------------------------------------------
- * ctx.add.reduce / ctx.multiply.reduce call the binary loop with the accumulator as
- * both first input and output (stride 0). The accumulator then stays in a register:
- * each step s <- fl(s op x_i) takes the branch-free normal-range kernel whenever the
- * exact s op x_i is a binary64 number in the normal range, else the general path. */
+/* ---- sequential sums -----------------------------------------------------------
+ * Reductions and compensated sums are chains s <- fl(s op x): one rounded
+ * operation per step, each depending on the last, so they run one element at a
+ * time with the running value in a register. A step takes the branch-free
+ * normal-range kernel whenever the exact result is a binary64 number in the
+ * format's normal range (the common case), else the general exact path. */
+typedef struct {
+    sr_context *ctx;
+    sr_normal_consts_f64 k;
+    uint64_t lo, span;     /* the fast kernel's range: [lo, lo + span) */
+    int rshift;
+} chain;
+
+static inline chain chain_setup(sr_context *ctx)
+{
+    chain ch;
+    const sr_type_consts *c = &ctx->fmt.f64;
+    ch.ctx = ctx;
+    ch.k = sr_normal_setup_f64(c, ctx->rounding, ctx->bits);
+    ch.lo = c->normal_bits;
+    /* no fast steps for binary64 itself: the normal-range kernel needs d >= 1 */
+    ch.span = c->shift ? 0x7ff0000000000000u - ch.lo : 0;
+    ch.rshift = 64 - ctx->bits;
+    return ch;
+}
+
+/* fl(a op b), op add or multiply; for binary32 data, a and b are binary32 values */
+static inline double chain_step(const chain *ch, int op, double a, double b, int f32,
+                                sr_rounding mode, uint64_t rnd)
+{
+    double r = op == SR_OP_MULTIPLY ? a * b : a + b, err = 1;
+    uint64_t u;
+    memcpy(&u, &r, sizeof u);
+    if (((u & 0x7fffffffffffffffu) - ch->lo) < ch->span) {
+        if (op == SR_OP_MULTIPLY) {
+            err = f32 ? 0 : fma(a, b, -r);   /* binary32 products are exact */
+        } else {
+            double bb = r - a;
+            err = (a - (r - bb)) + (b - bb);
+        }
+    }
+    if (err == 0) {
+        u = sr_round_normal_fast_f64(u, &ch->k, mode, rnd);
+        memcpy(&r, &u, sizeof r);
+        return r;
+    }
+    exact_result e = op == SR_OP_MULTIPLY ? op_multiply(a, b, mode) : op_add(a, b, mode);
+    return round_exact(e, &ch->ctx->fmt, mode, ch->rshift, rnd);
+}
+
+/* ctx.add.reduce / ctx.multiply.reduce: NumPy passes the accumulator as both first
+   input and output (stride 0). */
 #define SR_REDUCE_LOOP(T, MODE)                                                            \
-    for (sr_intp i = 0; i < m; i++) {                                                      \
+    for (sr_intp i = 0; i < m; i++, in += stride) {                                        \
         T xi;                                                                              \
         memcpy(&xi, in, sizeof xi);                                                        \
-        in += stride;                                                                      \
-        double x = (double)xi, r, err = 1;                                                 \
-        r = op == SR_OP_MULTIPLY ? acc * x : acc + x;                                      \
-        uint64_t u;                                                                        \
-        memcpy(&u, &r, sizeof u);                                                          \
-        if (((u & 0x7fffffffffffffffu) - lo) < span) {                                     \
-            if (op == SR_OP_MULTIPLY) {                                                    \
-                err = sizeof(T) == 4 ? 0 : fma(acc, x, -r);                                \
-            } else {                                                                       \
-                double bb = r - acc;                                                       \
-                err = (acc - (r - bb)) + (x - bb);                                         \
-            }                                                                              \
-        }                                                                                  \
-        if (err == 0) {                                                                    \
-            u = sr_round_normal_fast_f64(u, &k, MODE, (MODE) >= SR_STOCHASTIC ? rnd[i] : 0); \
-            memcpy(&acc, &u, sizeof acc);                                                  \
-        } else {                                                                           \
-            exact_result e = op == SR_OP_MULTIPLY ? op_multiply(acc, x, MODE)              \
-                                                  : op_add(acc, x, MODE);                  \
-            acc = (T)round_exact(e, &ctx->fmt, MODE, rshift, rnd[i]);                      \
-        }                                                                                  \
+        acc = chain_step(&ch, op, acc, (double)xi, sizeof(T) == 4, MODE, rnd[i]);          \
     }
 
 #define SR_DEFINE_REDUCE(T)                                                                \
     static void reduce_##T(int op, char **args, sr_intp n, const sr_intp *steps,          \
                            sr_context *ctx)                                                \
     {                                                                                      \
-        sr_rounding mode = ctx->rounding;                                                  \
-        int rshift = 64 - ctx->bits, stochastic = sr_rounding_is_stochastic(mode);         \
-        const sr_type_consts *c = &ctx->fmt.f64;                                           \
-        /* no fast steps for binary64 itself: the normal-range kernel needs d >= 1 */   \
-        const uint64_t lo = c->normal_bits,                                                \
-                       span = c->shift ? 0x7ff0000000000000u - lo : 0;                     \
-        sr_normal_consts_f64 k = sr_normal_setup_f64(c, mode, ctx->bits);                  \
+        chain ch = chain_setup(ctx);                                                       \
         uint64_t rnd[SR_CHUNK] = {0};                                                      \
         const char *in = args[1];                                                          \
         sr_intp stride = steps[1];                                                         \
         T acc0;                                                                            \
         memcpy(&acc0, args[0], sizeof acc0);                                               \
         double acc = acc0;                                                                 \
-        while (n > 0) {                                                                    \
-            sr_intp m = n < SR_CHUNK ? n : SR_CHUNK;                                       \
-            if (stochastic) sr_context_draw(ctx, rnd, (size_t)m);                          \
-            SR_DISPATCH_MODE(mode, SR_REDUCE_STEP_##T)                                     \
-            n -= m;                                                                        \
+        for (sr_intp m; n > 0; n -= m) {                                                   \
+            m = n < SR_CHUNK ? n : SR_CHUNK;                                               \
+            if (sr_rounding_is_stochastic(ctx->rounding))                                  \
+                sr_context_draw(ctx, rnd, (size_t)m);                                      \
+            SR_DISPATCH_MODE(ctx->rounding, SR_REDUCE_STEP_##T)                            \
         }                                                                                  \
         T out = (T)acc;                                                                    \
         memcpy(args[2], &out, sizeof out);                                                 \
+    }
+
+/* Kahan's compensated summation with every operation rounded into the format:
+       y = fl(x_i - c);  t = fl(s + y);  c = fl(fl(t - s) - y);  s = t
+   Four rounded operations, four random words per element, in that order. */
+#define SR_KAHAN_LOOP(T, MODE)                                                             \
+    for (sr_intp i = 0; i < m; i++, in += stride) {                                        \
+        T xi;                                                                              \
+        memcpy(&xi, in, sizeof xi);                                                        \
+        const uint64_t *w = rnd + 4 * i;                                                   \
+        double y = chain_step(&ch, SR_OP_ADD, (double)xi, -c, single, MODE, w[0]);            \
+        double t = chain_step(&ch, SR_OP_ADD, s, y, single, MODE, w[1]);                      \
+        double ts = chain_step(&ch, SR_OP_ADD, t, -s, single, MODE, w[2]);                    \
+        c = chain_step(&ch, SR_OP_ADD, ts, -y, single, MODE, w[3]);                           \
+        s = t;                                                                             \
+    }
+
+#define SR_DEFINE_KAHAN(T)                                                                 \
+    double sr_sum_kahan_##T(sr_context *ctx, const char *in, sr_intp n, sr_intp stride)  \
+    {                                                                                      \
+        chain ch = chain_setup(ctx);                                                       \
+        const int single = sizeof(T) == 4;                                                 \
+        uint64_t rnd[4 * SR_CHUNK] = {0};                                                  \
+        double s = 0, c = 0;                                                               \
+        for (sr_intp m; n > 0; n -= m) {                                                   \
+            m = n < SR_CHUNK ? n : SR_CHUNK;                                               \
+            if (sr_rounding_is_stochastic(ctx->rounding))                                  \
+                sr_context_draw(ctx, rnd, (size_t)(4 * m));                                \
+            SR_DISPATCH_MODE(ctx->rounding, SR_KAHAN_STEP_##T)                             \
+        }                                                                                  \
+        return s;                                                                          \
     }
 
 typedef float f32;
 typedef double f64;
 #define SR_REDUCE_STEP_f32(MODE) SR_REDUCE_LOOP(f32, MODE)
 #define SR_REDUCE_STEP_f64(MODE) SR_REDUCE_LOOP(f64, MODE)
+#define SR_KAHAN_STEP_f32(MODE) SR_KAHAN_LOOP(f32, MODE)
+#define SR_KAHAN_STEP_f64(MODE) SR_KAHAN_LOOP(f64, MODE)
 SR_DEFINE_REDUCE(f32)
 SR_DEFINE_REDUCE(f64)
+SR_DEFINE_KAHAN(f32)
+SR_DEFINE_KAHAN(f64)
 
 /* Whether an input overlaps the output other than element for element: then each
    output may feed a later input (NumPy's accumulate does this on purpose), and the

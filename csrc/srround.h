@@ -147,6 +147,10 @@ SR_DECLARE_LOOPS(f32)
 SR_DECLARE_LOOPS(f64)
 #undef SR_DECLARE_LOOPS
 
+/* Kahan-compensated sum of n strided values, every operation rounded in ctx. */
+double sr_sum_kahan_f32(sr_context *ctx, const char *x, sr_intp n, sr_intp stride);
+double sr_sum_kahan_f64(sr_context *ctx, const char *x, sr_intp n, sr_intp stride);
+
 #ifdef __cplusplus
 }
 #endif

@@ -62,6 +62,8 @@ cdef extern from "srround.h" nogil:
     void sr_loop_fma_f64(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
     void sr_loop_sqrt_f32(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
     void sr_loop_sqrt_f64(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
+    double sr_sum_kahan_f32(sr_context *ctx, const char *x, cnp.npy_intp n, cnp.npy_intp stride)
+    double sr_sum_kahan_f64(sr_context *ctx, const char *x, cnp.npy_intp n, cnp.npy_intp stride)
 
 ISAS = ("scalar", "avx2", "avx512")
 
@@ -414,6 +416,29 @@ cdef class Context:
             with nogil:
                 sr_context_draw(self.core.ctx, dst, count)
         return out
+
+    def kahan_sum(self, x):
+        """Kahan-compensated sum of the 1-D float32 or float64 array x, with every
+        operation (y = x_i - c, t = s + y, c = (t - s) - y) rounded in this context:
+        four rounded operations, and four random words, per element. Returns a
+        scalar of x's dtype."""
+        cdef cnp.ndarray arr = x
+        if arr.ndim != 1:
+            raise ValueError(f"kahan_sum takes a 1-D array, got {arr.ndim} dimensions")
+        if arr.dtype == np.float32 and not self.format.fits_float32:
+            raise ValueError(f"{self.format!r} has values that float32 cannot hold")
+        cdef const char *data = <const char *>cnp.PyArray_DATA(arr)
+        cdef cnp.npy_intp n = arr.shape[0], stride = arr.strides[0]
+        cdef double result
+        if arr.dtype == np.float32:
+            with nogil:
+                result = sr_sum_kahan_f32(self.core.ctx, data, n, stride)
+            return np.float32(result)
+        if arr.dtype == np.float64:
+            with nogil:
+                result = sr_sum_kahan_f64(self.core.ctx, data, n, stride)
+            return np.float64(result)
+        raise TypeError(f"kahan_sum needs float32 or float64 data, got {arr.dtype}")
 
     def _state(self):
         """(s, buf, pos) of the stream: s has shape (4, lanes)."""
