@@ -1,4 +1,6 @@
 """Builds the C core (csrc/) and the Cython bindings into srround._core."""
+import glob
+
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
@@ -11,6 +13,7 @@ FLAGS = ["-O3", "-ffp-contract=off", "-fno-fast-math", "-fno-strict-aliasing"]
 ext = Extension(
     "srround._core",
     sources=["srround/_core.pyx"] + CORE,
+    depends=sorted(glob.glob("csrc/*.h")),   # rebuild when a kernel header changes
     include_dirs=[numpy.get_include(), "csrc"],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
     extra_compile_args=FLAGS,

@@ -44,6 +44,14 @@ def main(argv=None):
                 if name not in names:
                     names.append(name)
                 results[(name, label, n)] = median_ns(fn, n, repeats)
+    # Reductions: a chain of dependent rounded additions, one element at a time.
+    reduce_rows = []
+    for fmt in (sr.bfloat16, sr.binary16):
+        x = data(sizes[-1], np.float32)
+        for mode in ("nearest", "stochastic"):
+            ctx = sr.Context(fmt, mode, rng=1)
+            reduce_rows.append((f"ctx.add.reduce, float32 -> {fmt.name}, {mode}",
+                                median_ns(lambda: ctx.add.reduce(x), x.size, repeats)))
     cols = [(label, n) for label, *_ in CONVERSIONS for n in sizes]
     print(f"srround {sr.__version__}, kernels: {sr.isa()}; ns per element, median of "
           f"{repeats}; (x copyto) = ratio to np.copyto on the same array\n")
@@ -56,6 +64,9 @@ def main(argv=None):
             base = results[("np.copyto (same dtype)", lab, n)]
             cells.append("–" if v is None else f"{v:.2f} ({v / base:.1f}x)")
         print(f"| {name} | " + " | ".join(cells) + " |")
+    print(f"\n| reduction ({sizes[-1]:.0e} float32 values) | ns per element |\n|---|---|")
+    for name, v in reduce_rows:
+        print(f"| {name} | {v:.2f} |")
 
 
 if __name__ == "__main__":

@@ -92,10 +92,13 @@ typedef struct {
     int infinitesimal; /* +-1: lo is a nonzero too small for binary64; only its sign counts */
     int kind;      /* EXACT: hi + lo (+ tail); INFINITE: an exact infinity (x/0, inf
                       input); TINY: too small for unscaled error terms, see below */
-    double hi_s, lo_s;  /* TINY: the exact result times 2^SR_TINY_SCALE, or both 0 ... */
+    double hi_s, lo_s;  /* TINY: the exact result times 2^SR_TINY_SCALE, or both 0 ...
+                           HUGE: half the exact result */
+    double tail_s;      /* as tail, for hi_s + lo_s */
     int tiny_neg;       /* ... when even that underflows: then only the sign is kept */
 } exact_result;
-enum { EXACT, INFINITE, TINY };
+enum { EXACT, INFINITE, TINY, HUGE };   /* HUGE: finite, beyond DBL_MAX; hi_s, lo_s
+                                           hold half of it (hi_s inf: even that is) */
 
 /* Below this, TwoProd errors and division remainders may underflow: for |p| >=
    2^-960 the error of a product of doubles is a multiple of 2^-1064. */
@@ -107,7 +110,9 @@ static inline exact_result exact_add(double a, double b)
 {
     exact_result x = {0};
     x.hi = a + b;
-    if (!isfinite(x.hi)) { x.kind = isinf(a) || isinf(b) ? INFINITE : EXACT; return x; }
+    if (isnan(x.hi)) return x;
+    if (isinf(a) || isinf(b)) { x.kind = INFINITE; return x; }
+    if (isinf(x.hi)) { x.kind = HUGE; two_sum(a / 2, b / 2, &x.hi_s, &x.lo_s); return x; }
     two_sum(a, b, &x.hi, &x.lo);
     return x;
 }
@@ -122,7 +127,14 @@ static inline exact_result exact_mul(double a, double b)
 {
     exact_result x = {0};
     x.hi = a * b;
-    if (!isfinite(x.hi)) { x.kind = isinf(a) || isinf(b) ? INFINITE : EXACT; return x; }
+    if (isnan(x.hi)) return x;
+    if (isinf(a) || isinf(b)) { x.kind = INFINITE; return x; }
+    if (isinf(x.hi)) {
+        x.kind = HUGE;
+        x.hi_s = (a / 2) * b;
+        if (isfinite(x.hi_s)) two_prod(a / 2, b, &x.hi_s, &x.lo_s);
+        return x;
+    }
     two_prod(a, b, &x.hi, &x.lo);
     if (fabs(x.hi) < TINY_LIMIT && a != 0 && b != 0) {
         x.kind = TINY;
@@ -154,14 +166,20 @@ static inline exact_result exact_div(double a, double b)
         b = ldexp(b, SR_TINY_SCALE);
     }
     x.hi = a / b;
-    if (!isfinite(x.hi)) { x.kind = isinf(a) || b == 0 ? INFINITE : EXACT; return x; }
+    if (isnan(x.hi)) return x;
+    if (isinf(a) || b == 0) { x.kind = INFINITE; return x; }
+    if (isinf(x.hi)) {
+        x.kind = HUGE;
+        x.hi_s = (a / 2) / b;
+        if (isfinite(x.hi_s)) div_rem(a / 2, b, &x.hi_s, &x.lo_s, &x.tail_s);
+        return x;
+    }
     if (isinf(b) || a == 0) return x;   /* exact zero */
     div_rem(a, b, &x.hi, &x.lo, &x.tail);
     if (fabs(x.hi) < TINY_LIMIT) {
         x.kind = TINY;
         x.tiny_neg = signbit(a) != signbit(b);
-        double unused;
-        div_rem(ldexp(a, SR_TINY_SCALE), b, &x.hi_s, &x.lo_s, &unused);
+        div_rem(ldexp(a, SR_TINY_SCALE), b, &x.hi_s, &x.lo_s, &x.tail_s);
         if (fabs(x.hi_s) < TINY_LIMIT) x.hi_s = x.lo_s = 0;
     }
     return x;
@@ -184,9 +202,8 @@ static inline exact_result exact_sqrt(double a)
     if (!(a > 0) || isinf(a)) { x.hi = sqrt(a); x.kind = isinf(a) ? INFINITE : EXACT; return x; }
     if (a < 0x1p-900) {
         /* the remainder of a tiny square root underflows: scale by 2^(2 SR_TINY_SCALE) */
-        double unused;
         x.kind = TINY;
-        sqrt_rem(ldexp(a, 2 * SR_TINY_SCALE), &x.hi_s, &x.lo_s, &unused);
+        sqrt_rem(ldexp(a, 2 * SR_TINY_SCALE), &x.hi_s, &x.lo_s, &x.tail_s);
         x.hi = x.hi_s;  /* any nonzero finite value: only kind matters from here */
         return x;
     }
@@ -205,56 +222,84 @@ static inline void fma_residual(double s, double t, double e, double hi, double 
     two_sum(u3, v1 + v2 + v3, lo, tail);
 }
 
+/* a*b + c where |a*b| < 2^-960 (its TwoProd error may underflow). */
+static inline exact_result fma_tiny_product(double a, double b, double c, double p, double e)
+{
+    exact_result x = {0};
+    int ab_neg = signbit(a) != signbit(b);
+    double as = ldexp(a, SR_TINY_SCALE / 2), bs = ldexp(b, SR_TINY_SCALE / 2);
+    if (fabs(c) >= 0x1p-900) {
+        /* a*b is below 2^-8 of c's ulp: hi == c and lo == a*b; the product's own
+           error e (a few ulps of 2^-1074 at most) can only break a tie: its sign */
+        x.hi = c;
+        x.lo = p;
+        x.tail = e;
+        x.infinitesimal = p == 0 ? (ab_neg ? -1 : 1) : 0;
+        return x;
+    }
+    if (fabs(as * bs) < TINY_LIMIT) {
+        /* |a*b| < 2^-1472: below 2^-64 of every gap, so only its sign counts */
+        if (c != 0) {
+            x.hi = c;
+            x.infinitesimal = ab_neg ? -1 : 1;
+        } else {
+            x.kind = TINY;
+            x.tiny_neg = ab_neg;
+            x.hi = 1;   /* any nonzero: the TINY branch reads tiny_neg only */
+        }
+        return x;
+    }
+    /* all of it tiny: redo it scaled by 2^SR_TINY_SCALE, exactly */
+    double cs = ldexp(c, SR_TINY_SCALE), s, t;
+    x.hi = fma(a, b, c);
+    x.hi_s = fma(as, bs, cs);
+    if (x.hi_s == 0) { x.hi = 0; return x; }   /* exactly zero */
+    x.kind = TINY;
+    x.tiny_neg = signbit(x.hi_s) != 0;
+    two_prod(as, bs, &p, &e);
+    two_sum(p, cs, &s, &t);
+    fma_residual(s, t, e, x.hi_s, &x.lo_s, &x.tail_s);
+    if (fabs(x.hi_s) < TINY_LIMIT) x.hi_s = x.lo_s = 0;
+    return x;
+}
+
 static inline exact_result exact_fma(double a, double b, double c)
 {
     exact_result x = {0};
     x.hi = fma(a, b, c);
-    if (!isfinite(x.hi)) {
-        x.kind = isinf(a) || isinf(b) || isinf(c) ? INFINITE : EXACT;
-        return x;
-    }
+    if (isnan(x.hi)) return x;
+    if (isinf(a) || isinf(b) || isinf(c)) { x.kind = INFINITE; return x; }
     double p, e, s, t;
-    two_prod(a, b, &p, &e);
-    if (a != 0 && b != 0 && fabs(p) < TINY_LIMIT) {
-        int ab_neg = signbit(a) != signbit(b);
-        double as = ldexp(a, SR_TINY_SCALE / 2), bs = ldexp(b, SR_TINY_SCALE / 2);
-        if (fabs(c) >= 0x1p-900) {
-            /* a*b is below 2^-8 of c's ulp: hi == c and lo == a*b, whose rounding
-               error (below 2^-1075) is far below 2^-64 of any gap near c */
-            x.hi = c;
-            x.lo = p;
-            x.infinitesimal = p == 0 ? (ab_neg ? -1 : 1) : 0;
-            return x;
+    if (a != 0 && b != 0 && ilogb(a) + ilogb(b) < -958) {
+        two_prod(a, b, &p, &e);
+        if (fabs(p) < TINY_LIMIT) return fma_tiny_product(a, b, c, p, e);
+    }
+    /* Near the top of the range a*b or RN(a*b) + c may overflow (raising flags and
+       spoiling the error terms) even though the result is finite. */
+    if (x.hi != 0 && (isinf(x.hi) || (a != 0 && b != 0 && ilogb(a) + ilogb(b) >= 1021) ||
+                      fabs(c) >= 0x1p1022)) {
+        /* Work with halves (exact at this size) and round in the halved format. */
+        x.kind = HUGE;
+        x.hi_s = fma(a / 2, b, c / 2);
+        if (isfinite(x.hi_s) && isfinite((a / 2) * b)) {
+            two_prod(a / 2, b, &p, &e);
+            two_sum(p, c / 2, &s, &t);
+            fma_residual(s, t, e, x.hi_s, &x.lo_s, &x.tail_s);
         }
-        if (fabs(as * bs) < TINY_LIMIT) {
-            /* |a*b| < 2^-1472: below 2^-64 of every gap, so only its sign counts */
-            if (c != 0) {
-                x.hi = c;
-                x.infinitesimal = ab_neg ? -1 : 1;
-            } else {
-                x.kind = TINY;
-                x.tiny_neg = ab_neg;
-                x.hi = 1;   /* any nonzero: the TINY branch reads tiny_neg only */
-            }
-            return x;
-        }
-        /* all of it tiny: redo it scaled by 2^SR_TINY_SCALE, exactly */
-        double cs = ldexp(c, SR_TINY_SCALE);
-        double hs = fma(as, bs, cs);
-        if (hs == 0) return x;   /* exactly zero */
-        x.kind = TINY;
-        x.tiny_neg = signbit(hs) != 0;
-        x.hi_s = hs;
-        double unused;
-        two_prod(as, bs, &p, &e);
-        two_sum(p, cs, &s, &t);
-        fma_residual(s, t, e, hs, &x.lo_s, &unused);
-        if (fabs(hs) < TINY_LIMIT) x.hi_s = x.lo_s = 0;
         return x;
     }
+    /* x.hi == 0 with these sizes: the exact result is zero (fix_zero_sum signs it) */
+    two_prod(a, b, &p, &e);
     two_sum(p, c, &s, &t);
     fma_residual(s, t, e, x.hi, &x.lo, &x.tail);   /* exact = s + t + e */
     return x;
+}
+
+/* The sign of a tail, measured away from zero relative to hi. */
+static inline int tail_away(double tail, double hi)
+{
+    int t = (tail > 0) - (tail < 0);
+    return signbit(hi) ? -t : t;
 }
 
 /* Rounds an exact result; returns the binary64 value of the rounded result. */
@@ -264,24 +309,29 @@ static inline double round_exact(exact_result x, const sr_format *f, sr_rounding
     const sr_type_consts *c = &f->f64;
     if (isnan(x.hi)) return x.hi;
     if (x.kind == INFINITE) return dval((dbits(x.hi) & ((uint64_t)1 << 63)) | c->inf_result);
-    if (isinf(x.hi)) {   /* a finite exact result beyond binary64: overflow */
+    if (x.kind == HUGE) {
+        /* Beyond DBL_MAX. If half of it is a binary64 number, round that in the halved
+           format (it can still come back to max, e.g. under stochastic rounding);
+           else it is beyond every format's max + spacing: overflow. */
+        if (isfinite(x.hi_s) && f->f64_half.usable)
+            return ldexp(dval(round_dd(x.hi_s, x.lo_s, tail_away(x.tail_s, x.hi_s),
+                                       &f->f64_half, mode, rshift, rnd)), 1);
         int neg = signbit(x.hi) != 0;
         uint64_t r = sr_overflows_outward(mode, neg) ? c->inf_result : c->max_bits;
         return dval(((uint64_t)neg << 63) | r);
     }
     if (x.kind == TINY) {
         if (x.hi_s != 0 && f->f64_scaled.usable)
-            return ldexp(dval(round_dd(x.hi_s, x.lo_s, 0, &f->f64_scaled, mode, rshift, rnd)),
+            return ldexp(dval(round_dd(x.hi_s, x.lo_s, tail_away(x.tail_s, x.hi_s),
+                                       &f->f64_scaled, mode, rshift, rnd)),
                          -SR_TINY_SCALE);
         /* |exact| is far below 2^-64 of the smallest gap: only its sign and the fact
            that it is nonzero matter. */
         int away = sr_round_away(mode, 0, 1, 0, x.tiny_neg, rnd, rshift);
         return dval(((uint64_t)x.tiny_neg << 63) | (away ? c->gap_bits : 0));
     }
-    int tail_away = (x.tail > 0) - (x.tail < 0);
-    if (signbit(x.hi)) tail_away = -tail_away;
     double lo = x.infinitesimal ? x.infinitesimal * (double)INFINITY : x.lo;
-    return dval(round_dd(x.hi, lo, tail_away, c, mode, rshift, rnd));
+    return dval(round_dd(x.hi, lo, tail_away(x.tail, x.hi), c, mode, rshift, rnd));
 }
 
 /* IEEE 754: an exact zero sum is +0, but -0 when rounding down (unless both addends
@@ -366,7 +416,9 @@ static inline double chain_step(const chain *ch, int op, double a, double b, int
         }
     }
     if (err == 0) {
-        u = sr_round_normal_fast_f64(u, &ch->k, mode, rnd);
+        /* overflow is rare: a branch keeps its test off the chain of dependent steps */
+        u = sr_round_normal_unbounded_f64(u, &ch->k, mode, rnd);
+        if ((u & 0x7fffffffffffffffu) > ch->k.max_bits) u = sr_normal_overflow_f64(u, &ch->k);
         memcpy(&r, &u, sizeof r);
         return r;
     }

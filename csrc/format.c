@@ -79,5 +79,8 @@ int sr_format_init(sr_format *f, int precision, int emax, int emin, int subnorma
     type_consts(&f->f64_scaled, f, scaled_emin + 1, scaled_emin, 53, 1023,
                 0x7fefffffffffffffu, 0x7ff0000000000000u, 0x7ff8000000000000u);
     if (scaled_emin > 1000) f->f64_scaled.usable = 0;
+    /* Halved: only huge values are rounded with it, so emin may be clamped. */
+    type_consts(&f->f64_half, f, emax - 1, emin - 1 < -1022 ? -1022 : emin - 1, 53, 1023,
+                bits_of_double(max / 2), 0x7ff0000000000000u, 0x7ff8000000000000u);
     return 0;
 }

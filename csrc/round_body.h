@@ -141,13 +141,16 @@ static inline SR_FN(sr_normal_consts) SR_FN(sr_normal_setup)(const sr_type_const
     return k;
 }
 
-static inline SR_U SR_FN(sr_round_normal_fast)(SR_U bits, const SR_FN(sr_normal_consts) *k,
-                                               sr_rounding mode, uint64_t rnd)
+/* The rounded pattern on an unbounded exponent range (no overflow handling yet). */
+static inline SR_U SR_FN(sr_round_normal_unbounded)(SR_U bits,
+                                                    const SR_FN(sr_normal_consts) *k,
+                                                    sr_rounding mode, uint64_t rnd)
 {
-    SR_U sign = bits & SR_SIGN_BIT, a = bits ^ sign;
-    SR_U negmask = (SR_U)0 - (SR_U)(sign != 0);
+    /* The increment goes straight onto the signed pattern: |x| + X stays below the
+       sign bit, so the sign rides along (fewer steps in a reduction's chain). */
+    SR_U neg = bits >> (SR_W - 1), negmask = (SR_U)0 - neg;
     SR_U rtop = (SR_U)(rnd >> (64 - SR_W));      /* the top SR_W random bits */
-    SR_U odd = ((a >> k->d) ^ (SR_U)k->parity_offset) & 1, x;
+    SR_U odd = ((bits >> k->d) ^ (SR_U)k->parity_offset) & 1, x;
     switch (mode) {
     case SR_NEAREST: x = k->half - 1 + odd; break;
     case SR_NEAREST_AWAY: x = k->half; break;
@@ -158,10 +161,22 @@ static inline SR_U SR_FN(sr_round_normal_fast)(SR_U bits, const SR_FN(sr_normal_
     case SR_STOCHASTIC: x = (~(rtop >> k->rnd_shift) & k->rnd_mask) << k->x_shift; break;
     default: x = k->mask & ((SR_U)0 - (rtop >> (SR_W - 1))); break;
     }
-    SR_U r = (a + x) & ~k->mask;
-    SR_U overflow = (k->ovf_neg & negmask) | (k->ovf_pos & ~negmask);
-    SR_U beyond = (SR_U)0 - (SR_U)(r > k->max_bits);
-    return sign | (overflow & beyond) | (r & ~beyond);
+    return (bits + x) & ~k->mask;
+}
+
+/* Applies the overflow policy to a rounded pattern r (a no-op up to max). */
+static inline SR_U SR_FN(sr_normal_overflow)(SR_U r, const SR_FN(sr_normal_consts) *k)
+{
+    SR_U negmask = (SR_U)0 - (r >> (SR_W - 1));
+    SR_U overflow = (negmask & (SR_SIGN_BIT | k->ovf_neg)) | (~negmask & k->ovf_pos);
+    SR_U beyond = (SR_U)0 - (SR_U)((r & ~SR_SIGN_BIT) > k->max_bits);
+    return r ^ ((r ^ overflow) & beyond);
+}
+
+static inline SR_U SR_FN(sr_round_normal_fast)(SR_U bits, const SR_FN(sr_normal_consts) *k,
+                                               sr_rounding mode, uint64_t rnd)
+{
+    return SR_FN(sr_normal_overflow)(SR_FN(sr_round_normal_unbounded)(bits, k, mode, rnd), k);
 }
 
 /* Rounds n strided values; rnd holds n random words for the stochastic modes. */
@@ -170,15 +185,37 @@ static inline void SR_FN(sr_round_strided)(const char *in, sr_intp is, char *out
                                            sr_rounding mode, int rshift, const uint64_t *rnd)
 {
     SR_FN(sr_normal_consts) k = SR_FN(sr_normal_setup)(c, mode, 64 - rshift);
-    /* Contiguous, aligned chunks whose values all lie in the normal range take a
-       branch-free loop that compilers vectorize; everything else the general one. */
+    /* Contiguous, aligned chunks take a branch-free loop that compilers vectorize. It
+       is exact for zeros and for magnitudes in the format's normal range; the few
+       other values (the format's subnormal range, NaN, inf) are set aside first and
+       redone afterwards by the general routine, with the same random words. */
     int fast = c->shift > 0 && is == sizeof(SR_U) && os == sizeof(SR_U) &&
                (uintptr_t)in % sizeof(SR_U) == 0 && (uintptr_t)out % sizeof(SR_U) == 0;
+    int n_special = 0;
+    short special_at[SR_CHUNK];
+    SR_U special_bits[SR_CHUNK];
     if (fast) {
         const SR_U *x = (const SR_U *)(const void *)in;
         SR_U lo = (SR_U)c->normal_bits, span = SR_INF_BITS - lo, outside = 0;
-        for (sr_intp i = 0; i < n; i++) outside |= ((SR_U)((x[i] & ~SR_SIGN_BIT) - lo) >= span);
-        fast = !outside;
+#define SR_SPECIAL(b) ((SR_U)(((b) & ~SR_SIGN_BIT) - lo) >= span && ((b) & ~SR_SIGN_BIT) != 0)
+        for (sr_intp i = 0; i < n; i++) outside |= SR_SPECIAL(x[i]);
+        if (outside && n <= SR_CHUNK) {
+            /* collect them 16 at a time: most groups have none, and the test of a
+               group vectorizes; the rare groups with one are scanned branch-free */
+            for (sr_intp g = 0; g < n; g += 16) {
+                sr_intp end = g + 16 < n ? g + 16 : n;
+                SR_U any = 0;
+                for (sr_intp i = g; i < end; i++) any |= SR_SPECIAL(x[i]);
+                if (!any) continue;
+                for (sr_intp i = g; i < end; i++) {
+                    special_at[n_special] = (short)i;
+                    special_bits[n_special] = x[i];
+                    n_special += (int)SR_SPECIAL(x[i]);
+                }
+            }
+        }
+        fast = !outside || (n <= SR_CHUNK && 8 * n_special <= n);   /* else general */
+#undef SR_SPECIAL
     }
 #define SR_MODE_LOOP(MODE)                                                                  \
     if (fast) {                                                                             \
@@ -187,6 +224,11 @@ static inline void SR_FN(sr_round_strided)(const char *in, sr_intp is, char *out
         for (sr_intp i = 0; i < n; i++)                                                     \
             y[i] = SR_FN(sr_round_normal_fast)(x[i], &k, MODE,                              \
                                                (MODE) >= SR_STOCHASTIC ? rnd[i] : 0);       \
+        for (int j = 0; j < n_special; j++) {                                               \
+            int i = special_at[j];                                                          \
+            y[i] = SR_FN(sr_round_bits)(special_bits[j], c, MODE, rshift,                   \
+                                        (MODE) >= SR_STOCHASTIC ? rnd[i] : 0);              \
+        }                                                                                   \
     } else {                                                                                \
         for (sr_intp i = 0; i < n; i++) {                                                   \
             SR_U b;                                                                         \

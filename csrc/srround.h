@@ -68,6 +68,10 @@ typedef struct {
     /* Binary64 constants for the format scaled by 2^SR_TINY_SCALE: used to round
        tiny arithmetic results whose error terms would underflow. */
     sr_type_consts f64_scaled;
+    /* ... and for the format scaled by 1/2: exact results just beyond DBL_MAX, whose
+       halves are binary64 numbers, are rounded that way (they may still round to
+       max: stochastic rounding, or a value of the format above DBL_MAX/2 + ...). */
+    sr_type_consts f64_half;
 } sr_format;
 
 #define SR_TINY_SCALE 512

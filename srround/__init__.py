@@ -9,10 +9,11 @@ from srround._core import ISAS, OVERFLOWS, ROUNDINGS, Context, Format, isa
 from srround.formats import (PRESETS, bfloat16, binary16, binary32, binary64, e2m1, e2m3,
                              e3m2, e4m3, e5m2, format, tf32)
 from srround.rounding import round
+from srround.summation import cumsum, dot, matmul, sum
 
 __version__ = "0.1.0"
 
 __all__ = ["Format", "Context", "round", "format", "ROUNDINGS", "OVERFLOWS", "PRESETS",
            "binary16", "bfloat16", "tf32", "binary32", "binary64", "e5m2", "e4m3", "e3m2",
-           "e2m3", "e2m1", "isa"]
+           "e2m3", "e2m1", "isa", "sum", "cumsum", "dot", "matmul"]
 

@@ -1,0 +1,329 @@
+"""Sums, running sums, dot products and matrix products with every operation rounded.
+
+These are the algorithms as the papers write them, one rounded operation per
+arithmetic step, built on a Context's ufuncs (the loops run in C):
+
+* ``sum(x, ctx, method=...)``: recursive, pairwise, blocked or Kahan-compensated
+  summation, every addition (for Kahan every operation) rounded in ``ctx``.
+* ``cumsum(x, ctx)``: the running sums of recursive summation, each one rounded.
+* ``dot(x, y, ctx)`` and ``matmul(A, B, ctx)``: each product rounded in ``ctx``, then
+  the products summed recursively along the inner dimension, each addition rounded
+  in ``accumulate`` (another Context for mixed precision, ``ctx`` by default).
+
+Input is taken as given: the values are not rounded into the format first (do that
+with ``ctx.round(x)`` to model data stored in the format). Every partial sum is
+rounded, so the result is always a value of the format.
+
+How many random words a stochastic context draws, and in which order, is part of
+the contract (it is what makes runs reproducible and lets tests replay them). The
+summed axes are moved to the front and the data laid out as an (n, m) C-ordered
+array: n terms for each of m lanes (m = 1 for a 1-D sum); "step-major" below means
+step 1 of every lane (lanes in C order of the remaining axes), then step 2, and so on.
+"""
+import numpy as np
+from numpy.lib.array_utils import normalize_axis_tuple
+
+from srround._core import Context
+from srround.rounding import as_float_array
+
+METHODS = ("recursive", "pairwise", "blocked", "kahan")
+DEFAULT_BLOCK = 128
+
+# matmul forms its products in chunks of at most this many elements (about 16 MiB of
+# float64), whole output rows at a time. It is a constant on purpose: the chunking
+# decides the order of random draws, so it must not depend on the machine.
+MATMUL_CHUNK = 1 << 21
+
+
+# ---------------------------------------------------------------- argument checks
+
+def _check_context(ctx, what="ctx"):
+    if not isinstance(ctx, Context):
+        raise TypeError(f"{what} must be an srround Context, got {type(ctx).__name__}")
+
+
+def _check_dtype_fits(arr, contexts):
+    if arr.dtype == np.float32:
+        for c in contexts:
+            if not c.format.fits_float32:
+                raise ValueError(f"{c.format!r} has values that float32 cannot hold; "
+                                 "pass float64 input")
+
+
+def _lanes(arr, axis, what):
+    """(X, rest): X the (n, m) C-ordered array of the terms, the summed axes first in
+    C order; rest the shape of what remains. Raises ValueError when n == 0."""
+    if axis is None:
+        axes = tuple(range(arr.ndim))
+    else:
+        axes = normalize_axis_tuple(axis, arr.ndim)
+    others = [a for a in range(arr.ndim) if a not in axes]
+    n = int(np.prod([arr.shape[a] for a in axes], dtype=np.int64))
+    rest = tuple(arr.shape[a] for a in others)
+    if n == 0:
+        raise ValueError(f"{what} of an empty sequence: the summed axes have no elements "
+                         f"(shape {arr.shape}, axis={axis!r})")
+    m = int(np.prod(rest, dtype=np.int64))
+    moved = np.transpose(arr, list(axes) + others)
+    return np.ascontiguousarray(moved).reshape(n, m), rest
+
+
+def _finish(values, rest):
+    """values (m,) -> the result of shape rest; a NumPy scalar when rest is ()."""
+    out = values.reshape(rest)
+    return out[()] if rest == () else out
+
+
+def _zero(dtype):
+    return np.zeros((), dtype)
+
+
+# ---------------------------------------------------------------- summation
+
+def sum(x, ctx, method="recursive", *, axis=None, block=DEFAULT_BLOCK):
+    """Sum of x with every addition rounded in ctx's format and rounding mode.
+
+    x: array_like of float32 or float64 (other real input becomes float64); the
+    result has its dtype. x is taken as given, not rounded into the format first
+    (use ``ctx.round(x)`` to model data stored in the format); every sum is rounded,
+    so the result is a value of the format. axis: None (all elements), an int or a
+    tuple of ints. method:
+
+    ``"recursive"``: s = fl(s + x_i) for i = 1..n from s = 0, so the first step is
+      fl(0 + x_1) (as ``ctx.add.reduce``). n rounded additions.
+    ``"pairwise"``: level by level, adjacent pairs: level 1 forms fl(x_1 + x_2),
+      fl(x_3 + x_4), ...; an odd element at the end moves up to the next level
+      unchanged; repeat until one value is left (a tree of depth ceil(log2 n); for
+      n a power of two this is the classic recursive halving). n - 1 rounded
+      additions; n = 1 gives fl(0 + x_1).
+    ``"blocked"``: x is cut into blocks of ``block`` elements (the last one may be
+      shorter, and is not padded); each block is summed recursively, then the block
+      sums are summed recursively (both from 0). n + ceil(n / block) rounded
+      additions.
+    ``"kahan"``: Kahan's compensated summation, every operation rounded:
+      y = fl(x_i - c), t = fl(s + y), c = fl(fl(t - s) - y), s = t, from s = c = 0.
+      4n rounded operations. (An infinite term makes the compensation inf - inf,
+      so the Kahan sum is NaN, as in IEEE arithmetic.)
+
+    Random words (stochastic contexts), one per rounded operation:
+    recursive: step-major (a 1-D sum: element order). pairwise: level by level;
+    within a level pair by pair, each pair across the lanes. blocked: block by
+    block, within a block step-major; then the last, shorter block step-major; then
+    the block sums step-major (a 1-D sum: blocks in order, elements in order, then
+    the block sums in order). kahan: lane by lane, 4 words per element in the order
+    of the four operations.
+
+    Errors: TypeError for a ctx that is not a Context or non-real x; ValueError for
+    an unknown method, block < 1, an empty sum, or float32 x with a format that
+    float32 cannot hold.
+    """
+    _check_context(ctx)
+    if method not in METHODS:
+        raise ValueError(f"unknown summation method {method!r}; choose one of {METHODS}")
+    if method == "blocked":
+        if isinstance(block, (bool, np.bool_)) or not isinstance(block, (int, np.integer)):
+            raise TypeError(f"block must be an integer, got {block!r}")
+        if block < 1:
+            raise ValueError(f"block must be at least 1, got {block}")
+    arr = as_float_array(x)
+    _check_dtype_fits(arr, [ctx])
+    X, rest = _lanes(arr, axis, "sum")
+    values = _SUMS[method](X, ctx, int(block) if method == "blocked" else None)
+    return _finish(values, rest)
+
+
+def _sum_recursive(X, ctx, _block=None):
+    n, m = X.shape
+    if m == 1:
+        return np.asarray(ctx.add.reduce(X.reshape(n))).reshape(1)
+    return ctx.add.reduce(X, axis=0)
+
+
+def _sum_pairwise(X, ctx, _block=None):
+    n, m = X.shape
+    if n == 1:
+        return ctx.add(_zero(X.dtype), X[0])
+    level = X
+    while level.shape[0] > 1:
+        k = level.shape[0]
+        h = k // 2
+        nxt = np.empty((h + k % 2, m), X.dtype)
+        # contiguous operands: the fast kernels, and C-order draws whatever the layout
+        left = np.ascontiguousarray(level[0:2 * h:2])
+        right = np.ascontiguousarray(level[1:2 * h:2])
+        ctx.add(left, right, out=nxt[:h])
+        if k % 2:
+            nxt[h] = level[k - 1]      # the odd one out moves up unchanged
+        level = nxt
+    return level[0]
+
+
+def _sum_blocked(X, ctx, block):
+    n, m = X.shape
+    full = n // block
+    tail = n - full * block
+    sums = np.empty((full + (tail > 0), m), X.dtype)
+    if full:
+        head = X[:full * block]
+        if m == 1:
+            sums[:full, 0] = ctx.add.reduce(head.reshape(full, block), axis=1)
+        else:
+            sums[:full] = ctx.add.reduce(head.reshape(full, block, m), axis=1)
+    if tail:
+        sums[full] = _sum_recursive(X[full * block:], ctx)
+    return _sum_recursive(sums, ctx)
+
+
+def _sum_kahan(X, ctx, _block=None):
+    n, m = X.shape
+    out = np.empty(m, X.dtype)
+    for j in range(m):
+        out[j] = ctx.kahan_sum(X[:, j])
+    return out
+
+
+_SUMS = {"recursive": _sum_recursive, "pairwise": _sum_pairwise,
+         "blocked": _sum_blocked, "kahan": _sum_kahan}
+
+
+def cumsum(x, ctx, *, axis=None):
+    """Running sums of recursive summation, each rounded in ctx:
+    out[0] = fl(0 + x_0), out[k] = fl(out[k-1] + x_k).
+
+    Unlike ``ctx.add.accumulate`` (NumPy's rule copies x_0 unrounded), the first
+    value is rounded too, so every entry is a value of the format, and for 1-D x
+    out[-1] equals ``sum(x, ctx, "recursive")`` from the same stream state (same
+    operations, same words). axis=None flattens x (as ``np.cumsum``);
+    an int gives x's shape. Random words, one per element: the first element of
+    every lane (lanes in C order of the other axes), then lane by lane the rest in
+    order (a 1-D cumsum: element order).
+    """
+    _check_context(ctx)
+    arr = as_float_array(x)
+    _check_dtype_fits(arr, [ctx])
+    if axis is None:
+        arr = arr.reshape(-1)
+        axis = 0
+    else:
+        (axis,) = normalize_axis_tuple(axis, arr.ndim)
+    if arr.shape[axis] == 0:
+        raise ValueError(f"cumsum of an empty sequence (shape {arr.shape}, axis={axis})")
+    # lanes as rows, each row contiguous; accumulate runs one lane after the other
+    lanes = np.ascontiguousarray(np.moveaxis(arr, axis, -1))
+    shape = lanes.shape
+    rows = lanes.reshape(-1, shape[-1])
+    start = rows.copy()
+    start[:, 0] = ctx.add(_zero(rows.dtype), rows[:, 0])
+    out = ctx.add.accumulate(start, axis=1)
+    return np.moveaxis(out.reshape(shape), -1, axis)
+
+
+# ---------------------------------------------------------------- dot and matmul
+
+def _float_pair(a, b, contexts):
+    a = as_float_array(a, "x")
+    b = as_float_array(b, "y")
+    dtype = np.float32 if a.dtype == b.dtype == np.float32 else np.float64
+    a, b = a.astype(dtype, copy=False), b.astype(dtype, copy=False)
+    _check_dtype_fits(a, contexts)
+    return a, b
+
+
+def dot(x, y, ctx, *, axis=-1, accumulate=None):
+    """Inner products along ``axis`` (like ``np.vecdot`` for real input): each product
+    fl(x_i * y_i) rounded in ctx, then the products summed recursively,
+    s = fl(s + p_i) from s = 0, each addition rounded in ``accumulate`` (a Context,
+    default ctx; e.g. binary16 products accumulated in binary32, as tensor cores do).
+
+    The other axes of x and y broadcast against each other; the summed axis must have
+    the same length in both. The result has the float dtype of x and y (float32 only
+    when both are float32). Random words: all products step-major, then all
+    additions step-major (from accumulate's stream, which may be ctx's).
+    """
+    _check_context(ctx)
+    acc = ctx if accumulate is None else accumulate
+    _check_context(acc, "accumulate")
+    a, b = _float_pair(x, y, [ctx, acc])
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError("dot needs at least 1-D inputs, got a scalar")
+    (ax_a,) = normalize_axis_tuple(axis, a.ndim)
+    (ax_b,) = normalize_axis_tuple(axis, b.ndim)
+    if a.shape[ax_a] != b.shape[ax_b]:
+        raise ValueError(f"dot: the summed axis has length {a.shape[ax_a]} in x and "
+                         f"{b.shape[ax_b]} in y")
+    a = np.moveaxis(a, ax_a, -1)
+    b = np.moveaxis(b, ax_b, -1)
+    try:
+        a, b = np.broadcast_arrays(a, b)
+    except ValueError:
+        raise ValueError(f"dot: shapes {np.shape(x)} and {np.shape(y)} do not broadcast "
+                         f"(summing over axis {axis})") from None
+    X, rest = _lanes(a, -1, "dot")
+    Y, _ = _lanes(b, -1, "dot")
+    products = ctx.multiply(X, Y)
+    return _finish(_sum_recursive(products, acc), rest)
+
+
+def matmul(A, B, ctx, *, accumulate=None):
+    """Matrix product with rounded arithmetic, shaped like ``np.matmul``:
+    C[..., i, j] = sum over l of fl(A[..., i, l] * B[..., l, j]), each product rounded
+    in ctx, the sum recursive (s = fl(s + p_l) from 0, l in order), each addition
+    rounded in ``accumulate`` (a Context, default ctx). Batch dimensions broadcast;
+    1-D operands are promoted and the added axis removed, as in np.matmul.
+
+    The products are formed in chunks of whole output rows (at most MATMUL_CHUNK
+    products each, batches grouped when they fit). Random words, chunk by chunk: the
+    chunk's products in order of (l, batch, i, j), then its sums step-major over l,
+    each step in order of (batch, i, j).
+    """
+    _check_context(ctx)
+    acc = ctx if accumulate is None else accumulate
+    _check_context(acc, "accumulate")
+    a, b = _float_pair(A, B, [ctx, acc])
+    if a.ndim == 0 or b.ndim == 0:
+        raise ValueError("matmul: operands must have at least one dimension")
+    a_vec, b_vec = a.ndim == 1, b.ndim == 1
+    if a_vec:
+        a = a[None, :]
+    if b_vec:
+        b = b[:, None]
+    m, k = a.shape[-2:]
+    k2, n = b.shape[-2:]
+    if k != k2:
+        raise ValueError(f"matmul: inner dimensions differ: {np.shape(A)} @ {np.shape(B)}")
+    if k == 0:
+        raise ValueError(f"matmul: the inner dimension is empty: {np.shape(A)} @ {np.shape(B)}")
+    try:
+        batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
+    except ValueError:
+        raise ValueError(f"matmul: batch dimensions do not broadcast: {np.shape(A)} @ "
+                         f"{np.shape(B)}") from None
+    a3 = np.broadcast_to(a, batch + (m, k)).reshape(-1, m, k)
+    b3 = np.broadcast_to(b, batch + (k, n)).reshape(-1, k, n)
+    nb = a3.shape[0]
+    out = np.empty((nb, m, n), a.dtype)
+    if out.size:
+        per_batch = k * m * n
+        if per_batch <= MATMUL_CHUNK:
+            groups, rows = max(1, MATMUL_CHUNK // per_batch), m
+        else:
+            groups, rows = 1, max(1, MATMUL_CHUNK // (k * n))
+        for b0 in range(0, nb, groups):
+            bs = slice(b0, b0 + groups)
+            # (k, g, n): B's rows l for every batch of the group
+            bt = np.ascontiguousarray(np.moveaxis(b3[bs], 1, 0))[:, :, None, :]
+            for i0 in range(0, m, rows):
+                rs = slice(i0, i0 + rows)
+                at = np.ascontiguousarray(np.moveaxis(a3[bs, rs], 2, 0))[..., None]
+                shape = (k,) + at.shape[1:3] + (n,)
+                products = np.empty(shape, a.dtype)
+                ctx.multiply(at, bt, out=products)
+                out[bs, rs] = acc.add.reduce(products, axis=0)
+    out = out.reshape(batch + (m, n))
+    if a_vec and b_vec:
+        return out[..., 0, 0][()]
+    if a_vec:
+        return out[..., 0, :]
+    if b_vec:
+        return out[..., 0]
+    return out
