@@ -404,23 +404,25 @@ static inline chain chain_setup(sr_context *ctx)
 static inline double chain_step(const chain *ch, int op, double a, double b, int f32,
                                 sr_rounding mode, uint64_t rnd)
 {
-    double r = op == SR_OP_MULTIPLY ? a * b : a + b, err = 1;
+    double r = op == SR_OP_MULTIPLY ? a * b : a + b;
     uint64_t u;
     memcpy(&u, &r, sizeof u);
     if (((u & 0x7fffffffffffffffu) - ch->lo) < ch->span) {
+        double err;
         if (op == SR_OP_MULTIPLY) {
             err = f32 ? 0 : fma(a, b, -r);   /* binary32 products are exact */
         } else {
             double bb = r - a;
             err = (a - (r - bb)) + (b - bb);
         }
-    }
-    if (err == 0) {
-        /* overflow is rare: a branch keeps its test off the chain of dependent steps */
-        u = sr_round_normal_unbounded_f64(u, &ch->k, mode, rnd);
-        if ((u & 0x7fffffffffffffffu) > ch->k.max_bits) u = sr_normal_overflow_f64(u, &ch->k);
-        memcpy(&r, &u, sizeof r);
-        return r;
+        uint64_t x = sr_normal_increment_f64(u, &ch->k, mode, rnd);
+        if (err == 0 || sr_normal_decided_f64(u, x, &ch->k)) {
+            /* overflow is rare: a branch keeps its test off the chain of steps */
+            u = (u + x) & ~ch->k.mask;
+            if ((u & 0x7fffffffffffffffu) > ch->k.max_bits) u = sr_normal_overflow_f64(u, &ch->k);
+            memcpy(&r, &u, sizeof r);
+            return r;
+        }
     }
     exact_result e = op == SR_OP_MULTIPLY ? op_multiply(a, b, mode) : op_add(a, b, mode);
     return round_exact(e, &ch->ctx->fmt, mode, ch->rshift, rnd);

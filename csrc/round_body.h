@@ -141,10 +141,10 @@ static inline SR_FN(sr_normal_consts) SR_FN(sr_normal_setup)(const sr_type_const
     return k;
 }
 
-/* The rounded pattern on an unbounded exponent range (no overflow handling yet). */
-static inline SR_U SR_FN(sr_round_normal_unbounded)(SR_U bits,
-                                                    const SR_FN(sr_normal_consts) *k,
-                                                    sr_rounding mode, uint64_t rnd)
+/* The increment X that the mode adds to the pattern before the discarded bits are
+   cleared (see above). */
+static inline SR_U SR_FN(sr_normal_increment)(SR_U bits, const SR_FN(sr_normal_consts) *k,
+                                              sr_rounding mode, uint64_t rnd)
 {
     /* The increment goes straight onto the signed pattern: |x| + X stays below the
        sign bit, so the sign rides along (fewer steps in a reduction's chain). */
@@ -161,7 +161,27 @@ static inline SR_U SR_FN(sr_round_normal_unbounded)(SR_U bits,
     case SR_STOCHASTIC: x = (~(rtop >> k->rnd_shift) & k->rnd_mask) << k->x_shift; break;
     default: x = k->mask & ((SR_U)0 - (rtop >> (SR_W - 1))); break;
     }
-    return (bits + x) & ~k->mask;
+    return x;
+}
+
+/* The rounded pattern on an unbounded exponent range (no overflow handling yet). */
+static inline SR_U SR_FN(sr_round_normal_unbounded)(SR_U bits,
+                                                    const SR_FN(sr_normal_consts) *k,
+                                                    sr_rounding mode, uint64_t rnd)
+{
+    return (bits + SR_FN(sr_normal_increment)(bits, k, mode, rnd)) & ~k->mask;
+}
+
+/*
+ * For x = bits + delta, delta a nonzero error of less than half an input ulp (the
+ * low part of an exact sum or product): does rounding x give the same as rounding
+ * bits? Yes, unless rem + X lands on 2^d - 1 or 2^d (the carry could go either way)
+ * or rem == 0 (x may lie just below a value of the format): those take the exact path.
+ */
+static inline int SR_FN(sr_normal_decided)(SR_U bits, SR_U x, const SR_FN(sr_normal_consts) *k)
+{
+    SR_U rem = bits & k->mask;
+    return rem != 0 && (SR_U)(rem + x - k->mask) > 1;
 }
 
 /* Applies the overflow policy to a rounded pattern r (a no-op up to max). */

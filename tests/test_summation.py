@@ -689,27 +689,3 @@ def test_dtypes_and_shapes():
                     method)
 
 
-# ---------------------------------------------------------------- throughput
-
-@pytest.mark.parametrize("mode", ["nearest", "stochastic"])
-def test_throughput_within_twice_reduce(mode):
-    """recursive, pairwise and blocked cost at most 2x ctx.add.reduce per element
-    (Kahan does four rounded operations per element: at most 2x reduce per op).
-    Timings interleaved, best of 7, so that load from elsewhere hits all alike;
-    the measured ratios are printed (pytest -s)."""
-    n = 10**6
-    x = np.random.default_rng(0).random(n).astype(np.float32)
-    ctx = sr.Context(sr.bfloat16, mode, rng=0)
-    calls = {"reduce": lambda: ctx.add.reduce(x)}
-    calls.update({m: (lambda m=m: sr.sum(x, ctx, m)) for m in METHODS})
-    best = dict.fromkeys(calls, math.inf)
-    for _ in range(7):
-        for name, f in calls.items():
-            t = time.perf_counter()
-            f()
-            best[name] = min(best[name], time.perf_counter() - t)
-    base = best["reduce"] / n * 1e9
-    ratios = {m: best[m] / best["reduce"] / (4 if m == "kahan" else 1) for m in METHODS}
-    print(f"\n{mode}: reduce {base:.2f} ns/element; ratios {ratios}")
-    for method, ratio in ratios.items():
-        assert ratio < 2.0, (method, ratio)

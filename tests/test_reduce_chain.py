@@ -1,0 +1,66 @@
+"""The reduction fast path (accumulator in a register, rounding decided from the
+binary64 sum when its error cannot matter) against the same chain of single
+elementwise additions, which take the exact path: bit for bit, every mode, with
+inputs built to sit on the boundaries where the fast decision must hand over
+(sums a hair above or below a value of the format, a tie, or a carry threshold)."""
+import pickle
+
+import numpy as np
+import pytest
+
+import srround as sr
+
+FORMATS = [sr.bfloat16, sr.binary16, sr.e4m3, sr.Format(20, 100, -100), sr.Format(50, 900)]
+
+
+def boundary_terms(fmt, n, seed):
+    """Terms whose running sums land near grid points, midpoints and carry
+    thresholds of fmt, with binary64 parts below the format's last bit."""
+    rng = np.random.default_rng(seed)
+    ulp = 2.0 ** (1 - fmt.precision)
+    kinds = rng.integers(0, 4, n)
+    base = rng.choice([1.0, 0.5, 0.25, 2.0], n) * rng.integers(1, 4, n)
+    tiny = rng.choice([1, -1], n) * 2.0 ** -rng.integers(40, 60, n)
+    x = np.where(kinds == 0, base * ulp,                        # whole ulps
+        np.where(kinds == 1, base * ulp / 2,                    # half ulps: ties
+        np.where(kinds == 2, base * ulp + tiny * ulp,           # a hair off a grid point
+                 rng.standard_normal(n))))                       # plain values
+    return x.astype(np.float64)
+
+
+@pytest.mark.parametrize("fmt", FORMATS, ids=lambda f: f.label)
+@pytest.mark.parametrize("mode", sr.ROUNDINGS)
+@pytest.mark.parametrize("op", ["add", "multiply"])
+def test_reduce_equals_chain_of_single_operations(fmt, mode, op):
+    x = boundary_terms(fmt, 600, seed=len(mode) + fmt.precision)
+    if op == "multiply":
+        x = 1.0 + x / 8      # keep products of 600 terms finite and away from zero
+    ctx = sr.Context(fmt, mode, rng=11)
+    twin = pickle.loads(pickle.dumps(ctx))
+    ufunc, twin_ufunc = getattr(ctx, op), getattr(twin, op)
+    with np.errstate(all="ignore"):
+        got = ufunc.reduce(x)
+        acc = np.float64(0.0 if op == "add" else 1.0)
+        for v in x:                      # one element per call: the exact path
+            acc = twin_ufunc(acc, np.array([v]))[0]
+    assert got.view(np.uint64) == np.float64(acc).view(np.uint64), (got, acc)
+    # and the two streams advanced alike
+    assert ctx.random_words(2).tolist() == twin.random_words(2).tolist()
+
+
+@pytest.mark.parametrize("mode", ["nearest", "stochastic", "toward_zero", "down"])
+def test_kahan_equals_its_definition(mode):
+    fmt = sr.binary16
+    x = boundary_terms(fmt, 300, seed=5) / 16
+    ctx = sr.Context(fmt, mode, rng=2)
+    twin = pickle.loads(pickle.dumps(ctx))
+    got = ctx.kahan_sum(x)
+    s = c = np.float64(0)
+    one = np.empty(1)
+    for v in x:
+        one[0] = v
+        y = twin.subtract(one, c)[0]
+        t = twin.add(s, y)
+        c = twin.subtract(twin.subtract(t, s), y)
+        s = t
+    assert np.float64(got).view(np.uint64) == np.float64(s).view(np.uint64)
