@@ -278,13 +278,20 @@ static inline exact_result exact_fma(double a, double b, double c)
        spoiling the error terms) even though the result is finite. */
     if (x.hi != 0 && (isinf(x.hi) || (a != 0 && b != 0 && ilogb(a) + ilogb(b) >= 1021) ||
                       fabs(c) >= 0x1p1022)) {
-        /* Work with halves (exact at this size) and round in the halved format. */
+        /* Work with halves and round in the halved format. Halving is exact except
+           for a subnormal c with its last bit set; that c is far below the result's
+           last bit, so the lost half-bit (c - 2 (c/2)) only says which side. */
+        double c2 = c / 2, lost = c - 2 * c2;
         x.kind = HUGE;
-        x.hi_s = fma(a / 2, b, c / 2);
+        x.hi_s = fma(a / 2, b, c2);
         if (isfinite(x.hi_s) && isfinite((a / 2) * b)) {
             two_prod(a / 2, b, &p, &e);
-            two_sum(p, c / 2, &s, &t);
+            two_sum(p, c2, &s, &t);
             fma_residual(s, t, e, x.hi_s, &x.lo_s, &x.tail_s);
+            if (lost != 0) {
+                if (x.lo_s == 0) x.lo_s = copysign(INFINITY, lost);   /* infinitesimal */
+                else if (x.tail_s == 0) x.tail_s = lost;
+            }
         }
         return x;
     }

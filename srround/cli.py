@@ -142,7 +142,7 @@ def _list(stream):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="python -m srround",
-        description="Run srround's experiments: low-precision sums with round to nearest "
+        description="Run srround's experiments: low-precision sums and ODEs with round to nearest "
                     "against stochastic rounding. Each prints a table and writes a JSON "
                     "file and a PNG plot into --out.")
     parser.add_argument("experiment", nargs="?", default="all",

@@ -1,0 +1,275 @@
+"""Fixed-step ODE solvers whose every operation is rounded in a Context.
+
+``solve_ivp(fun, t_span, y0, ctx, method, n_steps=N)`` integrates y' = f(t, y) with a
+classical explicit Runge-Kutta method, written as the papers write it: one rounded
+operation per arithmetic step (design.md, "Numerics conventions"). Explicit Euler is
+
+    y <- fl(y + fl(h * f(t, y)))
+
+with ``fl`` the context's rounding (ctx.multiply, then ctx.add), not a fused
+multiply-add unless ``fused=True`` (then y <- fl(y + h * f), one ctx.fma).
+
+What is rounded, and how:
+
+- the initial state y0 and the step h are rounded to nearest into ctx's format once
+  (they are data, stored in the format); so are the method's constants h/2 and h/6;
+- every addition and multiplication of the method is one ctx ufunc call (rounded in
+  ctx's mode: nearest, stochastic, ...);
+- the right-hand side computes in the format too: ``fun(t, y, ctx)`` receives the
+  context and should do its own arithmetic with ctx's ufuncs;
+- time is not part of the state: t_k = t0 + k * h (h the rounded step) is computed in
+  binary64 and handed to fun as a Python float.
+
+Writing a right-hand side::
+
+    import numpy as np
+    import srround as sr
+
+    def decay(t, y, ctx):                 # y' = -y
+        return ctx.multiply(-1.0, y)
+
+    def oscillator(t, y, ctx):            # u' = v, v' = -u   (y[..., 0] = u, y[..., 1] = v)
+        u, v = y[..., 0], y[..., 1]
+        return np.stack([v, np.negative(u)], axis=-1)   # negation is exact
+
+    ctx = sr.Context(sr.binary16, "stochastic", rng=0)
+    res = sr.ode.solve_ivp(decay, (0.0, 1.0), 2.0**-6, ctx, n_steps=1024, n_runs=100)
+    res.y[..., -1]                        # 100 final values, one per independent run
+
+Index the components of y with ``y[..., i]`` and build the result with
+``np.stack(..., axis=-1)``: with ``n_runs=R`` the state has a leading batch dimension
+(shape (R, *y0.shape)) and the same function then serves every run at once, one ufunc
+call per operation for the whole ensemble. Exact operations (negation, scaling by a
+power of two that neither overflows nor underflows) need no rounding.
+
+Ensembles: the R runs share ctx's random stream, drawn in NumPy's iteration order,
+so the whole ensemble is reproducible from ctx's seed, and the runs are independent
+(each rounding of each element draws its own random word). Run r of an ensemble is
+not the same trajectory as a single run from the same seed.
+"""
+import math
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+
+from srround._core import Context
+from srround.rounding import round as _round
+
+__all__ = ["solve_ivp", "OdeResult", "METHODS", "ORDERS", "reference_solution"]
+
+METHODS = ("euler", "heun", "midpoint", "rk4")
+ORDERS = {"euler": 1, "heun": 2, "midpoint": 2, "rk4": 4}
+
+
+@dataclass
+class OdeResult:
+    """What solve_ivp returns.
+
+    t: times of the saved states, shape (n_saved,), in binary64 (t0 + k h).
+    y: states, shape (*y0.shape, n_saved), or (n_runs, *y0.shape, n_saved) for an
+       ensemble; time on the last axis as in scipy.integrate.solve_ivp, so
+       ``y[..., -1]`` is the state at the end.
+    h: the step actually taken (rounded to nearest into the format).
+    """
+    t: np.ndarray
+    y: np.ndarray
+    h: float
+    n_steps: int
+    method: str
+    n_runs: int = None
+    fused: bool = False
+    nfev: int = 0          # calls of fun (each serves all runs of an ensemble)
+
+    @property
+    def y_end(self):
+        """The final state (all runs)."""
+        return self.y[..., -1]
+
+
+def _check_fun_output(k, shape, t, y):
+    """fun's output as a float64 array of the state's shape, or a clear ValueError."""
+    k = np.asarray(k)
+    if k.shape != shape:
+        raise ValueError(f"fun returned an array of shape {k.shape} at t = {t!r}; the state "
+                         f"has shape {shape} (with n_runs the state has a leading run "
+                         "dimension: index components as y[..., i] and return "
+                         "np.stack([...], axis=-1))")
+    if k.dtype.kind not in "fiub":
+        raise ValueError(f"fun returned a {k.dtype} array at t = {t!r}; expected real values")
+    if np.isnan(k).any() and not np.isnan(y).any():
+        raise ValueError(f"fun returned NaN at t = {t!r} for a state without NaN")
+    return k
+
+
+def _validate(fun, t_span, y0, ctx, method, n_steps, h, n_runs, save_every):
+    if not callable(fun):
+        raise TypeError(f"fun must be callable as fun(t, y, ctx), got {type(fun).__name__}")
+    if not isinstance(ctx, Context):
+        raise TypeError(f"ctx must be an sr.Context, got {type(ctx).__name__}")
+    if method not in METHODS:
+        raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
+    try:
+        t0, t1 = (float(v) for v in t_span)
+    except (TypeError, ValueError):
+        raise ValueError(f"t_span must be a pair of real numbers (t0, t1), got {t_span!r}")
+    if not (math.isfinite(t0) and math.isfinite(t1)):
+        raise ValueError(f"t_span must be finite, got {(t0, t1)}")
+    if not t1 > t0:
+        raise ValueError(f"t_span must satisfy t0 < t1 (integration runs forward), "
+                         f"got {(t0, t1)}")
+    y0 = np.asarray(y0)
+    if y0.dtype.kind == "c":
+        raise TypeError("y0 must be real; complex states are not supported")
+    if y0.dtype.kind not in "fiub":
+        raise TypeError(f"y0 must be a real number or a 1-d array of them, got {y0.dtype}")
+    if y0.ndim > 1 or y0.size == 0:
+        raise ValueError(f"y0 must be a scalar or a non-empty 1-d array, got shape {y0.shape}")
+    y0 = y0.astype(np.float64)
+    if not np.isfinite(y0).all():
+        raise ValueError("y0 must be finite")
+    if (n_steps is None) == (h is None):
+        raise ValueError("give exactly one of n_steps and h")
+    if n_steps is not None:
+        if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral):
+            raise ValueError(f"n_steps must be an integer, got {n_steps!r}")
+        if n_steps < 1:
+            raise ValueError(f"n_steps must be at least 1, got {n_steps}")
+        n_steps = int(n_steps)
+        h = (t1 - t0) / n_steps
+    else:
+        h = float(h)
+        if not (math.isfinite(h) and h > 0):
+            raise ValueError(f"h must be positive and finite, got {h}")
+        n_steps = max(1, round((t1 - t0) / h))
+        if abs(n_steps * h - (t1 - t0)) > 1e-9 * (t1 - t0):
+            raise ValueError(f"h = {h} does not divide t_span {(t0, t1)} into whole steps; "
+                             "pass n_steps instead")
+    if n_runs is not None:
+        if isinstance(n_runs, bool) or not isinstance(n_runs, numbers.Integral) or n_runs < 1:
+            raise ValueError(f"n_runs must be None or a positive integer, got {n_runs!r}")
+        n_runs = int(n_runs)
+    if save_every is None:
+        save_every = n_steps
+    if isinstance(save_every, bool) or not isinstance(save_every, numbers.Integral) \
+            or save_every < 1:
+        raise ValueError(f"save_every must be a positive integer, got {save_every!r}")
+    return t0, t1, y0, n_steps, h, n_runs, int(save_every)
+
+
+def solve_ivp(fun, t_span, y0, ctx, method="euler", *, n_steps=None, h=None, n_runs=None,
+              fused=False, save_every=1):
+    """Integrate y' = fun(t, y, ctx) from t_span[0] to t_span[1] with a fixed step,
+    every operation rounded in ctx.
+
+    fun: fun(t, y, ctx) -> dy/dt with y's shape; t a float, y a float64 array of values
+        in ctx's format (shape y0.shape, or (n_runs, *y0.shape) for an ensemble).
+    t_span: (t0, t1), finite, t0 < t1.
+    y0: scalar or 1-d array; rounded to nearest into the format.
+    ctx: an sr.Context (format and rounding of every operation).
+    method: "euler" (order 1), "heun" (explicit trapezoid, 2), "midpoint" (2), "rk4" (4).
+    n_steps or h: the number of steps, or the step (which must divide t1 - t0). The step
+        is rounded to nearest into the format; time advances by the rounded step.
+    n_runs: None for one trajectory; R for R independent trajectories computed together
+        (a leading batch dimension; meaningful with stochastic rounding).
+    fused: use ctx.fma for the updates y + c * k (one rounding instead of two).
+    save_every: keep every k-th state (and always the first and the last); None keeps
+        only the first and the last. Saves memory for long ensembles.
+
+    Returns an OdeResult: t (n_saved,), y (..., n_saved) with time on the last axis.
+
+    The stages, with fl one rounded ctx operation and h2 = fl(h/2), h6 = fl(h/6):
+      euler     y+ = fl(y + fl(h k1))
+      heun      k2 = f(t + h, fl(y + fl(h k1)));   y+ = fl(y + fl(h2 fl(k1 + k2)))
+      midpoint  k2 = f(t + h/2, fl(y + fl(h2 k1))); y+ = fl(y + fl(h k2))
+      rk4       k2 = f(t + h/2, fl(y + fl(h2 k1))), k3 = f(t + h/2, fl(y + fl(h2 k2))),
+                k4 = f(t + h, fl(y + fl(h k3)));
+                y+ = fl(y + fl(h6 fl(fl(fl(k1 + fl(2 k2)) + fl(2 k3)) + k4)))
+    (with fused=True each fl(y + fl(c k)) is one fl(y + c k)).
+    """
+    t0, t1, y0, n_steps, h_exact, n_runs, save_every = _validate(
+        fun, t_span, y0, ctx, method, n_steps, h, n_runs, save_every)
+    fmt = ctx.format
+
+    def stored(value):
+        return float(_round(np.float64(value), fmt, "nearest"))
+
+    h = stored(h_exact)
+    if h == 0.0 or not math.isfinite(h):
+        raise ValueError(f"the step {h_exact} is {h} in {fmt.name or fmt}; it must be a "
+                         "positive finite number of the format")
+    h2, h6 = stored(h / 2), stored(h / 6)
+    y = np.asarray(_round(y0, fmt, "nearest"), dtype=np.float64)
+    if not np.isfinite(y).all():
+        raise ValueError(f"y0 overflows the format {fmt.name or fmt}")
+    if n_runs is not None:
+        y = np.ascontiguousarray(np.broadcast_to(y, (n_runs,) + y.shape))
+    shape = y.shape
+
+    add, mul, fma = ctx.add, ctx.multiply, ctx.fma
+    nfev = 0
+
+    def f(t, state):
+        nonlocal nfev
+        nfev += 1
+        return _check_fun_output(fun(t, state, ctx), shape, t, state)
+
+    if fused:
+        def axpy(state, c, k):          # fl(state + c k), one rounding
+            return fma(c, k, state)
+    else:
+        def axpy(state, c, k):          # fl(state + fl(c k))
+            return add(state, mul(c, k))
+
+    if method == "euler":
+        def step(t, y):
+            return axpy(y, h, f(t, y))
+    elif method == "heun":
+        def step(t, y):
+            k1 = f(t, y)
+            k2 = f(t + h, axpy(y, h, k1))
+            return axpy(y, h2, add(k1, k2))
+    elif method == "midpoint":
+        def step(t, y):
+            k1 = f(t, y)
+            k2 = f(t + h / 2, axpy(y, h2, k1))
+            return axpy(y, h, k2)
+    else:
+        def step(t, y):
+            k1 = f(t, y)
+            k2 = f(t + h / 2, axpy(y, h2, k1))
+            k3 = f(t + h / 2, axpy(y, h2, k2))
+            k4 = f(t + h, axpy(y, h, k3))
+            total = add(add(add(k1, mul(2.0, k2)), mul(2.0, k3)), k4)
+            return axpy(y, h6, total)
+
+    saved_steps = list(range(0, n_steps + 1, save_every))
+    if saved_steps[-1] != n_steps:
+        saved_steps.append(n_steps)
+    Y = np.empty((len(saved_steps),) + shape)
+    Y[0] = y
+    slot = 1
+    next_save = saved_steps[1]
+    for k in range(n_steps):
+        y = step(t0 + k * h, y)
+        if k + 1 == next_save:
+            Y[slot] = y
+            slot += 1
+            next_save = saved_steps[slot] if slot < len(saved_steps) else -1
+    t = t0 + h * np.array(saved_steps, dtype=np.float64)
+    return OdeResult(t=t, y=np.ascontiguousarray(np.moveaxis(Y, 0, -1)), h=h,
+                     n_steps=n_steps, method=method, n_runs=n_runs, fused=bool(fused),
+                     nfev=nfev)
+
+
+def reference_solution(fun64, t_span, y0, t_eval, rtol=1e-12, atol=1e-14):
+    """The binary64 reference: scipy.integrate.solve_ivp (DOP853) with tight tolerances.
+
+    fun64(t, y) works on 1-d float64 arrays (no rounding). Returns an array of shape
+    (len(y0), len(t_eval)). Needs SciPy (the [test] extra)."""
+    from scipy.integrate import solve_ivp as scipy_solve_ivp
+    sol = scipy_solve_ivp(fun64, t_span, np.atleast_1d(np.asarray(y0, float)),
+                          method="DOP853", t_eval=t_eval, rtol=rtol, atol=atol)
+    if not sol.success:
+        raise RuntimeError(f"reference solution failed: {sol.message}")
+    return sol.y
