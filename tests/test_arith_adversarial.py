@@ -64,7 +64,9 @@ OPS = {"add": 2, "subtract": 2, "multiply": 2, "divide": 2, "fma": 3, "sqrt": 1}
 SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, database=None,
                     suppress_health_check=list(HealthCheck),
                     phases=[Phase.explicit, Phase.generate])
-SLOW_SETTINGS = settings(max_examples=600, deadline=None, derandomize=False, database=None,
+# The slow profile explores ten times more, still derandomized: CI must not turn red
+# because a run happened to draw a new example (run with a random seed by hand to hunt).
+SLOW_SETTINGS = settings(max_examples=600, deadline=None, derandomize=True, database=None,
                          suppress_health_check=list(HealthCheck))
 
 
