@@ -540,15 +540,26 @@ static inline int shifted_overlap(char *const *p, int nargs, sr_intp bytes)
                      (steps[1] != 0 && steps[1] != sizeof(T))))                            \
             fast = NULL;                                                                   \
         uint64_t rnd[SR_CHUNK] = {0};                                                      \
+        double hi[SR_CHUNK], lo[SR_CHUNK];                                                 \
+        uint64_t undecided[SR_CHUNK];                                                 \
         char *p[NARGS + 1];                                                                \
         for (int k = 0; k <= NARGS; k++) p[k] = args[k];                                   \
         for (sr_intp n = dims[0]; n > 0;) {                                                \
             sr_intp m = n < SR_CHUNK ? n : SR_CHUNK;                                       \
             if (stochastic) sr_context_draw(ctx, rnd, (size_t)m);                          \
             n -= m;                                                                        \
-            if (fast && !shifted_overlap(p, NARGS, m * (sr_intp)sizeof(T)) &&              \
-                fast(op, p[0], steps[0], p[1], steps[1], p[NARGS], m,                      \
-                             &ctx->fmt.f64, mode, rshift, rnd)) {                          \
+            int done = fast && !shifted_overlap(p, NARGS, m * (sr_intp)sizeof(T)) ?        \
+                fast(op, p[0], steps[0], p[1], steps[1], p[NARGS], m, &ctx->fmt.f64, mode, \
+                     rshift, rnd, hi, lo, undecided) : 0;                                  \
+            if (done) {                                                                    \
+                for (sr_intp i = 0; done == 2 && i < m; i++) {                             \
+                    if (!undecided[i]) continue;                                           \
+                    exact_result x = {0};                                                  \
+                    x.hi = hi[i];                                                          \
+                    x.lo = lo[i];                                                          \
+                    T r = (T)round_exact(x, &ctx->fmt, mode, rshift, rnd[i]);              \
+                    memcpy(p[NARGS] + i * (sr_intp)sizeof(T), &r, sizeof r);               \
+                }                                                                          \
                 for (int k = 0; k <= NARGS; k++) p[k] += m * steps[k];                     \
                 continue;                                                                  \
             }                                                                              \

@@ -34,7 +34,8 @@ typedef void (*sr_round_chunk_fn)(const char *in, sr_intp is, char *out, sr_intp
 enum { SR_OP_ADD, SR_OP_SUBTRACT, SR_OP_MULTIPLY };
 typedef int (*sr_arith_chunk_fn)(int op, const char *a, sr_intp sa, const char *b,
                                  sr_intp sb, char *out, sr_intp n, const sr_type_consts *c64,
-                                 sr_rounding mode, int rshift, const uint64_t *rnd);
+                                 sr_rounding mode, int rshift, const uint64_t *rnd,
+                                 double *hi, double *lo, uint64_t *undecided);
 typedef struct {
     const char *name;
     sr_round_chunk_fn round_f32, round_f64;
