@@ -24,9 +24,14 @@ static inline int SR_FN(sr_arith_fast)(int op, const char *pa, sr_intp sa, const
     double s[SR_CHUNK], err_of[SR_CHUNK];   /* local: provably unaliased, so vectorized */
     uint64_t inexact[SR_CHUNK];              /* integer flags keep pass 2 all-integer */
     uint64_t bad = 0;
-    const uint64_t range_lo = c->normal_bits, span = 0x7ff0000000000000u - range_lo;
+    /* binary64 products: their fma-computed error is exact only above 2^-960 */
+    const uint64_t min_product = 0x03f0000000000000u;   /* 2^-960 */
+    const uint64_t range_lo = op == SR_OP_MULTIPLY && sizeof(SR_T) == 8 &&
+                                      c->normal_bits < min_product ? min_product
+                                                                   : c->normal_bits,
+                   span = 0x7ff0000000000000u - range_lo;
     /* the normal-range kernel needs d >= 1 discarded bits (not binary64 itself) */
-    if (n > SR_CHUNK || c->shift == 0 || (op == SR_OP_MULTIPLY && sizeof(SR_T) == 8)) return 0;
+    if (n > SR_CHUNK || c->shift == 0) return 0;
     /* This pass may raise flags (inexact, or invalid from infinities) that the
        result does not: keep the caller's flags as they were. */
     fexcept_t flags;
@@ -35,8 +40,8 @@ static inline int SR_FN(sr_arith_fast)(int op, const char *pa, sr_intp sa, const
     for (sr_intp i = 0; i < n; i++) {                                                      \
         double x = (double)(A), y = (double)(B), r, err;                                   \
         if (op == SR_OP_MULTIPLY) {                                                        \
-            r = x * y;       /* exact: binary32 products fit in binary64 */                \
-            err = 0;                                                                       \
+            r = x * y;       /* exact for binary32: their products fit in binary64 */      \
+            err = sizeof(SR_T) == 4 ? 0 : fma(x, y, -r);                                   \
         } else {                                                                           \
             if (op == SR_OP_SUBTRACT) y = -y;                                              \
             r = x + y;                                                                     \

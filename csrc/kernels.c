@@ -86,7 +86,7 @@ SR_DEFINE_KERNELS(_scalar, "scalar", sr_lanes2, 2)
 #define SR_HAVE_X86_PATHS 1
 
 #pragma GCC push_options
-#pragma GCC target("avx2")
+#pragma GCC target("avx2,fma")
 #define SR_ISA_TAG _avx2
 #include "round_impl.h"
 SR_DEFINE_KERNELS(_avx2, "avx2", sr_lanes4, 4)
@@ -94,7 +94,7 @@ SR_DEFINE_KERNELS(_avx2, "avx2", sr_lanes4, 4)
 #pragma GCC pop_options
 
 #pragma GCC push_options
-#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl")
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,fma")
 #define SR_ISA_TAG _avx512
 #include "round_impl.h"
 SR_DEFINE_KERNELS(_avx512, "avx512", sr_lanes8, 8)
@@ -107,10 +107,12 @@ static int cpu_supports(const char *isa)
     if (strcmp(isa, "scalar") == 0) return 1;
 #ifdef SR_HAVE_X86_PATHS
     __builtin_cpu_init();
-    if (strcmp(isa, "avx2") == 0) return __builtin_cpu_supports("avx2");
+    if (strcmp(isa, "avx2") == 0)
+        return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     if (strcmp(isa, "avx512") == 0)
         return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+               __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl") &&
+               __builtin_cpu_supports("fma");
 #endif
     return 0;
 }

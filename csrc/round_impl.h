@@ -4,6 +4,7 @@
  * once per instruction set, under a matching `#pragma GCC target`. No include guard.
  */
 #include <fenv.h>
+#include <math.h>
 
 #include "round_common.h"
 

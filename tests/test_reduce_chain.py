@@ -69,7 +69,7 @@ def test_kahan_equals_its_definition(mode):
 @pytest.mark.parametrize("fmt", [sr.bfloat16, sr.binary16, sr.Format(50, 900)], ids=lambda f: f.label)
 @pytest.mark.parametrize("mode", sr.ROUNDINGS)
 def test_elementwise_sums_on_boundaries_match_exact_reference(fmt, mode):
-    """Contiguous float64 add/subtract take the vectorized path, which decides from the
+    """Contiguous float64 add/subtract/multiply take the vectorized path, which decides from the
     binary64 sum and hands undecided elements (hi + lo on a boundary) to the exact
     path: compare every element with the Fraction reference, SR words replayed."""
     from fractions import Fraction
@@ -82,13 +82,13 @@ def test_elementwise_sums_on_boundaries_match_exact_reference(fmt, mode):
     b = np.where(rng.random(1500) < 0.3, rng.standard_normal(1500), b)
     ref_fmt = RefFormat(fmt.precision, fmt.emax, fmt.emin, subnormals=fmt.subnormals,
                         overflow=fmt.overflow, max=fmt.max)
-    for op in ("add", "subtract"):
+    for op in ("add", "subtract", "multiply"):
         ctx = sr.Context(fmt, mode, rng=4)
         words = pickle.loads(pickle.dumps(ctx)).random_words(a.size)
         got = getattr(ctx, op)(a, b)
-        sign = 1 if op == "add" else -1
         for i in range(a.size):
-            exact = Fraction(float(a[i])) + sign * Fraction(float(b[i]))
+            fa, fb = Fraction(float(a[i])), Fraction(float(b[i]))
+            exact = fa * fb if op == "multiply" else fa + fb if op == "add" else fa - fb
             u = Fraction(int(words[i]), 2**64)
             want = ref_round(exact, ref_fmt, mode, u=u)
             assert float(got[i]) == want or (np.isnan(got[i]) and np.isnan(want)), \
