@@ -194,18 +194,23 @@ cdef class Format:
     def __hash__(self):
         return hash(self._params())
 
-    def __repr__(self):
+    def _non_defaults(self):
+        """The keyword parameters that differ from their defaults, in order."""
         p, emax, emin, sub, ov, mx = self._params()
-        extra = ""
+        out = {}
         if not sub:
-            extra += ", subnormals=False"
+            out["subnormals"] = False
         if ov != "inf":
-            extra += f", overflow={ov!r}"
+            out["overflow"] = ov
         if mx != float(np.ldexp(2.0 - np.ldexp(1.0, 1 - p), emax)):
-            extra += f", max={mx!r}"
+            out["max"] = mx
+        return out
+
+    def __repr__(self):
+        extra = "".join(f", {k}={v!r}" for k, v in self._non_defaults().items())
         if self.name is not None:
             extra += f", name={self.name!r}"
-        return f"Format({p}, {emax}, emin={emin}{extra})"
+        return f"Format({self.c.precision}, {self.c.emax}, emin={self.c.emin}{extra})"
 
     def __reduce__(self):
         p, emax, emin, sub, ov, mx = self._params()
@@ -216,14 +221,14 @@ cdef class Format:
         """The name, or a short description for formats without one."""
         if self.name is not None:
             return self.name
-        p, emax, emin, sub, ov, mx = self._params()
-        label = f"p{p}_emax{emax}_emin{emin}"
-        if not sub:
+        label = f"p{self.c.precision}_emax{self.c.emax}_emin{self.c.emin}"
+        extra = self._non_defaults()
+        if "subnormals" in extra:
             label += "_nosub"
-        if ov != "inf":
-            label += f"_{ov}"
-        if mx != float(np.ldexp(2.0 - np.ldexp(1.0, 1 - p), emax)):
-            label += f"_max{mx:.17g}"
+        if "overflow" in extra:
+            label += f"_{extra['overflow']}"
+        if "max" in extra:
+            label += f"_max{extra['max']:.17g}"
         return label.replace("-", "m")
 
 

@@ -204,3 +204,21 @@ def prob_up(x, fmt, mode, bits=None):
         return Fraction(1, 2)
     r = WORD_BITS if bits is None else bits
     return Fraction(_fraction_floor((a - lo) / (hi - lo), r), 2**r)
+
+
+def sqrt_standin(x, K=1074 + 64 + 2):
+    """A Fraction that every rounding of a format inside binary64 treats like sqrt(x),
+    for x > 0 a Fraction with a power-of-two denominator (sqrt itself is irrational).
+
+    Every grid point, midpoint and 64-bit stochastic threshold is a multiple of 2**-K.
+    With r = isqrt(floor(x * 4**K)): either r**2 == x * 4**K and sqrt(x) = r / 2**K
+    exactly, or r < sqrt(x) * 2**K < r + 1 strictly; then no threshold lies strictly
+    inside (r, r + 1) / 2**K, so the midpoint (r + 1/2) / 2**K lies on the same side
+    of every threshold as sqrt(x), and is not itself one."""
+    import math
+    n, rem = divmod(x.numerator << (2 * K), x.denominator)
+    r = math.isqrt(n)
+    if rem == 0 and r * r == n:
+        return Fraction(r, 1 << K)
+    return Fraction(2 * r + 1, 1 << (K + 1))
+

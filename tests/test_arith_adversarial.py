@@ -33,6 +33,7 @@ import srround as sr
 
 sys.path.insert(0, os.path.dirname(__file__))
 from reference import RefFormat, ref_round  # noqa: E402
+from reference import sqrt_standin as _sqrt_standin  # noqa: E402
 
 DETERMINISTIC = ("nearest", "nearest_away", "toward_zero", "up", "down", "odd")
 STOCHASTIC = ("stochastic", "stochastic_equal")
@@ -87,19 +88,8 @@ SQRT_K = 1074 + 64 + 2
 
 
 def sqrt_standin(x):
-    """A Fraction that every rounding of these formats treats like sqrt(x).
-
-    With K = SQRT_K, let r = isqrt(floor(x * 4**K)).  Either r**2 == x * 4**K and
-    sqrt(x) = r / 2**K exactly, or r < sqrt(x) * 2**K < r + 1 strictly.  In the
-    second case no threshold (a multiple of 2**-K) lies strictly inside
-    (r, r + 1) / 2**K, so the midpoint (r + 1/2) / 2**K lies on the same side of
-    every threshold as sqrt(x), and it is not itself a threshold."""
-    num = x.numerator << (2 * SQRT_K)
-    n, rem = divmod(num, x.denominator)
-    r = math.isqrt(n)
-    if rem == 0 and r * r == n:
-        return Fraction(r, 1 << SQRT_K)
-    return Fraction(2 * r + 1, 1 << (SQRT_K + 1))
+    """A Fraction that every rounding of these formats treats like sqrt(x)."""
+    return _sqrt_standin(x, SQRT_K)
 
 
 def _neg(v):

@@ -21,7 +21,7 @@ import pytest
 import srround as sr
 
 sys.path.insert(0, os.path.dirname(__file__))
-from reference import RefFormat, ref_round  # noqa: E402
+from reference import RefFormat, ref_round, sqrt_standin  # noqa: E402
 
 DETERMINISTIC = ("nearest", "nearest_away", "toward_zero", "up", "down", "odd")
 STOCHASTIC = ("stochastic", "stochastic_equal")
@@ -43,19 +43,8 @@ def _neg(v):
 
 
 def _sqrt_fraction(x):
-    """A Fraction that rounds like sqrt(x) (x > 0 with a power-of-two denominator).
-
-    With K = 1300, every grid point, midpoint and 64-bit stochastic threshold of a
-    format inside binary64 is a multiple of 2**-K; sqrt(x) is either r / 2**K
-    exactly or lies strictly inside (r, r + 1) / 2**K, where the midpoint is a
-    faithful stand-in."""
-    K = 1300
-    num = x.numerator << (2 * K)
-    N, rem = divmod(num, x.denominator)
-    r = math.isqrt(N)
-    if rem == 0 and r * r == N:
-        return Fraction(r, 1 << K)
-    return Fraction(2 * r + 1, 1 << (K + 1))
+    """A Fraction that rounds like sqrt(x) (see reference.sqrt_standin)."""
+    return sqrt_standin(x, 1300)
 
 
 class Zero:
