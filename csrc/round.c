@@ -36,7 +36,7 @@ void sr_context_draw(sr_context *ctx, uint64_t *out, size_t n)
     sr_context_unlock(ctx);
 }
 
-#define SR_DEFINE_ROUND(T, SRT, SRU)                                                       \
+#define SR_DEFINE_ROUND(T, SRT)                                                            \
     void sr_loop_round_##T(char **args, const sr_intp *dims, const sr_intp *steps,        \
                            void *data)                                                     \
     {                                                                                      \
@@ -64,8 +64,8 @@ void sr_context_draw(sr_context *ctx, uint64_t *out, size_t n)
         sr_loop_round_##T(args, &one, steps, ctx);                                         \
         return x;                                                                          \
     }
-SR_DEFINE_ROUND(f32, float, uint32_t)
-SR_DEFINE_ROUND(f64, double, uint64_t)
+SR_DEFINE_ROUND(f32, float)
+SR_DEFINE_ROUND(f64, double)
 
 void sr_context_lock(sr_context *ctx)
 {

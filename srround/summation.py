@@ -42,6 +42,14 @@ def _check_context(ctx, what="ctx"):
         raise TypeError(f"{what} must be an srround Context, got {type(ctx).__name__}")
 
 
+def _product_and_sum_contexts(ctx, accumulate):
+    """Checks both; returns the context that rounds the sums (ctx by default)."""
+    _check_context(ctx)
+    acc = ctx if accumulate is None else accumulate
+    _check_context(acc, "accumulate")
+    return acc
+
+
 def _check_dtype_fits(arr, contexts):
     if arr.dtype == np.float32:
         for c in contexts:
@@ -240,9 +248,7 @@ def dot(x, y, ctx, *, axis=-1, accumulate=None):
     when both are float32). Random words: all products step-major, then all
     additions step-major (from accumulate's stream, which may be ctx's).
     """
-    _check_context(ctx)
-    acc = ctx if accumulate is None else accumulate
-    _check_context(acc, "accumulate")
+    acc = _product_and_sum_contexts(ctx, accumulate)
     a, b = _float_pair(x, y, [ctx, acc])
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("dot needs at least 1-D inputs, got a scalar")
@@ -276,9 +282,7 @@ def matmul(A, B, ctx, *, accumulate=None):
     chunk's products in order of (l, batch, i, j), then its sums step-major over l,
     each step in order of (batch, i, j).
     """
-    _check_context(ctx)
-    acc = ctx if accumulate is None else accumulate
-    _check_context(acc, "accumulate")
+    acc = _product_and_sum_contexts(ctx, accumulate)
     a, b = _float_pair(A, B, [ctx, acc])
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError("matmul: operands must have at least one dimension")
