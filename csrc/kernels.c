@@ -21,7 +21,9 @@
 #if defined(__GNUC__)
 typedef uint64_t sr_lanes2 __attribute__((vector_size(16)));
 typedef uint64_t sr_lanes4 __attribute__((vector_size(32)));
+#ifndef SR_HAVE_INLINE_RNG
 typedef uint64_t sr_lanes8 __attribute__((vector_size(64)));
+#endif
 #define SR_RNG_BLOCKS_BODY(VT, V)                                                         \
     {                                                                                     \
         enum { NV = SR_RNG_LANES / (V) };                                                 \
@@ -30,13 +32,9 @@ typedef uint64_t sr_lanes8 __attribute__((vector_size(64)));
         memcpy(s2, r->s[2], sizeof s2); memcpy(s3, r->s[3], sizeof s3);                   \
         for (size_t b = 0; b < nblocks; b++) {                                            \
             for (int h = 0; h < NV; h++) {                                                \
-                VT t = s0[h] + s3[h];                                                     \
-                VT o = ((t << 23) | (t >> 41)) + s0[h];                                   \
+                VT o;                                                                     \
+                SR_XOSHIRO_STEP(VT, o, s0[h], s1[h], s2[h], s3[h]);                       \
                 memcpy(out + b * SR_RNG_LANES + h * (V), &o, sizeof o);                   \
-                t = s1[h] << 17;                                                          \
-                s2[h] ^= s0[h]; s3[h] ^= s1[h]; s1[h] ^= s2[h]; s0[h] ^= s3[h];           \
-                s2[h] ^= t;                                                               \
-                s3[h] = (s3[h] << 45) | (s3[h] >> 19);                                    \
             }                                                                             \
         }                                                                                 \
         memcpy(r->s[0], s0, sizeof s0); memcpy(r->s[1], s1, sizeof s1);                   \
@@ -56,31 +54,40 @@ typedef uint64_t sr_lanes8 __attribute__((vector_size(64)));
     }
 #endif
 
+#ifdef SR_HAVE_INLINE_RNG
+#define SR_INLINE_ENTRIES(TAG) SR_PASTE3(sr_round_inline_f32, TAG, ), SR_PASTE3(sr_round_inline_f64, TAG, ),
+#else
+#define SR_INLINE_ENTRIES(TAG) NULL, NULL,
+#endif
+
 /* Everything a kernel table entry needs, for the ISA named by SR_ISA_TAG. */
 #define SR_DEFINE_KERNELS(TAG, NAME, VT, V)                                               \
     static void SR_PASTE3(rng_blocks, TAG, )(sr_rng *r, uint64_t *out, size_t nblocks)   \
     SR_RNG_BLOCKS_BODY(VT, V)                                                             \
     static void SR_PASTE3(round_chunk_f32, TAG, )(const char *in, sr_intp is, char *out,  \
         sr_intp os, sr_intp n, const sr_type_consts *c, sr_rounding mode, int rshift,    \
-        const uint64_t *rnd)                                                              \
+        const void *rnd)                                                                  \
     {                                                                                     \
         SR_PASTE3(sr_round_strided_f32, TAG, )(in, is, out, os, n, c, mode, rshift, rnd); \
     }                                                                                     \
     static void SR_PASTE3(round_chunk_f64, TAG, )(const char *in, sr_intp is, char *out,  \
         sr_intp os, sr_intp n, const sr_type_consts *c, sr_rounding mode, int rshift,    \
-        const uint64_t *rnd)                                                              \
+        const void *rnd)                                                                  \
     {                                                                                     \
         SR_PASTE3(sr_round_strided_f64, TAG, )(in, is, out, os, n, c, mode, rshift, rnd); \
     }                                                                                     \
     static const sr_kernels SR_PASTE3(kernels, TAG, ) = {                                 \
         NAME, SR_PASTE3(round_chunk_f32, TAG, ), SR_PASTE3(round_chunk_f64, TAG, ),      \
+        SR_INLINE_ENTRIES(TAG)                                                            \
         SR_PASTE3(sr_arith_fast_f32, TAG, ), SR_PASTE3(sr_arith_fast_f64, TAG, ),        \
         SR_PASTE3(rng_blocks, TAG, )};
 
 #define SR_ISA_TAG _scalar
+#define SR_VEC_BYTES 16
 #include "round_impl.h"
 SR_DEFINE_KERNELS(_scalar, "scalar", sr_lanes2, 2)
 #undef SR_ISA_TAG
+#undef SR_VEC_BYTES
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #define SR_HAVE_X86_PATHS 1
@@ -88,17 +95,21 @@ SR_DEFINE_KERNELS(_scalar, "scalar", sr_lanes2, 2)
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #define SR_ISA_TAG _avx2
+#define SR_VEC_BYTES 32
 #include "round_impl.h"
 SR_DEFINE_KERNELS(_avx2, "avx2", sr_lanes4, 4)
 #undef SR_ISA_TAG
+#undef SR_VEC_BYTES
 #pragma GCC pop_options
 
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,fma")
 #define SR_ISA_TAG _avx512
+#define SR_VEC_BYTES 64
 #include "round_impl.h"
 SR_DEFINE_KERNELS(_avx512, "avx512", sr_lanes8, 8)
 #undef SR_ISA_TAG
+#undef SR_VEC_BYTES
 #pragma GCC pop_options
 #endif
 

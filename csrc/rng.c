@@ -15,6 +15,7 @@ void sr_rng_seed(sr_rng *r, const uint64_t *seed)
             r->s[i][j] = all_zero ? 0x9E3779B97F4A7C15u * (uint64_t)(i + 1 + 4 * j) : w[i];
     }
     r->pos = SR_RNG_LANES;
+    r->has_half = 0;
 }
 
 static void rng_blocks(sr_rng *r, uint64_t *out, size_t nblocks)
@@ -24,6 +25,7 @@ static void rng_blocks(sr_rng *r, uint64_t *out, size_t nblocks)
 
 void sr_rng_fill(sr_rng *r, uint64_t *out, size_t n)
 {
+    r->has_half = 0;
     while (n > 0 && r->pos < SR_RNG_LANES) {
         *out++ = r->buf[r->pos++];
         n--;
@@ -38,6 +40,33 @@ void sr_rng_fill(sr_rng *r, uint64_t *out, size_t n)
         rng_blocks(r, r->buf, 1);
         memcpy(out, r->buf, n * sizeof *out);
         r->pos = (int)n;
+    }
+}
+
+void sr_rng_fill32(sr_rng *r, uint32_t *out, size_t n)
+{
+    if (n > 0 && r->has_half) {
+        *out++ = r->half;
+        n--;
+        r->has_half = 0;
+    }
+    uint64_t words[128];
+    while (n > 0) {
+        size_t pairs = (n + 1) / 2, m = pairs < 128 ? pairs : 128;
+        sr_rng_fill(r, words, m);
+        size_t take = 2 * m <= n ? 2 * m : n;   /* n odd: the last high half waits */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        memcpy(out, words, take * sizeof *out);   /* the same order, in one copy */
+#else
+        for (size_t i = 0; i < take; i++)
+            out[i] = (uint32_t)(words[i / 2] >> (32 * (i % 2)));
+#endif
+        if (take < 2 * m) {
+            r->half = (uint32_t)(words[m - 1] >> 32);
+            r->has_half = 1;
+        }
+        out += take;
+        n -= take;
     }
 }
 
@@ -59,4 +88,5 @@ void sr_rng_jump(sr_rng *r)
     }
     memcpy(r->s, acc, sizeof acc);
     r->pos = SR_RNG_LANES;
+    r->has_half = 0;
 }

@@ -36,7 +36,34 @@ void sr_context_draw(sr_context *ctx, uint64_t *out, size_t n)
     sr_context_unlock(ctx);
 }
 
-#define SR_DEFINE_ROUND(T, SRT)                                                            \
+void sr_context_draw32(sr_context *ctx, uint32_t *out, size_t n)
+{
+    sr_context_lock(ctx);
+    sr_rng_fill32(&ctx->rng, out, n);
+    sr_context_unlock(ctx);
+}
+
+/* Elements the words left in rng's buffer cover: whole words, and a waiting half. */
+static size_t buffered_draws(const sr_rng *r, size_t word_bytes)
+{
+    size_t words = (size_t)(SR_RNG_LANES - r->pos);
+    return word_bytes == 8 ? words : 2 * words + (size_t)r->has_half;
+}
+
+/* Each element draws a random word as wide as its type: 32 bits for float32 data,
+   so SR from float32 uses bits = min(bits, 32), which is exact SR for every input
+   with at most 32 discarded bits (all but those far below the smallest subnormal).
+   Contiguous chunks of a stochastic context take the words straight from the
+   generator where the kernel path can (round_inline_*): the buffered words first,
+   then whole steps of the lanes, then the rest through the buffer as usual. */
+#define SR_DEFINE_ROUND(T, SRT, WORD, FILL)                                                \
+    static void round_drawn_##T(sr_context *ctx, const sr_kernels *kernels, const char *in, \
+                                sr_intp is, char *out, sr_intp os, sr_intp m, int rshift) \
+    {   /* m <= SR_CHUNK values, their words drawn through the buffer; lock held */       \
+        WORD rnd[SR_CHUNK];                                                                \
+        FILL(&ctx->rng, rnd, (size_t)m);                                                   \
+        kernels->round_##T(in, is, out, os, m, &ctx->fmt.T, ctx->rounding, rshift, rnd);  \
+    }                                                                                      \
     void sr_loop_round_##T(char **args, const sr_intp *dims, const sr_intp *steps,        \
                            void *data)                                                     \
     {                                                                                      \
@@ -44,16 +71,40 @@ void sr_context_draw(sr_context *ctx, uint64_t *out, size_t n)
         const sr_type_consts *c = &ctx->fmt.T;                                             \
         const sr_kernels *kernels = sr_kernels_active();                                   \
         int stochastic = sr_rounding_is_stochastic(ctx->rounding);                         \
+        int width = (int)(8 * sizeof(WORD));                                               \
+        int rshift = 64 - (ctx->bits < width ? ctx->bits : width);                         \
+        sr_intp is = steps[0], os = steps[1], step_values = 64 / (sr_intp)sizeof(SRT);     \
+        int inline_rng = stochastic && kernels->round_inline_##T && is == sizeof(SRT) &&   \
+                         os == sizeof(SRT) && (uintptr_t)args[0] % sizeof(SRT) == 0 &&     \
+                         (uintptr_t)args[1] % sizeof(SRT) == 0;                            \
         const char *in = args[0];                                                          \
         char *out = args[1];                                                               \
-        uint64_t rnd[SR_CHUNK];                                                            \
         for (sr_intp n = dims[0]; n > 0;) {                                                \
             sr_intp m = n < SR_CHUNK ? n : SR_CHUNK;                                       \
-            if (stochastic) sr_context_draw(ctx, rnd, (size_t)m);                          \
-            kernels->round_##T(in, steps[0], out, steps[1], m, c, ctx->rounding,          \
-                               64 - ctx->bits, rnd);                                       \
-            in += m * steps[0];                                                            \
-            out += m * steps[1];                                                           \
+            if (!stochastic) {                                                             \
+                kernels->round_##T(in, is, out, os, m, c, ctx->rounding, rshift, NULL);   \
+            } else if (!inline_rng) {                                                      \
+                sr_context_lock(ctx);                                                      \
+                round_drawn_##T(ctx, kernels, in, is, out, os, m, rshift);                 \
+                sr_context_unlock(ctx);                                                    \
+            } else {                                                                       \
+                sr_context_lock(ctx);                                                      \
+                sr_intp lead = (sr_intp)buffered_draws(&ctx->rng, sizeof(WORD));           \
+                if (lead > m) lead = m;                                                    \
+                sr_intp mid = (m - lead) / step_values * step_values;                      \
+                if (lead > 0) round_drawn_##T(ctx, kernels, in, is, out, os, lead, rshift);  \
+                const char *in_mid = in + lead * is;                                       \
+                char *out_mid = out + lead * os;                                           \
+                if (mid > 0 && !kernels->round_inline_##T(in_mid, out_mid, mid, c,         \
+                                                          ctx->rounding, rshift, &ctx->rng)) \
+                    round_drawn_##T(ctx, kernels, in_mid, is, out_mid, os, mid, rshift);   \
+                if (m - lead - mid > 0)                                                    \
+                    round_drawn_##T(ctx, kernels, in_mid + mid * is, is, out_mid + mid * os, \
+                                    os, m - lead - mid, rshift);                           \
+                sr_context_unlock(ctx);                                                    \
+            }                                                                              \
+            in += m * is;                                                                  \
+            out += m * os;                                                                 \
             n -= m;                                                                        \
         }                                                                                  \
     }                                                                                      \
@@ -64,8 +115,8 @@ void sr_context_draw(sr_context *ctx, uint64_t *out, size_t n)
         sr_loop_round_##T(args, &one, steps, ctx);                                         \
         return x;                                                                          \
     }
-SR_DEFINE_ROUND(f32, float)
-SR_DEFINE_ROUND(f64, double)
+SR_DEFINE_ROUND(f32, float, uint32_t, sr_rng_fill32)
+SR_DEFINE_ROUND(f64, double, uint64_t, sr_rng_fill)
 
 void sr_context_lock(sr_context *ctx)
 {

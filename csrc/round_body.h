@@ -193,21 +193,27 @@ static inline SR_U SR_FN(sr_normal_overflow)(SR_U r, const SR_FN(sr_normal_const
     return r ^ ((r ^ overflow) & beyond);
 }
 
-static inline SR_U SR_FN(sr_round_normal_fast)(SR_U bits, const SR_FN(sr_normal_consts) *k,
-                                               sr_rounding mode, uint64_t rnd)
+/* Does the contiguous fast path leave b to the general routine? Yes outside zero and
+   the magnitudes [2^emin, max], where no rounding can underflow or overflow (one
+   unsigned comparison: lo = 2^emin's pattern, span = max's pattern + 1 - lo). */
+static inline int SR_FN(sr_is_special)(SR_U b, SR_U lo, SR_U span)
 {
-    return SR_FN(sr_normal_overflow)(SR_FN(sr_round_normal_unbounded)(bits, k, mode, rnd), k);
+    SR_U a = b & ~SR_SIGN_BIT;
+    return (SR_U)(a - lo) >= span && a != 0;
 }
 
-/* Rounds n strided values; rnd holds n random words for the stochastic modes. */
+/* Rounds n strided values; for the stochastic modes rnd holds n random words as wide
+   as SR_T (rshift >= 64 - SR_W), which enter the 64-bit decisions as their top bits. */
 static inline void SR_FN(sr_round_strided)(const char *in, sr_intp is, char *out, sr_intp os,
                                            sr_intp n, const sr_type_consts *c,
-                                           sr_rounding mode, int rshift, const uint64_t *rnd)
+                                           sr_rounding mode, int rshift, const void *rnd_words)
 {
+    const SR_U *rnd = rnd_words;
+#define SR_RND(MODE, i) ((MODE) >= SR_STOCHASTIC ? (uint64_t)rnd[i] << (64 - SR_W) : 0)
     SR_FN(sr_normal_consts) k = SR_FN(sr_normal_setup)(c, mode, 64 - rshift);
     /* Contiguous, aligned chunks take a branch-free loop that compilers vectorize. It
-       is exact for zeros and for magnitudes in the format's normal range; the few
-       other values (the format's subnormal range, NaN, inf) are set aside first and
+       is exact for zeros and for magnitudes in [2^emin, max]; the few other values
+       (the format's subnormal range, beyond max, NaN, inf) are set aside first and
        redone afterwards by the general routine, with the same random words. */
     int fast = c->shift > 0 && is == sizeof(SR_U) && os == sizeof(SR_U) &&
                (uintptr_t)in % sizeof(SR_U) == 0 && (uintptr_t)out % sizeof(SR_U) == 0;
@@ -216,50 +222,102 @@ static inline void SR_FN(sr_round_strided)(const char *in, sr_intp is, char *out
     SR_U special_bits[SR_CHUNK];
     if (fast) {
         const SR_U *x = (const SR_U *)(const void *)in;
-        SR_U lo = (SR_U)c->normal_bits, span = SR_INF_BITS - lo, outside = 0;
-#define SR_SPECIAL(b) ((SR_U)(((b) & ~SR_SIGN_BIT) - lo) >= span && ((b) & ~SR_SIGN_BIT) != 0)
-        for (sr_intp i = 0; i < n; i++) outside |= SR_SPECIAL(x[i]);
+        SR_U lo = (SR_U)c->normal_bits, span = (SR_U)c->max_bits + 1 - lo, outside = 0;
+        for (sr_intp i = 0; i < n; i++) outside |= SR_FN(sr_is_special)(x[i], lo, span);
         if (outside && n <= SR_CHUNK) {
             /* collect them 16 at a time: most groups have none, and the test of a
                group vectorizes; the rare groups with one are scanned branch-free */
             for (sr_intp g = 0; g < n; g += 16) {
                 sr_intp end = g + 16 < n ? g + 16 : n;
                 SR_U any = 0;
-                for (sr_intp i = g; i < end; i++) any |= SR_SPECIAL(x[i]);
+                for (sr_intp i = g; i < end; i++) any |= SR_FN(sr_is_special)(x[i], lo, span);
                 if (!any) continue;
                 for (sr_intp i = g; i < end; i++) {
                     special_at[n_special] = (short)i;
                     special_bits[n_special] = x[i];
-                    n_special += (int)SR_SPECIAL(x[i]);
+                    n_special += SR_FN(sr_is_special)(x[i], lo, span);
                 }
             }
         }
         fast = !outside || (n <= SR_CHUNK && 8 * n_special <= n);   /* else general */
-#undef SR_SPECIAL
     }
 #define SR_MODE_LOOP(MODE)                                                                  \
     if (fast) {                                                                             \
         const SR_U *x = (const SR_U *)(const void *)in;                                     \
         SR_U *y = (SR_U *)(void *)out;                                                      \
         for (sr_intp i = 0; i < n; i++)                                                     \
-            y[i] = SR_FN(sr_round_normal_fast)(x[i], &k, MODE,                              \
-                                               (MODE) >= SR_STOCHASTIC ? rnd[i] : 0);       \
+            y[i] = SR_FN(sr_round_normal_unbounded)(x[i], &k, MODE, SR_RND(MODE, i));       \
         for (int j = 0; j < n_special; j++) {                                               \
             int i = special_at[j];                                                          \
-            y[i] = SR_FN(sr_round_bits)(special_bits[j], c, MODE, rshift,                   \
-                                        (MODE) >= SR_STOCHASTIC ? rnd[i] : 0);              \
+            y[i] = SR_FN(sr_round_bits)(special_bits[j], c, MODE, rshift, SR_RND(MODE, i)); \
         }                                                                                   \
     } else {                                                                                \
         for (sr_intp i = 0; i < n; i++) {                                                   \
             SR_U b;                                                                         \
             memcpy(&b, in + i * is, sizeof b);                                              \
-            b = SR_FN(sr_round_bits)(b, c, MODE, rshift, (MODE) >= SR_STOCHASTIC ? rnd[i] : 0); \
+            b = SR_FN(sr_round_bits)(b, c, MODE, rshift, SR_RND(MODE, i));                  \
             memcpy(out + i * os, &b, sizeof b);                                             \
         }                                                                                   \
     }
     SR_DISPATCH_MODE(mode, SR_MODE_LOOP)
 #undef SR_MODE_LOOP
+#undef SR_RND
 }
+
+#ifdef SR_HAVE_INLINE_RNG
+/*
+ * Stochastic rounding with the generator inlined (see sr_round_inline_fn): one step
+ * of the 8 lanes yields 64 bytes of random words, exactly the words the next 64
+ * bytes of input would draw through sr_rng_fill / sr_rng_fill32, and they are used
+ * from registers: the arithmetic of sr_round_normal_unbounded on vectors of
+ * SR_VEC_BYTES (the ISA's register width, so that the lanes' state stays in
+ * registers), 64 / SR_VEC_BYTES of them per step.
+ */
+#ifndef SR_VEC_BYTES
+#define SR_VEC_BYTES 16
+#endif
+typedef uint64_t SR_FN(sr_lanes) __attribute__((vector_size(SR_VEC_BYTES)));
+typedef SR_U SR_FN(sr_vec) __attribute__((vector_size(SR_VEC_BYTES)));
+
+static inline int SR_FN(sr_round_inline)(const char *in, char *out, sr_intp n,
+                                         const sr_type_consts *c, sr_rounding mode,
+                                         int rshift, sr_rng *r)
+{
+    enum { NV = 64 / SR_VEC_BYTES, STEP = 64 / sizeof(SR_U) };
+    const SR_U *x = (const SR_U *)(const void *)in;
+    SR_U lo = (SR_U)c->normal_bits, span = (SR_U)c->max_bits + 1 - lo, outside = 0;
+    for (sr_intp i = 0; i < n; i++) outside |= SR_FN(sr_is_special)(x[i], lo, span);
+    if (outside || c->shift == 0 || n % STEP != 0) return 0;
+    SR_FN(sr_normal_consts) k = SR_FN(sr_normal_setup)(c, mode, 64 - rshift);
+    SR_FN(sr_lanes) s0[NV], s1[NV], s2[NV], s3[NV], o;
+    memcpy(s0, r->s[0], sizeof s0); memcpy(s1, r->s[1], sizeof s1);
+    memcpy(s2, r->s[2], sizeof s2); memcpy(s3, r->s[3], sizeof s3);
+    SR_U clear = ~k.mask;
+#define SR_INLINE_LOOP(INCREMENT)                                                           \
+    for (sr_intp i = 0; i < n; i += STEP)                                                   \
+        for (int h = 0; h < NV; h++) {                                                      \
+            SR_FN(sr_vec) w, b, y;                                                          \
+            size_t at = i * sizeof(SR_U) + h * SR_VEC_BYTES;                                \
+            SR_XOSHIRO_STEP(SR_FN(sr_lanes), o, s0[h], s1[h], s2[h], s3[h]);                \
+            memcpy(&w, &o, sizeof w);                                                       \
+            memcpy(&b, in + at, sizeof b);                                                  \
+            y = (b + (INCREMENT)) & clear;                                                  \
+            memcpy(out + at, &y, sizeof y);                                                 \
+        }
+    if (mode == SR_STOCHASTIC) {
+        SR_U rnd_mask = k.rnd_mask;
+        int rnd_shift = k.rnd_shift, x_shift = k.x_shift;
+        SR_INLINE_LOOP((~(w >> rnd_shift) & rnd_mask) << x_shift)
+    } else {   /* stochastic_equal: the whole mask if the word's top bit is set */
+        SR_U mask = k.mask;
+        SR_INLINE_LOOP(mask & ((SR_U)0 - (w >> (SR_W - 1))))
+    }
+#undef SR_INLINE_LOOP
+    memcpy(r->s[0], s0, sizeof s0); memcpy(r->s[1], s1, sizeof s1);
+    memcpy(r->s[2], s2, sizeof s2); memcpy(r->s[3], s3, sizeof s3);
+    return 1;
+}
+#endif
 
 #undef SR_W
 #undef SR_SIGN_BIT

@@ -24,21 +24,50 @@ static inline uint64_t sr_choose(int away, sr_split s)
 
 #define SR_CHUNK 256  /* elements per random draw: the words stay in L1 */
 
+/* One step of all xoshiro256++ lanes held in GCC/Clang vector types VT (shifts and
+   xors lane by lane): o gets the outputs. Shared by the block generator and the
+   rounding kernels that draw their words straight from the lanes. */
+#define SR_XOSHIRO_STEP(VT, o, s0, s1, s2, s3)                                            \
+    do {                                                                                  \
+        VT t_ = (s0) + (s3);                                                              \
+        (o) = ((t_ << 23) | (t_ >> 41)) + (s0);                                           \
+        t_ = (s1) << 17;                                                                  \
+        (s2) ^= (s0); (s3) ^= (s1); (s1) ^= (s2); (s0) ^= (s3);                           \
+        (s2) ^= t_;                                                                       \
+        (s3) = ((s3) << 45) | ((s3) >> 19);                                               \
+    } while (0)
+
+/* Kernels that take random words straight from the generator's registers need GCC
+   vector types, and a little-endian machine (where a 64-bit word's low half is the
+   first 32-bit word in memory, the order of sr_rng_fill32). */
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ \
+    && SR_RNG_LANES == 8
+#define SR_HAVE_INLINE_RNG 1
+typedef uint64_t sr_lanes8 __attribute__((vector_size(64)));
+#endif
+
 #define SR_PASTE3_(a, b, c) a##b##c
 #define SR_PASTE3(a, b, c) SR_PASTE3_(a, b, c)
 
 /* The kernel table: one entry per instruction set, all computing the same bits. */
 typedef void (*sr_round_chunk_fn)(const char *in, sr_intp is, char *out, sr_intp os,
                                   sr_intp n, const sr_type_consts *c, sr_rounding mode,
-                                  int rshift, const uint64_t *rnd);
+                                  int rshift, const void *rnd);
 enum { SR_OP_ADD, SR_OP_SUBTRACT, SR_OP_MULTIPLY };
 typedef int (*sr_arith_chunk_fn)(int op, const char *a, sr_intp sa, const char *b,
                                  sr_intp sb, char *out, sr_intp n, const sr_type_consts *c64,
                                  sr_rounding mode, int rshift, const uint64_t *rnd,
                                  double *hi, double *lo, uint64_t *undecided);
+/* Stochastic rounding of n contiguous, aligned values, n a multiple of one generator
+   step (64 bytes of words), drawing from r (at a block boundary). Returns 0, having
+   drawn nothing, if the chunk holds values that need the general routine. */
+typedef int (*sr_round_inline_fn)(const char *in, char *out, sr_intp n,
+                                  const sr_type_consts *c, sr_rounding mode, int rshift,
+                                  sr_rng *r);
 typedef struct {
     const char *name;
     sr_round_chunk_fn round_f32, round_f64;
+    sr_round_inline_fn round_inline_f32, round_inline_f64;   /* NULL if unavailable */
     sr_arith_chunk_fn arith_f32, arith_f64;
     void (*rng_blocks)(sr_rng *r, uint64_t *out, size_t nblocks);
 } sr_kernels;

@@ -88,17 +88,23 @@ int sr_format_init(sr_format *fmt, int precision, int emax, int emin, int subnor
  * The stream is SR_RNG_LANES xoshiro256++ generators interleaved: word k of the
  * stream is the (k / LANES)-th output of lane k % LANES. Words generated but not
  * yet used stay in buf, so a stream does not depend on how callers split it up.
+ * 32-bit draws (rounding float32 data) split each word into its low half, then its
+ * high half; an unused high half waits in `half` for the next 32-bit draw, and a
+ * 64-bit draw discards it.
  */
 typedef struct {
     uint64_t s[4][SR_RNG_LANES]; /* s[i][lane]: structure of arrays, for SIMD */
     uint64_t buf[SR_RNG_LANES];
     int pos;                     /* next unused word of buf; LANES when empty */
+    int has_half;                /* half holds an unused high half-word */
+    uint32_t half;
 } sr_rng;
 
 /* seed: 4 * SR_RNG_LANES words; lane j takes seed[4j .. 4j+3] as (s0, s1, s2, s3).
    An all-zero lane (invalid for xoshiro) is replaced by a fixed non-zero state. */
 void sr_rng_seed(sr_rng *rng, const uint64_t *seed);
 void sr_rng_fill(sr_rng *rng, uint64_t *out, size_t n);
+void sr_rng_fill32(sr_rng *rng, uint32_t *out, size_t n);
 /* Advance every lane by 2^128 steps and drop buffered words. */
 void sr_rng_jump(sr_rng *rng);
 
@@ -115,8 +121,9 @@ typedef struct {
 /* Returns 0, or -1 with *err set. seed as for sr_rng_seed. */
 int sr_context_init(sr_context *ctx, const sr_format *fmt, sr_rounding rounding, int bits,
                     const uint64_t *seed, const char **err);
-/* Draws n words from ctx's stream, thread-safely. */
+/* Draws n words (or n 32-bit half-words) from ctx's stream, thread-safely. */
 void sr_context_draw(sr_context *ctx, uint64_t *out, size_t n);
+void sr_context_draw32(sr_context *ctx, uint32_t *out, size_t n);
 /* Hold the stream's lock (for reading or replacing its state). */
 void sr_context_lock(sr_context *ctx);
 void sr_context_unlock(sr_context *ctx);

@@ -10,7 +10,7 @@ import numpy as np
 
 cimport numpy as cnp
 from cpython.ref cimport Py_INCREF, PyObject
-from libc.stdint cimport uint64_t
+from libc.stdint cimport uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
@@ -32,6 +32,8 @@ cdef extern from "srround.h" nogil:
         uint64_t s[4][SR_RNG_LANES]
         uint64_t buf[SR_RNG_LANES]
         int pos
+        int has_half
+        uint32_t half
     ctypedef struct sr_context:
         sr_format fmt
         int rounding
@@ -40,6 +42,7 @@ cdef extern from "srround.h" nogil:
     int sr_context_init(sr_context *ctx, const sr_format *fmt, int rounding, int bits,
                         const uint64_t *seed, const char **err)
     void sr_context_draw(sr_context *ctx, uint64_t *out, size_t n)
+    void sr_context_draw32(sr_context *ctx, uint32_t *out, size_t n)
     void sr_context_lock(sr_context *ctx)
     void sr_context_unlock(sr_context *ctx)
     void sr_rng_jump(sr_rng *rng)
@@ -343,7 +346,9 @@ cdef class Context:
     ``reduce``/``accumulate`` for ``add`` (identity 0) and ``multiply`` (identity 1).
 
     Random draws follow NumPy's iteration order: element k processed gets word k of
-    the stream, whatever NumPy's buffering or chunking.
+    the stream, whatever NumPy's buffering or chunking. Rounding float32 data draws
+    32-bit half-words instead (low half, then high half of each word), so stochastic
+    rounding of float32 data uses at most 32 random bits per element.
     """
     cdef _Core core
     cdef readonly Format format
@@ -407,19 +412,27 @@ cdef class Context:
     def stochastic(self):
         return self.rounding in ("stochastic", "stochastic_equal")
 
-    def random_words(self, n):
-        """The next n words of this context's random stream (uint64), as rounding
-        would draw them. For tests and for reproducing draws elsewhere."""
+    def random_words(self, n, dtype=np.uint64):
+        """The next n words of this context's random stream, as rounding would draw
+        them: uint64 words (float64 rounding and all arithmetic), or with
+        dtype=np.uint32 the 32-bit half-words that rounding float32 data draws.
+        For tests and for reproducing draws elsewhere."""
         n = _integer(n, "n")
         if n < 0:
             raise ValueError(f"n must be non-negative, got {n}")
+        dtype = np.dtype(dtype)
+        if dtype not in (np.dtype(np.uint64), np.dtype(np.uint32)):
+            raise TypeError(f"dtype must be uint64 or uint32, got {dtype}")
         cdef size_t count = n
-        out = np.empty(count, np.uint64)
-        cdef cnp.ndarray[cnp.uint64_t, ndim=1] o = out
-        cdef uint64_t *dst = <uint64_t *>o.data
+        out = np.empty(count, dtype)
+        cdef char *dst = <char *>cnp.PyArray_DATA(out)
+        cdef bint wide = dtype == np.dtype(np.uint64)
         if count:
             with nogil:
-                sr_context_draw(self.core.ctx, dst, count)
+                if wide:
+                    sr_context_draw(self.core.ctx, <uint64_t *>dst, count)
+                else:
+                    sr_context_draw32(self.core.ctx, <uint32_t *>dst, count)
         return out
 
     def kahan_sum(self, x):
@@ -446,7 +459,8 @@ cdef class Context:
         raise TypeError(f"kahan_sum needs float32 or float64 data, got {arr.dtype}")
 
     def _state(self):
-        """(s, buf, pos) of the stream: s has shape (4, lanes)."""
+        """(s, buf, pos, half) of the stream: s has shape (4, lanes); half is the
+        waiting 32-bit half-word, or -1."""
         sr_context_lock(self.core.ctx)
         try:
             s = np.empty((4, SR_RNG_LANES), np.uint64)
@@ -454,18 +468,24 @@ cdef class Context:
             memcpy(cnp.PyArray_DATA(s), self.core.ctx.rng.s, sizeof(self.core.ctx.rng.s))
             memcpy(cnp.PyArray_DATA(buf), self.core.ctx.rng.buf, sizeof(self.core.ctx.rng.buf))
             pos = self.core.ctx.rng.pos
+            half = self.core.ctx.rng.half if self.core.ctx.rng.has_half else -1
         finally:
             sr_context_unlock(self.core.ctx)
-        return s, buf, pos
+        return s, buf, pos, half
 
-    cdef _set_state(self, s, buf, int pos):
+    cdef _set_state(self, s, buf, int pos, half):
         cdef cnp.ndarray s_ = np.ascontiguousarray(s, np.uint64).reshape(4, SR_RNG_LANES)
         cdef cnp.ndarray b_ = np.ascontiguousarray(buf, np.uint64).reshape(SR_RNG_LANES)
         if not 0 <= pos <= SR_RNG_LANES:
             raise ValueError("invalid stream position")
+        half = int(half)
+        if not -1 <= half < 2**32:
+            raise ValueError("invalid waiting half-word")
         memcpy(self.core.ctx.rng.s, cnp.PyArray_DATA(s_), sizeof(self.core.ctx.rng.s))
         memcpy(self.core.ctx.rng.buf, cnp.PyArray_DATA(b_), sizeof(self.core.ctx.rng.buf))
         self.core.ctx.rng.pos = pos
+        self.core.ctx.rng.has_half = half >= 0
+        self.core.ctx.rng.half = half if half >= 0 else 0
 
     def spawn(self, n):
         """n new contexts with the same format and rounding and non-overlapping
@@ -480,6 +500,7 @@ cdef class Context:
             sr_context_lock(self.core.ctx)
             try:
                 self.core.ctx.rng.pos = SR_RNG_LANES   # buffered words stay unused
+                self.core.ctx.rng.has_half = 0
                 s = np.empty((4, SR_RNG_LANES), np.uint64)
                 memcpy(cnp.PyArray_DATA(s), self.core.ctx.rng.s, sizeof(self.core.ctx.rng.s))
                 sr_rng_jump(&self.core.ctx.rng)
@@ -490,18 +511,18 @@ cdef class Context:
         return children
 
     def __reduce__(self):
-        s, buf, pos = self._state()
-        return (_restore_context, (self.format, self.rounding, self.bits, s, buf, pos))
+        s, buf, pos, half = self._state()
+        return (_restore_context, (self.format, self.rounding, self.bits, s, buf, pos, half))
 
     def __repr__(self):
         bits = "" if self.bits is None else f", bits={self.bits}"
         return f"Context({self.format!r}, rounding={self.rounding!r}{bits})"
 
 
-def _restore_context(fmt, rounding, bits, s, buf, pos):
+def _restore_context(fmt, rounding, bits, s, buf, pos, half=-1):
     cdef Context ctx = Context.__new__(Context)
     ctx._init(fmt, rounding, bits, np.zeros(4 * SR_RNG_LANES, np.uint64))
-    ctx._set_state(s, buf, pos)
+    ctx._set_state(s, buf, pos, half)
     return ctx
 
 

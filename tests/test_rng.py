@@ -91,7 +91,7 @@ def context_with_state(lane_states, fmt=sr.binary16, rounding="stochastic"):
     the pickling protocol (the reconstructor Context.__reduce__ names)."""
     base = sr.Context(fmt, rounding, rng=0)
     func, args = base.__reduce__()
-    fmt_, rounding_, bits, s, buf, pos = args
+    fmt_, rounding_, bits, s, buf, pos, half = args
     s = np.array([[lane_states[j][i] for j in range(LANES)] for i in range(4)], np.uint64)
     ctx = func(fmt_, rounding_, bits, s, np.zeros(LANES, np.uint64), LANES)
     # and it survives an actual pickle round trip unchanged
@@ -144,12 +144,12 @@ def test_stream_independent_of_split():
 def test_state_reports_lanes_and_buffer():
     seed = 3
     ctx = sr.Context(sr.binary16, "stochastic", rng=seed)
-    s, buf, pos = ctx._state()
-    assert pos == LANES                       # nothing buffered yet
+    s, buf, pos, half = ctx._state()
+    assert pos == LANES and half == -1        # nothing buffered yet
     lanes = lanes_from_seed_words(seed_words(seed))
     assert lanes_from_state_array(s) == lanes
     ctx.random_words(3)
-    s, buf, pos = ctx._state()
+    s, buf, pos, half = ctx._state()
     assert pos == 3
     first_block = [lane_outputs(st, 1)[0][0] for st in lanes]
     assert [int(w) for w in buf] == first_block
@@ -170,6 +170,57 @@ def test_stochastic_rounding_consumes_the_stream_in_order():
             for v, w in zip(x, words)]
     assert y.tolist() == want
     np.testing.assert_array_equal(ctx.random_words(20), twin.random_words(20))
+
+
+def draw32_unevenly(ctx, n, sizes=(1, 2, 3, 5, 7, 0, 16, 17, 31, 1, 6)):
+    got, k = [], 0
+    while len(got) < n:
+        m = min(sizes[k % len(sizes)], n - len(got))
+        part = ctx.random_words(m, np.uint32)
+        assert part.dtype == np.uint32 and part.shape == (m,)
+        got.extend(int(w) for w in part)
+        k += 1
+    return got
+
+
+def halves(words):
+    """32-bit draws split each word: its low half, then its high half."""
+    return [h for w in words for h in (w & 0xFFFFFFFF, w >> 32)]
+
+
+def test_32_bit_draws_split_words_low_half_first():
+    seed = 21
+    lanes = lanes_from_seed_words(seed_words(seed))
+    ctx = sr.Context(sr.bfloat16, "stochastic", rng=seed)
+    assert draw32_unevenly(ctx, 1001) == halves(reference_stream(lanes, 501))[:1001]
+    # word 501's high half waits for the next 32-bit draw ...
+    assert ctx._state()[3] == halves(reference_stream(lanes, 501))[1001]
+    assert int(ctx.random_words(1, np.uint32)[0]) == halves(reference_stream(lanes, 501))[1001]
+    # ... and a 64-bit draw discards a waiting half
+    ctx.random_words(1, np.uint32)
+    assert int(ctx.random_words(1)[0]) == reference_stream(lanes, 503)[502]
+
+
+def test_float32_rounding_draws_half_words():
+    """Rounding float32 data takes one 32-bit half-word per element, and an odd
+    count leaves the next call starting on a high half."""
+    x = np.random.default_rng(4).uniform(-4, 4, 999).astype(np.float32)
+    ctx = sr.Context(sr.binary16, "stochastic", rng=22)
+    twin = pickle.loads(pickle.dumps(ctx))
+    y = np.concatenate([ctx.round(x[:333]), ctx.round(x[333:])])
+    words = twin.random_words(999, np.uint32)
+    fmt = RefFormat(11, 15, -14)
+    want = [ref_round(float(v), fmt, "stochastic", u=Fraction(int(w), 2**32), bits=32)
+            for v, w in zip(x, words)]
+    assert y.astype(np.float64).tolist() == want
+    np.testing.assert_array_equal(ctx.random_words(3, np.uint32), twin.random_words(3, np.uint32))
+
+
+def test_random_words_rejects_other_dtypes():
+    ctx = sr.Context(sr.binary16, "stochastic", rng=1)
+    for bad in (np.int64, np.float64, np.uint16):
+        with pytest.raises(TypeError):
+            ctx.random_words(3, bad)
 
 
 # ---------------------------------------------------------------- the jump
@@ -253,7 +304,8 @@ def test_matrix_power_machinery_on_small_exponent():
 def test_spawn_jumps_by_two_to_the_128(jump_rows):
     parent = sr.Context(sr.binary16, "stochastic", rng=2024)
     parent.random_words(3)                     # mid-buffer: spawn drops the buffer
-    s0, _, _ = parent._state()
+    parent.random_words(1, np.uint32)          # and a waiting half-word
+    s0 = parent._state()[0]
     start = lanes_from_state_array(s0)
     children = parent.spawn(2)
     c0 = lanes_from_state_array(children[0]._state()[0])

@@ -1,11 +1,12 @@
 """Stochastic rounding: exact replay of the random words, frequencies against
 the exact probabilities of tests/reference.py, and reproducibility.
 
-Replay: every element rounded stochastically consumes one 64-bit word of the
-context's stream, in NumPy's iteration order, and ctx.random_words(n) hands out
-the next n words.  A pickled copy of a context continues its stream, so the
-words a rounding call will use can be drawn in advance from a copy, and the
-call's output checked bit for bit against the oracles given those words.
+Replay: every element rounded stochastically consumes one word of the context's
+stream, in NumPy's iteration order: a 64-bit word for float64 data, a 32-bit
+half-word for float32 data; ctx.random_words(n, dtype) hands out the next n.
+A pickled copy of a context continues its stream, so the words a rounding call
+will use can be drawn in advance from a copy, and the call's output checked bit
+for bit against the oracles given those words.
 """
 
 import math
@@ -59,10 +60,30 @@ def twin(ctx):
     return pickle.loads(pickle.dumps(ctx))
 
 
+def word_dtype(dtype):
+    """What rounding data of dtype draws per element: float32 data 32-bit words."""
+    return np.uint32 if np.dtype(dtype) == np.float32 else np.uint64
+
+
+def draw(ctx, n, dtype):
+    """The next n words that rounding dtype data with ctx will use, as 64-bit words:
+    a 32-bit word h acts as the 64-bit word h * 2**32 (taken from a copy of ctx)."""
+    words = twin(ctx).random_words(n, word_dtype(dtype)).astype(np.uint64)
+    return words << np.uint64(64 - 8 * np.dtype(word_dtype(dtype)).itemsize)
+
+
+def word_bits(mode, bits, dtype):
+    """The random bits in play: with 32-bit words, SR of float32 data is SR with
+    min(bits, 32) random bits."""
+    if mode != "stochastic" or np.dtype(dtype) != np.float32:
+        return bits
+    return 32 if bits is None else min(bits, 32)
+
+
 def replay(ctx, x):
     """Round x with ctx and return (got, words): the words come from a copy
     of ctx drawn beforehand, one per element in C order of x."""
-    words = twin(ctx).random_words(x.size)
+    words = draw(ctx, x.size, x.dtype)
     with np.errstate(over="ignore", invalid="ignore"):
         got = ctx.round(x)
     return got, words
@@ -82,12 +103,12 @@ def test_stochastic_replay_bit_exact(name, dtype):
         ctx = sr.Context(fmt, mode, bits=bits, rng=seed_of(name, dtype, bits))
         copy = twin(ctx)
         got, words = replay(ctx, x)
-        want = split.result(mode, words, bits).astype(dtype)
+        want = split.result(mode, words, word_bits(mode, bits, dtype)).astype(dtype)
         report = mismatch_report(x, got, want)
         if report:
             errors.append(f"{name}/{mode}/bits={bits}: {report}")
         # the call used exactly x.size words: both streams are at the same point
-        copy.random_words(x.size)
+        copy.random_words(x.size, word_dtype(dtype))
         assert (ctx.random_words(9) == copy.random_words(9)).all()
     assert not errors, "\n".join(errors)
 
@@ -103,7 +124,8 @@ def test_replay_matches_reference_word_by_word(name):
                            ("stochastic_equal", None)):
             ctx = sr.Context(fmt, mode, bits=bits, rng=seed_of(name, "ref", bits))
             got, words = replay(ctx, x)
-            want = np.array([ref_round(float(v), rf, mode, u=Fraction(int(w), TWO64), bits=bits)
+            want = np.array([ref_round(float(v), rf, mode, u=Fraction(int(w), TWO64),
+                                       bits=word_bits(mode, bits, dtype))
                              for v, w in zip(x, words)]).astype(dtype)
             assert not mismatch_report(x, got, want), mismatch_report(x, got, want)
 
@@ -123,7 +145,7 @@ def test_fraction_equal_to_the_word_stays(name, bits, dtype):
     n = 50_000
     rng = np.random.default_rng(seed_of(name, bits, dtype, "edge"))
     ctx = sr.Context(fmt, "stochastic", bits=bits, rng=seed_of(name, bits, "edge"))
-    words = twin(ctx).random_words(n)
+    words = draw(ctx, n, dtype)
     prefix = (words >> np.uint64(64 - r)).astype(np.int64)        # top r bits of each word
     low = rng.integers(0, 2**(d - r), n) if d > r else np.zeros(n, np.int64)
     delta = rng.integers(0, 2, n)                                   # 0: stay, 1: go away
@@ -243,7 +265,7 @@ def test_one_third_to_bfloat16():
     lo, hi = neighbours(Fraction(float(x)), ref_format(sr.bfloat16))
     n = 10**6
     ctx = sr.Context(sr.bfloat16, "stochastic", rng=2024)
-    words = twin(ctx).random_words(n)
+    words = draw(ctx, n, np.float32)
     got = ctx.round(np.full(n, x))
     up = got == np.float32(hi)
     assert (up | (got == np.float32(lo))).all()
@@ -421,7 +443,8 @@ def test_independent_of_buffering(restore_bufsize, mode, bits):
             assert same_bits(got, want).all(), (i, size, mismatch_report(xloop, got, want))
         # and bit-exact against the replay
         got, words = replay(twin(ctx), xloop)
-        want2 = Split(xloop, fmt).result(mode, words, bits).astype(xloop.dtype)
+        want2 = Split(xloop, fmt).result(mode, words, word_bits(mode, bits, xloop.dtype))
+        want2 = want2.astype(xloop.dtype)
         assert same_bits(got, want2).all()
 
 
@@ -443,17 +466,19 @@ def test_independent_of_chunking(dtype, mode, bits):
     assert same_bits(np.concatenate(pieces), whole).all()
     # both contexts end at the same point of the stream
     assert (c1.random_words(5) == c2.random_words(5)).all()
-    # drawing words between calls skips exactly those words
-    c3, c4 = twin(ctx), twin(ctx)
-    words = c4.random_words(x.size + 3)
+    # drawing words between calls skips exactly those words (for float32 data,
+    # 3 half-words: the next call starts with the high half of a word)
+    c3 = twin(ctx)
+    words = draw(ctx, x.size + 3, dtype)
     a = c3.round(x[:1000])
-    skipped = c3.random_words(3)
-    assert (skipped == words[1000:1003]).all()
+    skipped = c3.random_words(3, word_dtype(dtype))
+    shift = np.uint64(64 - 8 * skipped.dtype.itemsize)
+    assert (skipped.astype(np.uint64) << shift == words[1000:1003]).all()
     b = c3.round(x[1000:1017])
     rest = c3.round(x[1017:])
     split = Split(x, fmt)
     w = np.concatenate([words[:1000], words[1003:]])
-    want = split.result(mode, w, bits).astype(dtype)
+    want = split.result(mode, w, word_bits(mode, bits, dtype)).astype(dtype)
     assert same_bits(np.concatenate([a, b, rest]), want).all()
 
 
@@ -464,6 +489,8 @@ def test_pickle_mid_stream_continues():
         ctx = sr.Context(fmt, "stochastic", bits=bits, rng=14)
         ctx.round(x[:3])                     # leave words buffered
         ctx.random_words(5)
+        ctx.round(x[:5])                     # and a 32-bit half-word waiting
+        assert ctx._state()[3] >= 0
         copy = pickle.loads(pickle.dumps(ctx))
         assert same_bits(ctx.round(x), copy.round(x)).all()
         assert (ctx.random_words(11) == copy.random_words(11)).all()
