@@ -88,6 +88,7 @@ typedef uint64_t sr_lanes8 __attribute__((vector_size(64)));
 SR_DEFINE_KERNELS(_scalar, "scalar", sr_lanes2, 2)
 #undef SR_ISA_TAG
 #undef SR_VEC_BYTES
+#undef SR_VARIABLE_SHIFTS
 
 #if defined(__GNUC__) && defined(__x86_64__)
 #define SR_HAVE_X86_PATHS 1
@@ -96,20 +97,24 @@ SR_DEFINE_KERNELS(_scalar, "scalar", sr_lanes2, 2)
 #pragma GCC target("avx2,fma")
 #define SR_ISA_TAG _avx2
 #define SR_VEC_BYTES 32
+#define SR_VARIABLE_SHIFTS 1
 #include "round_impl.h"
 SR_DEFINE_KERNELS(_avx2, "avx2", sr_lanes4, 4)
 #undef SR_ISA_TAG
 #undef SR_VEC_BYTES
+#undef SR_VARIABLE_SHIFTS
 #pragma GCC pop_options
 
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,fma")
 #define SR_ISA_TAG _avx512
 #define SR_VEC_BYTES 64
+#define SR_VARIABLE_SHIFTS 1
 #include "round_impl.h"
 SR_DEFINE_KERNELS(_avx512, "avx512", sr_lanes8, 8)
 #undef SR_ISA_TAG
 #undef SR_VEC_BYTES
+#undef SR_VARIABLE_SHIFTS
 #pragma GCC pop_options
 #endif
 

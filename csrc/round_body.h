@@ -12,6 +12,12 @@
  * spacing steps to the next value away from zero (a carry into the exponent
  * field lands on the next binade exactly).
  */
+#ifndef SR_VEC_BYTES
+#define SR_VEC_BYTES 16        /* vector registers: 16 bytes unless the ISA says more */
+#endif
+#ifndef SR_VARIABLE_SHIFTS
+#define SR_VARIABLE_SHIFTS 0   /* no per-lane shift counts (SSE2) unless the ISA has them */
+#endif
 #define SR_W ((int)(8 * sizeof(SR_U)))
 #define SR_SIGN_BIT ((SR_U)1 << (SR_W - 1))
 #define SR_INF_BITS ((((SR_U)1 << (SR_W - SR_P)) - 1) << (SR_P - 1)) /* exponent all ones */
@@ -121,6 +127,7 @@ typedef struct {
     SR_U mask, half, max_bits, ovf_pos, ovf_neg;
     int d, parity_offset, rnd_shift, x_shift;
     SR_U rnd_mask;
+    int rnd_bits, emin_biased;   /* for sr_round_sub_unbounded */
 } SR_FN(sr_normal_consts);
 
 static inline SR_FN(sr_normal_consts) SR_FN(sr_normal_setup)(const sr_type_consts *c,
@@ -138,30 +145,64 @@ static inline SR_FN(sr_normal_consts) SR_FN(sr_normal_setup)(const sr_type_const
     k.rnd_shift = SR_W - used;            /* keep the top `used` bits of the word */
     k.rnd_mask = (SR_U)(((SR_U)1 << (used - 1) << 1) - 1);
     k.x_shift = k.d - used;
+    k.rnd_bits = bits;
+    k.emin_biased = c->emin_biased;
     return k;
 }
 
-/* The increment X that the mode adds to the pattern before the discarded bits are
-   cleared (see above). */
-static inline SR_U SR_FN(sr_normal_increment)(SR_U bits, const SR_FN(sr_normal_consts) *k,
-                                              sr_rounding mode, uint64_t rnd)
+/* The increment X that the mode adds to the pattern before its d discarded bits
+   (mask = 2^d - 1, half = 2^(d-1)) are cleared (see above); odd: the last kept bit;
+   the stochastic modes keep the top SR_W - rnd_shift bits of the word, rnd_mask
+   their mask, and shift them up by x_shift to the top of the discarded bits. */
+static inline SR_U SR_FN(sr_increment)(SR_U bits, SR_U odd, SR_U mask, SR_U half,
+                                       int rnd_shift, SR_U rnd_mask, int x_shift,
+                                       sr_rounding mode, uint64_t rnd)
 {
     /* The increment goes straight onto the signed pattern: |x| + X stays below the
        sign bit, so the sign rides along (fewer steps in a reduction's chain). */
     SR_U neg = bits >> (SR_W - 1), negmask = (SR_U)0 - neg;
     SR_U rtop = (SR_U)(rnd >> (64 - SR_W));      /* the top SR_W random bits */
-    SR_U odd = ((bits >> k->d) ^ (SR_U)k->parity_offset) & 1, x;
     switch (mode) {
-    case SR_NEAREST: x = k->half - 1 + odd; break;
-    case SR_NEAREST_AWAY: x = k->half; break;
-    case SR_TOWARD_ZERO: x = 0; break;
-    case SR_UP: x = k->mask & ~negmask; break;
-    case SR_DOWN: x = k->mask & negmask; break;
-    case SR_ODD: x = k->mask & (odd - 1); break;
-    case SR_STOCHASTIC: x = (~(rtop >> k->rnd_shift) & k->rnd_mask) << k->x_shift; break;
-    default: x = k->mask & ((SR_U)0 - (rtop >> (SR_W - 1))); break;
+    case SR_NEAREST: return half - 1 + odd;
+    case SR_NEAREST_AWAY: return half;
+    case SR_TOWARD_ZERO: return 0;
+    case SR_UP: return mask & ~negmask;
+    case SR_DOWN: return mask & negmask;
+    case SR_ODD: return mask & (odd - 1);
+    case SR_STOCHASTIC: return (~(rtop >> rnd_shift) & rnd_mask) << x_shift;
+    default: return mask & ((SR_U)0 - (rtop >> (SR_W - 1)));
     }
-    return x;
+}
+
+/* The increment for a value in the format's normal range: d fixed. */
+static inline SR_U SR_FN(sr_normal_increment)(SR_U bits, const SR_FN(sr_normal_consts) *k,
+                                              sr_rounding mode, uint64_t rnd)
+{
+    SR_U odd = ((bits >> k->d) ^ (SR_U)k->parity_offset) & 1;
+    return SR_FN(sr_increment)(bits, odd, k->mask, k->half, k->rnd_shift, k->rnd_mask,
+                               k->x_shift, mode, rnd);
+}
+
+/*
+ * The same rounding for magnitudes in [gap, max] and zero, the format's subnormal
+ * range included: there the spacing stays 2^(emin - p + 1), so d grows by one per
+ * binade below 2^emin, up to P - 1 at the smallest subnormal (whose significand, 1,
+ * is odd). Slower than the fixed-d loop (shifts by a per-element amount), so only
+ * chunks that hold such values take it.
+ */
+static inline SR_U SR_FN(sr_round_sub_unbounded)(SR_U bits, const SR_FN(sr_normal_consts) *k,
+                                                 sr_rounding mode, uint64_t rnd)
+{
+    int E = (int)((bits & ~SR_SIGN_BIT) >> (SR_P - 1));
+    int below = k->emin_biased - (E > 1 ? E : 1);   /* input subnormals share binade 1's spacing */
+    int d = k->d + (below > 0 ? below : 0);
+    d = d < SR_P - 1 ? d : SR_P - 1;             /* zero: any d in range will do */
+    int used = k->rnd_bits < d ? k->rnd_bits : d;
+    SR_U mask = ((SR_U)1 << d) - 1, half = (SR_U)1 << (d - 1);
+    SR_U odd = d == SR_P - 1 && d != k->d ? 1 : ((bits >> d) ^ (SR_U)k->parity_offset) & 1;
+    SR_U x = SR_FN(sr_increment)(bits, odd, mask, half, SR_W - used,
+                                 ((SR_U)1 << used) - 1, d - used, mode, rnd);
+    return (bits + x) & ~mask;
 }
 
 /* The rounded pattern on an unbounded exponent range (no overflow handling yet). */
@@ -202,6 +243,41 @@ static inline int SR_FN(sr_is_special)(SR_U b, SR_U lo, SR_U span)
     return (SR_U)(a - lo) >= span && a != 0;
 }
 
+/* For the contiguous fast paths: the values of x[0 .. n) outside zero and the
+   magnitudes [lo, max] (lo a pattern: 2^emin's, or the gap's), which need the general
+   routine, and where they are. Returns their count, or -1 if there are too many for
+   patching to pay (more than 1 in 8, or n > SR_CHUNK and any at all). */
+static inline int SR_FN(sr_any_special)(const SR_U *x, sr_intp n, const sr_type_consts *c,
+                                        SR_U lo)
+{
+    SR_U span = (SR_U)c->max_bits + 1 - lo, outside = 0;
+    for (sr_intp i = 0; i < n; i++) outside |= SR_FN(sr_is_special)(x[i], lo, span);
+    return outside != 0;
+}
+
+static inline int SR_FN(sr_collect_special)(const SR_U *x, sr_intp n, const sr_type_consts *c,
+                                            SR_U lo, short *special_at, SR_U *special_bits)
+{
+    SR_U span = (SR_U)c->max_bits + 1 - lo;
+    if (!SR_FN(sr_any_special)(x, n, c, lo)) return 0;
+    if (n > SR_CHUNK) return -1;
+    /* collect them 16 at a time: most groups have none, and the test of a group
+       vectorizes; the rare groups with one are scanned branch-free */
+    int n_special = 0;
+    for (sr_intp g = 0; g < n; g += 16) {
+        sr_intp end = g + 16 < n ? g + 16 : n;
+        SR_U any = 0;
+        for (sr_intp i = g; i < end; i++) any |= SR_FN(sr_is_special)(x[i], lo, span);
+        if (!any) continue;
+        for (sr_intp i = g; i < end; i++) {
+            special_at[n_special] = (short)i;
+            special_bits[n_special] = x[i];
+            n_special += SR_FN(sr_is_special)(x[i], lo, span);
+        }
+    }
+    return 8 * n_special <= n ? n_special : -1;
+}
+
 /* Rounds n strided values; for the stochastic modes rnd holds n random words as wide
    as SR_T (rshift >= 64 - SR_W), which enter the 64-bit decisions as their top bits. */
 static inline void SR_FN(sr_round_strided)(const char *in, sr_intp is, char *out, sr_intp os,
@@ -212,41 +288,36 @@ static inline void SR_FN(sr_round_strided)(const char *in, sr_intp is, char *out
 #define SR_RND(MODE, i) ((MODE) >= SR_STOCHASTIC ? (uint64_t)rnd[i] << (64 - SR_W) : 0)
     SR_FN(sr_normal_consts) k = SR_FN(sr_normal_setup)(c, mode, 64 - rshift);
     /* Contiguous, aligned chunks take a branch-free loop that compilers vectorize. It
-       is exact for zeros and for magnitudes in [2^emin, max]; the few other values
-       (the format's subnormal range, beyond max, NaN, inf) are set aside first and
-       redone afterwards by the general routine, with the same random words. */
+       is exact for zeros and for magnitudes in [2^emin, max] (or, slower, [gap, max]
+       for chunks that reach into the subnormal range); the few other values (below
+       the gap, beyond max, NaN, inf) are set aside first and redone afterwards by
+       the general routine, with the same random words. */
     int fast = c->shift > 0 && is == sizeof(SR_U) && os == sizeof(SR_U) &&
                (uintptr_t)in % sizeof(SR_U) == 0 && (uintptr_t)out % sizeof(SR_U) == 0;
-    int n_special = 0;
+    int n_special = 0, sub = 0;
     short special_at[SR_CHUNK];
     SR_U special_bits[SR_CHUNK];
     if (fast) {
         const SR_U *x = (const SR_U *)(const void *)in;
-        SR_U lo = (SR_U)c->normal_bits, span = (SR_U)c->max_bits + 1 - lo, outside = 0;
-        for (sr_intp i = 0; i < n; i++) outside |= SR_FN(sr_is_special)(x[i], lo, span);
-        if (outside && n <= SR_CHUNK) {
-            /* collect them 16 at a time: most groups have none, and the test of a
-               group vectorizes; the rare groups with one are scanned branch-free */
-            for (sr_intp g = 0; g < n; g += 16) {
-                sr_intp end = g + 16 < n ? g + 16 : n;
-                SR_U any = 0;
-                for (sr_intp i = g; i < end; i++) any |= SR_FN(sr_is_special)(x[i], lo, span);
-                if (!any) continue;
-                for (sr_intp i = g; i < end; i++) {
-                    special_at[n_special] = (short)i;
-                    special_bits[n_special] = x[i];
-                    n_special += SR_FN(sr_is_special)(x[i], lo, span);
-                }
-            }
+        if (SR_FN(sr_any_special)(x, n, c, (SR_U)c->normal_bits)) {
+            /* the format has subnormals, and the ISA shifts vector lanes by different
+               amounts (else the per-element loop costs more than the patching) */
+            sub = SR_VARIABLE_SHIFTS && c->gap_bits < c->normal_bits;
+            n_special = SR_FN(sr_collect_special)(x, n, c, (SR_U)(sub ? c->gap_bits :
+                                                  c->normal_bits), special_at, special_bits);
         }
-        fast = !outside || (n <= SR_CHUNK && 8 * n_special <= n);   /* else general */
+        fast = n_special >= 0;   /* else the general routine for all */
     }
 #define SR_MODE_LOOP(MODE)                                                                  \
     if (fast) {                                                                             \
         const SR_U *x = (const SR_U *)(const void *)in;                                     \
         SR_U *y = (SR_U *)(void *)out;                                                      \
-        for (sr_intp i = 0; i < n; i++)                                                     \
-            y[i] = SR_FN(sr_round_normal_unbounded)(x[i], &k, MODE, SR_RND(MODE, i));       \
+        if (sub)                                                                            \
+            for (sr_intp i = 0; i < n; i++)                                                 \
+                y[i] = SR_FN(sr_round_sub_unbounded)(x[i], &k, MODE, SR_RND(MODE, i));      \
+        else                                                                                \
+            for (sr_intp i = 0; i < n; i++)                                                 \
+                y[i] = SR_FN(sr_round_normal_unbounded)(x[i], &k, MODE, SR_RND(MODE, i));   \
         for (int j = 0; j < n_special; j++) {                                               \
             int i = special_at[j];                                                          \
             y[i] = SR_FN(sr_round_bits)(special_bits[j], c, MODE, rshift, SR_RND(MODE, i)); \
@@ -273,9 +344,7 @@ static inline void SR_FN(sr_round_strided)(const char *in, sr_intp is, char *out
  * SR_VEC_BYTES (the ISA's register width, so that the lanes' state stays in
  * registers), 64 / SR_VEC_BYTES of them per step.
  */
-#ifndef SR_VEC_BYTES
-#define SR_VEC_BYTES 16
-#endif
+
 typedef uint64_t SR_FN(sr_lanes) __attribute__((vector_size(SR_VEC_BYTES)));
 typedef SR_U SR_FN(sr_vec) __attribute__((vector_size(SR_VEC_BYTES)));
 
@@ -284,35 +353,57 @@ static inline int SR_FN(sr_round_inline)(const char *in, char *out, sr_intp n,
                                          int rshift, sr_rng *r)
 {
     enum { NV = 64 / SR_VEC_BYTES, STEP = 64 / sizeof(SR_U) };
+    if (c->shift == 0 || n % STEP != 0 || n > SR_CHUNK) return 0;
+    short special_at[SR_CHUNK];
+    SR_U special_bits[SR_CHUNK], words[SR_CHUNK];
     const SR_U *x = (const SR_U *)(const void *)in;
-    SR_U lo = (SR_U)c->normal_bits, span = (SR_U)c->max_bits + 1 - lo, outside = 0;
-    for (sr_intp i = 0; i < n; i++) outside |= SR_FN(sr_is_special)(x[i], lo, span);
-    if (outside || c->shift == 0 || n % STEP != 0) return 0;
+    int n_special = 0;
+    if (SR_FN(sr_any_special)(x, n, c, (SR_U)c->normal_bits)) {
+        /* values in the subnormal range take sr_round_strided's per-element loop */
+        if (SR_VARIABLE_SHIFTS && c->gap_bits < c->normal_bits) return 0;
+        n_special = SR_FN(sr_collect_special)(x, n, c, (SR_U)c->normal_bits, special_at,
+                                              special_bits);
+        if (n_special < 0) return 0;
+    }
     SR_FN(sr_normal_consts) k = SR_FN(sr_normal_setup)(c, mode, 64 - rshift);
     SR_FN(sr_lanes) s0[NV], s1[NV], s2[NV], s3[NV], o;
     memcpy(s0, r->s[0], sizeof s0); memcpy(s1, r->s[1], sizeof s1);
     memcpy(s2, r->s[2], sizeof s2); memcpy(s3, r->s[3], sizeof s3);
     SR_U clear = ~k.mask;
-#define SR_INLINE_LOOP(INCREMENT)                                                           \
+    /* KEEP: also keep the words, for the special values patched afterwards */
+#define SR_INLINE_LOOP(INCREMENT, KEEP)                                                     \
     for (sr_intp i = 0; i < n; i += STEP)                                                   \
         for (int h = 0; h < NV; h++) {                                                      \
             SR_FN(sr_vec) w, b, y;                                                          \
             size_t at = i * sizeof(SR_U) + h * SR_VEC_BYTES;                                \
             SR_XOSHIRO_STEP(SR_FN(sr_lanes), o, s0[h], s1[h], s2[h], s3[h]);                \
             memcpy(&w, &o, sizeof w);                                                       \
+            if (KEEP) memcpy((char *)words + at, &w, sizeof w);                             \
             memcpy(&b, in + at, sizeof b);                                                  \
             y = (b + (INCREMENT)) & clear;                                                  \
             memcpy(out + at, &y, sizeof y);                                                 \
         }
+#define SR_INLINE_LOOPS(INCREMENT)                                                          \
+    if (n_special) {                                                                        \
+        SR_INLINE_LOOP(INCREMENT, 1)                                                        \
+    } else {                                                                                \
+        SR_INLINE_LOOP(INCREMENT, 0)                                                        \
+    }
     if (mode == SR_STOCHASTIC) {
         SR_U rnd_mask = k.rnd_mask;
         int rnd_shift = k.rnd_shift, x_shift = k.x_shift;
-        SR_INLINE_LOOP((~(w >> rnd_shift) & rnd_mask) << x_shift)
+        SR_INLINE_LOOPS((~(w >> rnd_shift) & rnd_mask) << x_shift)
     } else {   /* stochastic_equal: the whole mask if the word's top bit is set */
         SR_U mask = k.mask;
-        SR_INLINE_LOOP(mask & ((SR_U)0 - (w >> (SR_W - 1))))
+        SR_INLINE_LOOPS(mask & ((SR_U)0 - (w >> (SR_W - 1))))
     }
+#undef SR_INLINE_LOOPS
 #undef SR_INLINE_LOOP
+    for (int j = 0; j < n_special; j++) {
+        SR_U y = SR_FN(sr_round_bits)(special_bits[j], c, mode, rshift,
+                                      (uint64_t)words[special_at[j]] << (64 - SR_W));
+        memcpy(out + special_at[j] * sizeof(SR_U), &y, sizeof y);
+    }
     memcpy(r->s[0], s0, sizeof s0); memcpy(r->s[1], s1, sizeof s1);
     memcpy(r->s[2], s2, sizeof s2); memcpy(r->s[3], s3, sizeof s3);
     return 1;

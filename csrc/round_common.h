@@ -60,7 +60,7 @@ typedef int (*sr_arith_chunk_fn)(int op, const char *a, sr_intp sa, const char *
                                  double *hi, double *lo, uint64_t *undecided);
 /* Stochastic rounding of n contiguous, aligned values, n a multiple of one generator
    step (64 bytes of words), drawing from r (at a block boundary). Returns 0, having
-   drawn nothing, if the chunk holds values that need the general routine. */
+   drawn nothing, if too many values of the chunk need the general routine. */
 typedef int (*sr_round_inline_fn)(const char *in, char *out, sr_intp n,
                                   const sr_type_consts *c, sr_rounding mode, int rshift,
                                   sr_rng *r);
