@@ -536,18 +536,21 @@ SR_DEFINE_KAHAN(f64)
 /* Whether an input overlaps the output other than element for element: then each
    output may feed a later input (NumPy's accumulate does this on purpose), and the
    two-pass fast path, which reads every input first, must not run. */
-static inline int shifted_overlap(char *const *p, int nargs, sr_intp bytes)
+static inline int shifted_overlap(char *const *p, int nargs, const char *out, sr_intp bytes)
 {
     for (int k = 0; k < nargs; k++) {
-        sr_intp d = p[k] - p[nargs];
+        sr_intp d = p[k] - out;
         if (d != 0 && d > -bytes && d < bytes) return 1;
     }
     return 0;
 }
 
 /* One loop per (operation, input type): chunks of SR_CHUNK elements share one draw.
-   add, subtract and multiply try the reduction and the vectorized fast path first. */
-#define SR_LOOP_HEAD(NAME, T, NARGS, OP)                                                   \
+   Contiguous or broadcast operands try the vectorized fast path first (the
+   kernel table's arith_*), and its undecided elements, or whole chunks it declines,
+   take the exact path: EXACT, an exact_result computed from the loaded operands
+   a, b, c (unused ones alias a). add and multiply also serve reductions. */
+#define SR_DEFINE_LOOP(NAME, T, NARGS, OP, EXACT)                                          \
     void sr_loop_##NAME##_##T(char **args, const sr_intp *dims, const sr_intp *steps,     \
                               void *data)                                                  \
     {                                                                                      \
@@ -555,75 +558,54 @@ static inline int shifted_overlap(char *const *p, int nargs, sr_intp bytes)
         sr_rounding mode = ctx->rounding;                                                  \
         int rshift = 64 - ctx->bits, stochastic = sr_rounding_is_stochastic(mode);         \
         int op = OP;                                                                       \
-        if (op >= 0 && op != SR_OP_SUBTRACT && args[0] == args[2] && steps[0] == 0 &&      \
-            steps[2] == 0) {                                                               \
+        if ((op == SR_OP_ADD || op == SR_OP_MULTIPLY) && args[0] == args[2] &&             \
+            steps[0] == 0 && steps[2] == 0) {                                              \
             reduce_##T(op, args, dims[0], steps, ctx);                                     \
             return;                                                                        \
         }                                                                                  \
-        sr_arith_chunk_fn fast = op < 0 ? NULL : sr_kernels_active()->arith_##T;           \
-        if (fast && (steps[NARGS] != sizeof(T) ||                                          \
-                     (steps[0] != 0 && steps[0] != sizeof(T)) ||                           \
-                     (steps[1] != 0 && steps[1] != sizeof(T))))                            \
-            fast = NULL;                                                                   \
+        sr_arith_chunk_fn fast = sr_kernels_active()->arith_##T;                           \
+        if (steps[NARGS] != sizeof(T)) fast = NULL;                                        \
+        for (int k = 0; k < NARGS; k++)                                                    \
+            if (steps[k] != 0 && steps[k] != sizeof(T)) fast = NULL;                       \
         uint64_t rnd[SR_CHUNK] = {0};                                                      \
-        double hi[SR_CHUNK], lo[SR_CHUNK];                                                 \
-        uint64_t undecided[SR_CHUNK];                                                 \
-        char *p[NARGS + 1];                                                                \
-        for (int k = 0; k <= NARGS; k++) p[k] = args[k];                                   \
+        uint64_t undecided[SR_CHUNK];                                                      \
+        char *p[4];                                                                        \
+        sr_intp st[3];                                                                     \
+        for (int k = 0; k < 3; k++) {   /* operands beyond NARGS alias the first */        \
+            p[k] = args[k < NARGS ? k : 0];                                                \
+            st[k] = steps[k < NARGS ? k : 0];                                              \
+        }                                                                                  \
+        p[3] = args[NARGS];                                                                \
         for (sr_intp n = dims[0]; n > 0;) {                                                \
             sr_intp m = n < SR_CHUNK ? n : SR_CHUNK;                                       \
             if (stochastic) sr_context_draw(ctx, rnd, (size_t)m);                          \
             n -= m;                                                                        \
-            int done = fast && !shifted_overlap(p, NARGS, m * (sr_intp)sizeof(T)) ?        \
-                fast(op, p[0], steps[0], p[1], steps[1], p[NARGS], m, &ctx->fmt.f64, mode, \
-                     rshift, rnd, hi, lo, undecided) : 0;                                  \
-            if (done) {                                                                    \
-                for (sr_intp i = 0; done == 2 && i < m; i++) {                             \
-                    if (!undecided[i]) continue;                                           \
-                    exact_result x = {0};                                                  \
-                    x.hi = hi[i];                                                          \
-                    x.lo = lo[i];                                                          \
-                    T r = (T)round_exact(x, &ctx->fmt, mode, rshift, rnd[i]);              \
-                    memcpy(p[NARGS] + i * (sr_intp)sizeof(T), &r, sizeof r);               \
-                }                                                                          \
-                for (int k = 0; k <= NARGS; k++) p[k] += m * steps[k];                     \
-                continue;                                                                  \
+            int done = fast && !shifted_overlap(p, NARGS, p[3], m * (sr_intp)sizeof(T)) ?  \
+                fast(op, (const char *const *)p, st, p[3], m, &ctx->fmt.f64, mode, rshift, \
+                     rnd, undecided) : 0;                                                  \
+            for (sr_intp i = 0; done != 1 && i < m; i++) {                                 \
+                if (done == 2 && !undecided[i]) continue;                                  \
+                T a, b, c;                                                                 \
+                memcpy(&a, p[0] + i * st[0], sizeof a);                                    \
+                memcpy(&b, p[1] + i * st[1], sizeof b);                                    \
+                memcpy(&c, p[2] + i * st[2], sizeof c);                                    \
+                (void)b; (void)c;                                                          \
+                exact_result x = EXACT;                                                    \
+                T r = (T)round_exact(x, &ctx->fmt, mode, rshift, rnd[i]);                  \
+                memcpy(p[3] + i * steps[NARGS], &r, sizeof r);                             \
             }                                                                              \
-            for (sr_intp i = 0; i < m; i++) {
-
-#define SR_LOOP_TAIL(T, NARGS)                                                             \
-                T out = (T)round_exact(x, &ctx->fmt, mode, rshift, rnd[i]);                \
-                memcpy(p[NARGS], &out, sizeof out);                                        \
-                for (int k = 0; k <= NARGS; k++) p[k] += steps[k];                         \
-            }                                                                              \
+            for (int k = 0; k < 3; k++) p[k] += m * st[k];                                 \
+            p[3] += m * steps[NARGS];                                                      \
         }                                                                                  \
     }
 
-#define SR_LOAD(T, K, VAR) T VAR; memcpy(&VAR, p[K], sizeof VAR);
-
-#define SR_UNARY(NAME, T)                                                                  \
-    SR_LOOP_HEAD(NAME, T, 1, -1)                                                           \
-    SR_LOAD(T, 0, a)                                                                       \
-    exact_result x = op_##NAME((double)a, mode);                                           \
-    SR_LOOP_TAIL(T, 1)
-#define SR_BINARY(NAME, T, OP)                                                             \
-    SR_LOOP_HEAD(NAME, T, 2, OP)                                                           \
-    SR_LOAD(T, 0, a) SR_LOAD(T, 1, b)                                                      \
-    exact_result x = op_##NAME((double)a, (double)b, mode);                                \
-    SR_LOOP_TAIL(T, 2)
-#define SR_TERNARY(NAME, T)                                                                \
-    SR_LOOP_HEAD(NAME, T, 3, -1)                                                           \
-    SR_LOAD(T, 0, a) SR_LOAD(T, 1, b) SR_LOAD(T, 2, c)                                     \
-    exact_result x = op_##NAME((double)a, (double)b, (double)c, mode);                     \
-    SR_LOOP_TAIL(T, 3)
-
 #define SR_ALL_OPS(T)                                                                      \
-    SR_BINARY(add, T, SR_OP_ADD)                                                           \
-    SR_BINARY(subtract, T, SR_OP_SUBTRACT)                                                 \
-    SR_BINARY(multiply, T, SR_OP_MULTIPLY)                                                 \
-    SR_BINARY(divide, T, -1)                                                               \
-    SR_TERNARY(fma, T)                                                                     \
-    SR_UNARY(sqrt, T)
+    SR_DEFINE_LOOP(add, T, 2, SR_OP_ADD, op_add(a, b, mode))                               \
+    SR_DEFINE_LOOP(subtract, T, 2, SR_OP_SUBTRACT, op_subtract(a, b, mode))                \
+    SR_DEFINE_LOOP(multiply, T, 2, SR_OP_MULTIPLY, op_multiply(a, b, mode))                \
+    SR_DEFINE_LOOP(divide, T, 2, SR_OP_DIVIDE, op_divide(a, b, mode))                      \
+    SR_DEFINE_LOOP(fma, T, 3, SR_OP_FMA, op_fma(a, b, c, mode))                            \
+    SR_DEFINE_LOOP(sqrt, T, 1, SR_OP_SQRT, op_sqrt(a, mode))
 
 SR_ALL_OPS(f32)
 SR_ALL_OPS(f64)

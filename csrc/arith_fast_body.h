@@ -1,65 +1,129 @@
 /*
- * Fast path for elementwise add, subtract and multiply, included by round_impl.h
- * once per input type and instruction set (like round_body.h). Expects SR_T, SR_FN
- * and SR_ISA_TAG. Most exact sums and products of binary32/binary64 operands are
- * themselves binary64 numbers (the TwoSum error is zero), and where they are not, the
- * error rarely changes the outcome (sr_normal_decided). When every result of a chunk is
- * in the format's normal range, rounding is the branch-free normal-range kernel applied
- * to binary64 bit patterns, which compilers vectorize; the rare undecided elements are
- * flagged, with their exact hi + lo, for the caller's exact path. Otherwise the whole
- * chunk goes to the general per-element path (arith.c).
+ * Fast path for the elementwise operations, included by round_impl.h once per input
+ * type and instruction set (like round_body.h). Expects SR_T, SR_FN and SR_ISA_TAG.
+ * Pass 1 computes r = RN64(exact result) and whether the exact result differs from
+ * r: the TwoSum error (add, subtract; fma of binary32 data), the fma-computed error
+ * of a product, the fma-computed remainder of a quotient or square root (exact above
+ * 2^-960), or for binary64 fma, whether any of the terms of a + b + c's error-free
+ * split is nonzero. Where r is in the format's normal range, rounding r gives the
+ * right answer whatever the (less than half a binary64 ulp) error, unless the error
+ * can tip a boundary (sr_normal_decided): pass 2 rounds r with the branch-free
+ * normal-range kernel, which compilers vectorize, and flags the rare undecided
+ * elements for the caller's exact path. Chunks with any result outside the normal
+ * range go to the general per-element path (arith.c).
  */
 #define SR_F64(x) SR_PASTE3(x, _f64, SR_ISA_TAG)
 
 /* Returns 0 (nothing written) if the chunk does not qualify; else writes out[0..n)
-   and returns 1, or 2 when some elements still need the exact path: those have
-   undecided[i] set, and their exact result is hi[i] + lo[i].
-   Input strides are 0 (a broadcast scalar) or sizeof(SR_T); out is contiguous. */
-static inline int SR_FN(sr_arith_fast)(int op, const char *pa, sr_intp sa, const char *pb,
-                                       sr_intp sb, char *out, sr_intp n,
-                                       const sr_type_consts *c, sr_rounding mode, int rshift,
-                                       const uint64_t *rnd, double *hi, double *lo,
+   and returns 1, or 2 when some elements still need the exact path (undecided[i]
+   set). Operands: in[k] with stride st[k], 0 (a broadcast scalar) or sizeof(SR_T);
+   out is contiguous. */
+static inline int SR_FN(sr_arith_fast)(int op, const char *const *in, const sr_intp *st,
+                                       char *out, sr_intp n, const sr_type_consts *c,
+                                       sr_rounding mode, int rshift, const uint64_t *rnd,
                                        uint64_t *undecided)
 {
-    double s[SR_CHUNK], err_of[SR_CHUNK];   /* local: provably unaliased, so vectorized */
-    uint64_t inexact[SR_CHUNK];              /* integer flags keep pass 2 all-integer */
+    double s[SR_CHUNK];          /* local: provably unaliased, so vectorized */
+    uint64_t inexact[SR_CHUNK];  /* integer flags keep pass 2 all-integer */
     uint64_t bad = 0;
-    /* binary64 products: their fma-computed error is exact only above 2^-960 */
+    const int single = sizeof(SR_T) == 4;
+    /* binary64 operands: errors computed by fma are exact only above 2^-960 */
+    const double tiny = 0x1p-960;
     const uint64_t min_product = 0x03f0000000000000u;   /* 2^-960 */
-    const uint64_t range_lo = op == SR_OP_MULTIPLY && sizeof(SR_T) == 8 &&
+    const uint64_t range_lo = op == SR_OP_MULTIPLY && !single &&
                                       c->normal_bits < min_product ? min_product
                                                                    : c->normal_bits,
                    span = 0x7ff0000000000000u - range_lo;
     /* the normal-range kernel needs d >= 1 discarded bits (not binary64 itself) */
     if (n > SR_CHUNK || c->shift == 0) return 0;
-    /* This pass may raise flags (inexact, or invalid from infinities) that the
-       result does not: keep the caller's flags as they were. */
+    /* This pass may raise flags (inexact, invalid from infinities, divide by zero)
+       that the result does not: keep the caller's flags as they were. */
     fexcept_t flags;
     fegetexceptflag(&flags, FE_ALL_EXCEPT);
-#define SR_PASS1(A, B)                                                                     \
+#define SR_PASS1(A, B, C, COMPUTE)                                                         \
     for (sr_intp i = 0; i < n; i++) {                                                      \
-        double x = (double)(A), y = (double)(B), r, err;                                   \
-        if (op == SR_OP_MULTIPLY) {                                                        \
-            r = x * y;       /* exact for binary32: their products fit in binary64 */      \
-            err = sizeof(SR_T) == 4 ? 0 : fma(x, y, -r);                                   \
-        } else {                                                                           \
-            if (op == SR_OP_SUBTRACT) y = -y;                                              \
-            r = x + y;                                                                     \
-            double bb = r - x;                                                             \
-            err = (x - (r - bb)) + (y - bb);                                               \
-        }                                                                                  \
-        uint64_t u;                                                                        \
+        double x = (double)(A), y = (double)(B), z = (double)(C), r;                       \
+        uint64_t u, flag, out_of_range = 0;                                                \
+        (void)y; (void)z;                                                                  \
+        COMPUTE                                                                            \
         memcpy(&u, &r, sizeof u);                                                          \
         s[i] = r;                                                                          \
-        err_of[i] = err;                                                                   \
-        inexact[i] = (uint64_t)(err != 0);                                                 \
-        bad |= (uint64_t)(((u & 0x7fffffffffffffffu) - range_lo) >= span);                \
+        inexact[i] = flag;                                                                 \
+        bad |= out_of_range | (uint64_t)(((u & 0x7fffffffffffffffu) - range_lo) >= span); \
     }
-    const SR_T *a = (const SR_T *)(const void *)pa, *b = (const SR_T *)(const void *)pb;
-    if (sa && sb) SR_PASS1(a[i], b[i])
-    else if (sa) SR_PASS1(a[i], b[0])
-    else if (sb) SR_PASS1(a[0], b[i])
-    else SR_PASS1(a[0], b[0])
+    /* the operations; each sets r, flag (exact result != r), maybe out_of_range */
+#define SR_OP_SUM(Y)                                                                       \
+    {                                                                                      \
+        double yy = (Y);                                                                   \
+        r = x + yy;                                                                        \
+        double bb = r - x;                                                                 \
+        flag = ((x - (r - bb)) + (yy - bb)) != 0;                                          \
+    }
+#define SR_OP_PRODUCT                                                                      \
+    {                                                                                      \
+        r = x * y;       /* exact for binary32: their products fit in binary64 */          \
+        flag = !single && fma(x, y, -r) != 0;                                              \
+    }
+#define SR_OP_QUOTIENT                                                                     \
+    {                                                                                      \
+        r = x / y;                                                                         \
+        flag = fma(-r, y, x) != 0;                                                         \
+        out_of_range = !single && !(fabs(x) >= tiny);                                      \
+    }
+#define SR_OP_ROOT                                                                         \
+    {                                                                                      \
+        r = sqrt(x);                                                                       \
+        flag = fma(-r, r, x) != 0;                                                         \
+        out_of_range = !single && !(x >= tiny);                                            \
+    }
+#define SR_OP_FMA                                                                          \
+    {                                                                                      \
+        double p = x * y;                                                                  \
+        if (single) {    /* p is exact: a TwoSum of p + z */                               \
+            r = p + z;                                                                     \
+            double bb = r - p;                                                             \
+            flag = ((p - (r - bb)) + (z - bb)) != 0;                                       \
+        } else {         /* x*y = p + pe and p + z = s1 + t1, exactly */                   \
+            double pe = fma(x, y, -p);                                                     \
+            double s1 = p + z;                                                             \
+            double bb = s1 - p;                                                            \
+            double t1 = (p - (s1 - bb)) + (z - bb);                                        \
+            r = fma(x, y, z);                                                              \
+            flag = (pe != 0) | (t1 != 0) | (s1 != r);                                      \
+            out_of_range = !(fabs(p) >= tiny) & (x != 0) & (y != 0);                       \
+        }                                                                                  \
+    }
+    /* strides: 0 or one element; a broadcast operand is copied out n times, so that
+       one loop, which compilers vectorize, serves every combination */
+    SR_T copies[3][SR_CHUNK];
+    const SR_T *arg[3];
+    for (int j = 0; j < 3; j++) {
+        arg[j] = (const SR_T *)(const void *)in[j];
+        if (st[j] == 0) {
+            for (sr_intp i = 0; i < n; i++) copies[j][i] = arg[j][0];
+            arg[j] = copies[j];
+        }
+    }
+#define SR_PASS1_ANY(COMPUTE)                                                              \
+    {                                                                                      \
+        const SR_T *a = arg[0], *b = arg[1], *cc = arg[2];                                 \
+        SR_PASS1(a[i], b[i], cc[i], COMPUTE)                                               \
+    }
+    /* the caller points unused operands at the first one, with its stride */
+    switch (op) {
+    case SR_OP_ADD: SR_PASS1_ANY(SR_OP_SUM(y)) break;
+    case SR_OP_SUBTRACT: SR_PASS1_ANY(SR_OP_SUM(-y)) break;
+    case SR_OP_MULTIPLY: SR_PASS1_ANY(SR_OP_PRODUCT) break;
+    case SR_OP_DIVIDE: SR_PASS1_ANY(SR_OP_QUOTIENT) break;
+    case SR_OP_SQRT: SR_PASS1_ANY(SR_OP_ROOT) break;
+    default: SR_PASS1_ANY(SR_OP_FMA) break;
+    }
+#undef SR_PASS1_ANY
+#undef SR_OP_SUM
+#undef SR_OP_PRODUCT
+#undef SR_OP_QUOTIENT
+#undef SR_OP_ROOT
+#undef SR_OP_FMA
 #undef SR_PASS1
     fesetexceptflag(&flags, FE_ALL_EXCEPT);
     if (bad) return 0;
@@ -82,9 +146,6 @@ static inline int SR_FN(sr_arith_fast)(int op, const char *pa, sr_intp sa, const
     }
     SR_DISPATCH_MODE(mode, SR_PASS2)
 #undef SR_PASS2
-    if (!any) return 1;
-    memcpy(hi, s, (size_t)n * sizeof *hi);
-    memcpy(lo, err_of, (size_t)n * sizeof *lo);
-    return 2;
+    return any ? 2 : 1;
 }
 #undef SR_F64

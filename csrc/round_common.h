@@ -53,11 +53,11 @@ typedef uint64_t sr_lanes8 __attribute__((vector_size(64)));
 typedef void (*sr_round_chunk_fn)(const char *in, sr_intp is, char *out, sr_intp os,
                                   sr_intp n, const sr_type_consts *c, sr_rounding mode,
                                   int rshift, const void *rnd);
-enum { SR_OP_ADD, SR_OP_SUBTRACT, SR_OP_MULTIPLY };
-typedef int (*sr_arith_chunk_fn)(int op, const char *a, sr_intp sa, const char *b,
-                                 sr_intp sb, char *out, sr_intp n, const sr_type_consts *c64,
+enum { SR_OP_ADD, SR_OP_SUBTRACT, SR_OP_MULTIPLY, SR_OP_DIVIDE, SR_OP_SQRT, SR_OP_FMA };
+typedef int (*sr_arith_chunk_fn)(int op, const char *const *in, const sr_intp *strides,
+                                 char *out, sr_intp n, const sr_type_consts *c64,
                                  sr_rounding mode, int rshift, const uint64_t *rnd,
-                                 double *hi, double *lo, uint64_t *undecided);
+                                 uint64_t *undecided);
 /* Stochastic rounding of n contiguous, aligned values, n a multiple of one generator
    step (64 bytes of words), drawing from r (at a block boundary). Returns 0, having
    drawn nothing, if too many values of the chunk need the general routine. */

@@ -311,6 +311,49 @@ def test_arithmetic_matches_exact_reference_large(op):
             check_against_exact_reference(op, fname, dtype, n=1500, seed_tag="L", rng=23)
 
 
+def _near_boundaries(op, fmt, dtype, n, rng):
+    """Operands of op, contiguous and free of special values, whose exact results lie
+    in fmt's normal range on, or a hair off, its grid points and midpoints: where the
+    vectorized path must hand elements to the exact path."""
+    p = fmt.precision
+    j = rng.integers(0, 2 ** min(p, 20), n)                   # even: grid point, odd: tie
+    t = (1 + j * 2.0 ** -p) * 2.0 ** rng.integers(-4, 5, n)
+    t = t * rng.choice([-1.0, 1.0], n)
+    b = (1 + rng.random(n)) * 2.0 ** rng.integers(-3, 4, n)
+    b = np.where(rng.random(n) < 0.25, np.exp2(rng.integers(-3, 4, n)), b)   # exact cases
+    b = (b * rng.choice([-1.0, 1.0], n)).astype(dtype)
+    if op == "divide":
+        return [(t * b).astype(dtype), b]                      # a / b = t (1 + tiny)
+    if op == "sqrt":                                           # sqrt = |t| (1 + tiny)
+        sq = (t * t).astype(dtype)                             # often exact: nudge half
+        away = rng.choice(np.array([-np.inf, np.inf], dtype), n)
+        return [np.where(rng.random(n) < 0.5, np.nextafter(sq, away), sq)]
+    a = rng.standard_normal(n).astype(dtype)                   # fma: a * b + c = t + tiny
+    return [a, b, (t - a.astype(np.float64) * b).astype(dtype)]
+
+
+@pytest.mark.parametrize("op", ["divide", "sqrt", "fma"])
+@pytest.mark.parametrize("fname,dtype", [("bfloat16", np.float32), ("binary16", np.float32),
+                                         ("e4m3", np.float32), ("bfloat16", np.float64),
+                                         ("binary16", np.float64), ("p50", np.float64)])
+def test_vectorized_path_on_boundaries(op, fname, dtype):
+    """Contiguous divide, sqrt and fma decide most elements from the binary64 result
+    and its error-free remainder or error terms; the rest take the exact path. All
+    modes, every element against the exact reference, stochastic words replayed."""
+    fmt = sr.Format(50, 900, name="p50") if fname == "p50" else FORMATS[fname]
+    rng = np.random.default_rng(zlib.crc32(f"{op}{fname}{dtype.__name__}".encode()))
+    args = _near_boundaries(op, fmt, dtype, 600, rng)
+    rfmt = ref_format(fmt)
+    for mode in MODES:
+        ctx = sr.Context(fmt, mode, rng=31)
+        words = sr.Context(fmt, mode, rng=31).random_words(600) if mode in STOCHASTIC \
+            else [None] * 600
+        got = getattr(ctx, op)(*args)
+        want = [expected_value(op, [x[i] for x in args], rfmt, mode, words[i])
+                for i in range(600)]
+        assert_matches(got, want, f"{op} {fname} {dtype.__name__} {mode}")
+
+
 def _random_doubles(rng, n, dtype):
     """Finite values spread over every binade of dtype (random bit patterns)."""
     if dtype == np.float64:
