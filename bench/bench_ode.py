@@ -4,9 +4,14 @@ than one run):
 
     python bench/bench_ode.py
 """
+import os
+import sys
 import time
 
-import srround as sr
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import one_thread  # noqa: E402,F401  (before NumPy)
+
+import srround as sr  # noqa: E402
 
 
 def negate(t, y, ctx):

@@ -5,12 +5,17 @@ Kahan per rounded operation):
     python -m pytest bench/bench_summation.py --benchmark-only
 """
 import math
+import os
+import sys
 import time
 
-import numpy as np
-import pytest
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import one_thread  # noqa: E402,F401  (before NumPy)
 
-import srround as sr
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import srround as sr  # noqa: E402
 
 METHODS = ("recursive", "pairwise", "blocked", "kahan")
 N = 10**6

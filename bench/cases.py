@@ -10,7 +10,16 @@ CONVERSIONS = (
     ("f32->fp16", np.float32, sr.binary16, "float16"),
     ("f64->bf16", np.float64, sr.bfloat16, "bfloat16"),
     ("f64->fp16", np.float64, sr.binary16, "float16"),
+    ("f32->e4m3", np.float32, sr.e4m3, "float8_e4m3fn"),   # ~1% of values subnormal
 )
+# the low-precision arithmetic ufuncs, with their operands (a, b, c of standard-normal
+# data; sqrt takes |a| + 0.5)
+OPERATIONS = ("add", "subtract", "multiply", "divide", "sqrt", "fma")
+
+
+def operands(op, n, dtype):
+    a, b, c = (data(n, dtype, seed=s) for s in (1, 2, 3))
+    return {"sqrt": (np.abs(a) + dtype(0.5),), "fma": (a, b, c)}.get(op, (a, b))
 
 
 def data(n, dtype, seed=0):

@@ -19,9 +19,7 @@ and the up-probability of its stochastic rounding.
 """
 import os
 
-for _var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
-             "NUMEXPR_NUM_THREADS", "VECLIB_MAXIMUM_THREADS"):
-    os.environ[_var] = "1"
+import one_thread  # noqa: E402,F401  (before NumPy and torch)
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402

@@ -11,10 +11,12 @@ import os
 import sys
 import time
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cases import CONVERSIONS, SIZES, data, methods, target_dtype  # noqa: E402
+import one_thread  # noqa: E402,F401  (before NumPy)
+
+import numpy as np  # noqa: E402
+from cases import (CONVERSIONS, OPERATIONS, SIZES, data, methods, operands,  # noqa: E402
+                   target_dtype)
 
 import srround as sr  # noqa: E402
 
@@ -52,6 +54,17 @@ def main(argv=None):
             ctx = sr.Context(fmt, mode, rng=1)
             reduce_rows.append((f"ctx.add.reduce, float32 -> {fmt.name}, {mode}",
                                 median_ns(lambda: ctx.add.reduce(x), x.size, repeats)))
+    # Elementwise arithmetic into bfloat16: exact result, rounded once.
+    arith = {}
+    n_arith = sizes[0]
+    for dtype in (np.float32, np.float64):
+        for op in OPERATIONS:
+            args = operands(op, n_arith, dtype)
+            out = np.empty_like(args[0])
+            for mode in ("nearest", "stochastic"):
+                ufunc = getattr(sr.Context(sr.bfloat16, mode, rng=1), op)
+                arith[(op, np.dtype(dtype).name, mode)] = median_ns(
+                    lambda: ufunc(*args, out=out), n_arith, repeats)
     cols = [(label, n) for label, *_ in CONVERSIONS for n in sizes]
     print(f"srround {sr.__version__}, kernels: {sr.isa()}; ns per element, median of "
           f"{repeats}; (x copyto) = ratio to np.copyto on the same array\n")
@@ -67,6 +80,13 @@ def main(argv=None):
     print(f"\n| reduction ({sizes[-1]:.0e} float32 values) | ns per element |\n|---|---|")
     for name, v in reduce_rows:
         print(f"| {name} | {v:.2f} |")
+    arith_cols = [(dt, mode) for dt in ("float32", "float64") for mode in ("nearest", "stochastic")]
+    print(f"\n| ctx.<op>(..., out=) into bfloat16, {n_arith:.0e} values | "
+          + " | ".join(f"{dt} {mode}" for dt, mode in arith_cols) + " |")
+    print("|---|" + "---|" * len(arith_cols))
+    for op in OPERATIONS:
+        print(f"| {op} | " + " | ".join(f"{arith[(op, dt, mode)]:.2f}"
+                                        for dt, mode in arith_cols) + " |")
 
 
 if __name__ == "__main__":

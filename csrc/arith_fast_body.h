@@ -38,8 +38,7 @@ static inline int SR_FN(sr_arith_fast)(int op, const char *const *in, const sr_i
     if (n > SR_CHUNK || c->shift == 0) return 0;
     /* This pass may raise flags (inexact, invalid from infinities, divide by zero)
        that the result does not: keep the caller's flags as they were. */
-    fexcept_t flags;
-    fegetexceptflag(&flags, FE_ALL_EXCEPT);
+    sr_fp_flags flags = sr_save_fp_flags();
 #define SR_PASS1(A, B, C, COMPUTE)                                                         \
     for (sr_intp i = 0; i < n; i++) {                                                      \
         double x = (double)(A), y = (double)(B), z = (double)(C), r;                       \
@@ -125,7 +124,7 @@ static inline int SR_FN(sr_arith_fast)(int op, const char *const *in, const sr_i
 #undef SR_OP_ROOT
 #undef SR_OP_FMA
 #undef SR_PASS1
-    fesetexceptflag(&flags, FE_ALL_EXCEPT);
+    sr_restore_fp_flags(flags);
     if (bad) return 0;
     SR_F64(sr_normal_consts) k = SR_F64(sr_normal_setup)(c, mode, 64 - rshift);
     SR_T *y = (SR_T *)(void *)out;

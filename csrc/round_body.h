@@ -155,7 +155,7 @@ static inline SR_FN(sr_normal_consts) SR_FN(sr_normal_setup)(const sr_type_const
    the stochastic modes keep the top SR_W - rnd_shift bits of the word, rnd_mask
    their mask, and shift them up by x_shift to the top of the discarded bits. */
 static inline SR_U SR_FN(sr_increment)(SR_U bits, SR_U odd, SR_U mask, SR_U half,
-                                       int rnd_shift, SR_U rnd_mask, int x_shift,
+                                       SR_U rnd_shift, SR_U rnd_mask, SR_U x_shift,
                                        sr_rounding mode, uint64_t rnd)
 {
     /* The increment goes straight onto the signed pattern: |x| + X stays below the
@@ -193,15 +193,16 @@ static inline SR_U SR_FN(sr_normal_increment)(SR_U bits, const SR_FN(sr_normal_c
 static inline SR_U SR_FN(sr_round_sub_unbounded)(SR_U bits, const SR_FN(sr_normal_consts) *k,
                                                  sr_rounding mode, uint64_t rnd)
 {
-    int E = (int)((bits & ~SR_SIGN_BIT) >> (SR_P - 1));
-    int below = k->emin_biased - (E > 1 ? E : 1);   /* input subnormals share binade 1's spacing */
-    int d = k->d + (below > 0 ? below : 0);
+    /* all in SR_U, the lanes' own width, so that compilers vectorize it */
+    SR_U E = (bits & ~SR_SIGN_BIT) >> (SR_P - 1), emin = (SR_U)k->emin_biased;
+    E = E > 1 ? E : 1;                           /* input subnormals share binade 1's spacing */
+    SR_U d = (SR_U)k->d + (emin > E ? emin - E : 0);
     d = d < SR_P - 1 ? d : SR_P - 1;             /* zero: any d in range will do */
-    int used = k->rnd_bits < d ? k->rnd_bits : d;
+    SR_U used = (SR_U)k->rnd_bits < d ? (SR_U)k->rnd_bits : d;
     SR_U mask = ((SR_U)1 << d) - 1, half = (SR_U)1 << (d - 1);
-    SR_U odd = d == SR_P - 1 && d != k->d ? 1 : ((bits >> d) ^ (SR_U)k->parity_offset) & 1;
-    SR_U x = SR_FN(sr_increment)(bits, odd, mask, half, SR_W - used,
-                                 ((SR_U)1 << used) - 1, d - used, mode, rnd);
+    SR_U odd = d == SR_P - 1 && d != (SR_U)k->d ? 1 : ((bits >> d) ^ (SR_U)k->parity_offset) & 1;
+    SR_U x = SR_FN(sr_increment)(bits, odd, mask, half, SR_W - used, ((SR_U)1 << used) - 1,
+                                 d - used, mode, rnd);
     return (bits + x) & ~mask;
 }
 

@@ -37,6 +37,27 @@ static inline uint64_t sr_choose(int away, sr_split s)
         (s3) = ((s3) << 45) | ((s3) >> 19);                                               \
     } while (0)
 
+/* Saving and restoring the floating-point status flags around work whose flags must
+   not show. On x86-64 all of it is SSE arithmetic, whose flags live in MXCSR: reading
+   and writing that register is a few cycles, where <fenv.h>'s functions also save
+   and reload the x87 environment (a hundred cycles or more, per chunk). */
+#if defined(__SSE2__)
+#include <xmmintrin.h>
+typedef unsigned int sr_fp_flags;
+static inline sr_fp_flags sr_save_fp_flags(void) { return _mm_getcsr(); }
+static inline void sr_restore_fp_flags(sr_fp_flags f) { _mm_setcsr(f); }
+#else
+#include <fenv.h>
+typedef fexcept_t sr_fp_flags;
+static inline sr_fp_flags sr_save_fp_flags(void)
+{
+    fexcept_t f;
+    fegetexceptflag(&f, FE_ALL_EXCEPT);
+    return f;
+}
+static inline void sr_restore_fp_flags(sr_fp_flags f) { fesetexceptflag(&f, FE_ALL_EXCEPT); }
+#endif
+
 /* Kernels that take random words straight from the generator's registers need GCC
    vector types, and a little-endian machine (where a 64-bit word's low half is the
    first 32-bit word in memory, the order of sr_rng_fill32). */
