@@ -441,6 +441,10 @@ static inline double chain_step(const chain *ch, int op, double a, double b, int
     double r = op == SR_OP_MULTIPLY ? a * b : a + b;
     uint64_t u;
     memcpy(&u, &r, sizeof u);
+    /* A binary64 sum that is zero is exactly zero, and IEEE 754's sign for it (+0,
+       or -0 from two -0) is right in every mode but down: common in compensated
+       sums (a correction term of 0), so it skips the exact path. */
+    if (op != SR_OP_MULTIPLY && mode != SR_DOWN && r == 0) return r;
     if (((u & 0x7fffffffffffffffu) - ch->lo) < ch->span) {
         double err;
         if (op == SR_OP_MULTIPLY) {

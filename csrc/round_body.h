@@ -128,6 +128,7 @@ typedef struct {
     int d, parity_offset, rnd_shift, x_shift;
     SR_U rnd_mask;
     int rnd_bits, emin_biased;   /* for sr_round_sub_unbounded */
+    SR_U one;                    /* 1, hidden from the optimizer (see SR_OPAQUE) */
 } SR_FN(sr_normal_consts);
 
 static inline SR_FN(sr_normal_consts) SR_FN(sr_normal_setup)(const sr_type_consts *c,
@@ -147,6 +148,8 @@ static inline SR_FN(sr_normal_consts) SR_FN(sr_normal_setup)(const sr_type_const
     k.x_shift = k.d - used;
     k.rnd_bits = bits;
     k.emin_biased = c->emin_biased;
+    k.one = 1;
+    SR_OPAQUE(k.one);
     return k;
 }
 
@@ -199,9 +202,9 @@ static inline SR_U SR_FN(sr_round_sub_unbounded)(SR_U bits, const SR_FN(sr_norma
     SR_U d = (SR_U)k->d + (emin > E ? emin - E : 0);
     d = d < SR_P - 1 ? d : SR_P - 1;             /* zero: any d in range will do */
     SR_U used = (SR_U)k->rnd_bits < d ? (SR_U)k->rnd_bits : d;
-    SR_U mask = ((SR_U)1 << d) - 1, half = (SR_U)1 << (d - 1);
+    SR_U mask = (k->one << d) - 1, half = k->one << (d - 1);
     SR_U odd = d == SR_P - 1 && d != (SR_U)k->d ? 1 : ((bits >> d) ^ (SR_U)k->parity_offset) & 1;
-    SR_U x = SR_FN(sr_increment)(bits, odd, mask, half, SR_W - used, ((SR_U)1 << used) - 1,
+    SR_U x = SR_FN(sr_increment)(bits, odd, mask, half, SR_W - used, (k->one << used) - 1,
                                  d - used, mode, rnd);
     return (bits + x) & ~mask;
 }

@@ -37,6 +37,15 @@ static inline uint64_t sr_choose(int away, sr_split s)
         (s3) = ((s3) << 45) | ((s3) >> 19);                                               \
     } while (0)
 
+/* Hides a variable's value from the optimizer (an empty asm that may change it), at
+   no cost: GCC 12 vectorizes `one << n` with per-lane counts n on 64-bit lanes only
+   when it cannot see that one is the constant 1. */
+#if defined(__GNUC__)
+#define SR_OPAQUE(v) __asm__("" : "+r"(v))
+#else
+#define SR_OPAQUE(v) ((void)0)
+#endif
+
 /* Saving and restoring the floating-point status flags around work whose flags must
    not show. On x86-64 all of it is SSE arithmetic, whose flags live in MXCSR: reading
    and writing that register is a few cycles, where <fenv.h>'s functions also save
