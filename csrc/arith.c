@@ -426,6 +426,23 @@ static inline double add_to_bits(double r, uint64_t x, uint64_t clear)
 #endif
 }
 
+/* Round to nearest even the same way: the increment 2^(d-1) - 1 + (last kept bit)
+   is computed in the SSE register too (for formats with p >= 2, parity_offset 0). */
+static inline double nearest_in_register(double r, const sr_normal_consts_f64 *k)
+{
+#if defined(__SSE2__)
+    __m128i v = _mm_castpd_si128(_mm_set_sd(r));
+    __m128i last = _mm_and_si128(_mm_srl_epi64(v, _mm_cvtsi32_si128(k->d)),
+                                 _mm_cvtsi64_si128(1));
+    __m128i x = _mm_add_epi64(last, _mm_cvtsi64_si128((long long)(k->half - 1)));
+    v = _mm_and_si128(_mm_add_epi64(v, x), _mm_cvtsi64_si128((long long)~k->mask));
+    return _mm_cvtsd_f64(_mm_castsi128_pd(v));
+#else
+    uint64_t u = dbits(r);
+    return dval((u + k->half - 1 + ((u >> k->d) & 1)) & ~k->mask);
+#endif
+}
+
 /* Modes whose increment does not depend on the value being rounded: their steps can
    stay in the floating-point register (add_to_bits). */
 static inline int increment_is_fixed(sr_rounding mode)
@@ -458,7 +475,10 @@ static inline double chain_step(const chain *ch, int op, double a, double b, int
             /* overflow is rare: a branch keeps its test off the chain of steps */
             uint64_t y = (u + x) & ~ch->k.mask;
             if ((y & 0x7fffffffffffffffu) > ch->k.max_bits) return dval(sr_normal_overflow_f64(y, &ch->k));
-            return increment_is_fixed(mode) ? add_to_bits(r, x, ~ch->k.mask) : dval(y);
+            if (increment_is_fixed(mode)) return add_to_bits(r, x, ~ch->k.mask);
+            if (mode == SR_NEAREST && ch->k.parity_offset == 0)
+                return nearest_in_register(r, &ch->k);
+            return dval(y);
         }
     }
     exact_result e = op == SR_OP_MULTIPLY ? op_multiply(a, b, mode) : op_add(a, b, mode);
