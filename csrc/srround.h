@@ -8,7 +8,10 @@
  * Where things live:
  *   format.c        format descriptors and their precomputed per-type constants
  *   modes.h         the rounding modes: one small decision function each
- *   round_body.h    the generic rounding kernel, instantiated per input type in round.c
+ *   round_body.h    the generic rounding kernels, instantiated per input type by
+ *                   round_impl.h and per instruction set by kernels.c
+ *   arith_fast_body.h  the vectorized path of the six operations (same scheme)
+ *   round.c         the rounding loops (NumPy's ufunc signature), contexts
  *   arith.c         add/subtract/multiply/divide/fma/sqrt: exact result, rounded once
  *   rng.h, rng.c    xoshiro256++ with SR_RNG_LANES interleaved lanes
  */
