@@ -66,6 +66,28 @@ static void test_rng(void)
     sr_rng_fill(&a, wa, 16);
     sr_rng_fill(&b, wb, 16);
     CHECK(memcmp(wa, wb, sizeof wa) != 0, "jumped stream equals the original");
+
+    /* 32-bit draws: each word's low half, then its high half, in uneven pieces; a
+       waiting high half goes to the next 32-bit draw, and a 64-bit draw drops it */
+    uint64_t words[600];
+    uint32_t halves[1001];
+    sr_rng_seed(&a, seed);
+    sr_rng_fill(&a, words, 600);
+    sr_rng_seed(&b, seed);
+    size_t pieces32[] = {1, 2, 5, 0, 64, 3, 926}, h = 0;
+    for (size_t i = 0; i < sizeof pieces32 / sizeof *pieces32; i++) {
+        sr_rng_fill32(&b, halves + h, pieces32[i]);
+        h += pieces32[i];
+    }
+    ok = h == 1001;
+    for (k = 0; k < 1001; k++) ok &= halves[k] == (uint32_t)(words[k / 2] >> (32 * (k % 2)));
+    CHECK(ok, "32-bit draws are not the words' low then high halves");
+    uint32_t next;
+    sr_rng_fill32(&b, &next, 1);
+    CHECK(next == (uint32_t)(words[500] >> 32), "the waiting high half was not drawn next");
+    sr_rng_fill32(&b, &next, 1);                 /* word 501's low half; its high half waits */
+    sr_rng_fill(&b, wb, 1);
+    CHECK(wb[0] == words[502], "a 64-bit draw did not drop the waiting half");
 }
 
 static void test_formats(void)
@@ -210,10 +232,20 @@ static void test_fast_path_matches_general(void)
             sr_context bulk = make_ctx(formats[f][0], formats[f][1], formats[f][2], 1,
                                        SR_OVERFLOW_INF, 0, (sr_rounding)m, bits);
             sr_context one = bulk;
-            char *af[2] = {(char *)xf, (char *)yf}, *ad[2] = {(char *)xd, (char *)yd};
-            sr_intp n = N, stf[2] = {4, 4}, std_[2] = {8, 8};
-            sr_loop_round_f32(af, &n, stf, &bulk);
-            sr_loop_round_f64(ad, &n, std_, &bulk);
+            /* bulk calls in uneven pieces, so that calls start and end between the
+               generator's steps (buffered words, then inlined steps, then a tail) */
+            sr_intp pieces[] = {37, 1000, 3, 2048, N - 37 - 1000 - 3 - 2048}, at = 0;
+            for (int t = 0; t < 2; t++) {
+                at = 0;
+                for (size_t q = 0; q < sizeof pieces / sizeof *pieces; q++) {
+                    sr_intp stf[2] = {4, 4}, std_[2] = {8, 8};
+                    char *af[2] = {(char *)(xf + at), (char *)(yf + at)};
+                    char *ad[2] = {(char *)(xd + at), (char *)(yd + at)};
+                    if (t == 0) sr_loop_round_f32(af, &pieces[q], stf, &bulk);
+                    else sr_loop_round_f64(ad, &pieces[q], std_, &bulk);
+                    at += pieces[q];
+                }
+            }
             long bad = 0;
             for (int i = 0; i < N; i++) {
                 float rf = sr_round_f32(xf[i], &one);
