@@ -23,4 +23,5 @@ def test_round(benchmark, label, dtype, fmt, target, n, method):
             pytest.skip("ml_dtypes is not installed")
     benchmark.extra_info["ns_per_element"] = None
     benchmark.pedantic(m[method], rounds=7, iterations=1, warmup_rounds=1)
-    benchmark.extra_info["ns_per_element"] = benchmark.stats.stats.median / n * 1e9
+    if benchmark.stats is not None:   # None under --benchmark-disable
+        benchmark.extra_info["ns_per_element"] = benchmark.stats.stats.median / n * 1e9
