@@ -3,7 +3,8 @@
 Everything here is exact: values are ``fractions.Fraction`` and random words are
 Python integers, so there is no intermediate rounding to reason about.  The
 semantics are those of /work/shared/design.md ("Semantics"); the C core must
-agree with this module bit for bit.
+agree with this module bit for bit.  ``ref_arith`` extends ``ref_round`` to the
+arithmetic operations: the exact result (``exact_result``), rounded once.
 
 The grid of a format with precision p (significand bits, implicit bit included)
 and exponent range [emin, emax]:
@@ -222,3 +223,126 @@ def sqrt_standin(x, K=1074 + 64 + 2):
         return Fraction(r, 1 << K)
     return Fraction(2 * r + 1, 1 << (K + 1))
 
+
+# ----------------------------------------------------------- exact arithmetic
+#
+# The expected results of the arithmetic ufuncs: carry out the operation exactly
+# (on Fractions), then round once with ref_round.  Results that need no rounding
+# (signed zeros, infinities, NaN) follow IEEE 754.
+
+def _is_negative(v):
+    """The sign bit of a float (so -0.0 counts as negative)."""
+    return math.copysign(1.0, v) < 0
+
+
+def _signed_zero(negative):
+    return -0.0 if negative else 0.0
+
+
+def _zero_sum_is_negative(x_zero_neg, y_zero_neg, mode):
+    """Sign of an exact zero sum x + y (IEEE 754 6.3).
+
+    x_zero_neg, y_zero_neg: the sign of each addend that is itself a zero, None
+    for a nonzero addend.  Two zeros of the same sign keep it; every other exact
+    zero sum is +0, except -0 in mode "down" (the stochastic modes act like
+    nearest here: an exact result has nothing to round)."""
+    if x_zero_neg is not None and x_zero_neg == y_zero_neg:
+        return x_zero_neg
+    return mode == "down"
+
+
+def exact_result(op, args, mode):
+    """The exact result of op on the Python floats args.
+
+    op: "add", "subtract", "multiply", "divide", "fma" (a * b + c), "sqrt", or
+    "round" (no operation: the input itself).  Returns a nonzero Fraction (for
+    sqrt, a stand-in that rounds like the irrational root, see sqrt_standin), or
+    a float that is not rounded further: a signed zero, an infinity or NaN.
+    mode only decides the sign of an exact zero sum."""
+    if any(math.isnan(a) for a in args):
+        return math.nan
+    if op == "subtract":
+        a, b = args
+        return exact_result("add", (a, -b), mode)
+    if op == "add":
+        a, b = args
+        if math.isinf(a) or math.isinf(b):
+            return a + b  # an infinity, or NaN for inf - inf
+        s = Fraction(a) + Fraction(b)
+        if s == 0:
+            return _signed_zero(_zero_sum_is_negative(
+                _is_negative(a) if a == 0 else None,
+                _is_negative(b) if b == 0 else None, mode))
+        return s
+    if op == "multiply":
+        a, b = args
+        negative = _is_negative(a) != _is_negative(b)
+        if math.isinf(a) or math.isinf(b):
+            if a == 0 or b == 0:
+                return math.nan  # 0 * inf
+            return -math.inf if negative else math.inf
+        if a == 0 or b == 0:
+            return _signed_zero(negative)
+        return Fraction(a) * Fraction(b)
+    if op == "divide":
+        a, b = args
+        negative = _is_negative(a) != _is_negative(b)
+        if math.isinf(a):
+            if math.isinf(b):
+                return math.nan  # inf / inf
+            return -math.inf if negative else math.inf
+        if math.isinf(b):
+            return _signed_zero(negative)
+        if b == 0:
+            if a == 0:
+                return math.nan  # 0 / 0
+            return -math.inf if negative else math.inf
+        if a == 0:
+            return _signed_zero(negative)
+        return Fraction(a) / Fraction(b)
+    if op == "sqrt":
+        (a,) = args
+        if a == 0:
+            return a  # sqrt(-0) = -0
+        if a < 0:
+            return math.nan  # -inf included
+        if math.isinf(a):
+            return a
+        return sqrt_standin(Fraction(a))
+    if op == "fma":
+        a, b, c = args
+        product_negative = _is_negative(a) != _is_negative(b)
+        if math.isinf(a) or math.isinf(b):
+            if a == 0 or b == 0:
+                return math.nan  # 0 * inf
+            # an infinite product plus c: an infinity, or NaN for inf - inf
+            return (-math.inf if product_negative else math.inf) + c
+        if math.isinf(c):
+            return c
+        p = Fraction(a) * Fraction(b)
+        s = p + Fraction(c)
+        if s == 0:
+            # a zero product carries the sign of a * b into the zero-sum rule
+            return _signed_zero(_zero_sum_is_negative(
+                product_negative if p == 0 else None,
+                _is_negative(c) if c == 0 else None, mode))
+        return s
+    if op == "round":
+        (a,) = args
+        return a if a == 0 or math.isinf(a) else Fraction(a)
+    raise ValueError(f"unknown operation {op!r}")
+
+
+def ref_arith(op, args, fmt, mode, word=None, bits=None):
+    """What a correctly rounding op(*args) into fmt returns, as a float.
+
+    args: the operands (floats, NumPy scalars included; converted exactly).
+    word: for the stochastic modes, the 64-bit random word R the call uses
+    (u = R / 2**64); bits: for "stochastic", limited-bit SR (see ref_round)."""
+    x = exact_result(op, [float(a) for a in args], mode)
+    if isinstance(x, float):
+        if math.isinf(x):
+            return ref_round(x, fmt, mode)  # not rounded, but the overflow policy applies
+        return x  # a signed zero or NaN
+    u = None if word is None else Fraction(int(word), 2**WORD_BITS)
+    return ref_round(x, fmt, mode, u=u, bits=bits)
