@@ -21,9 +21,7 @@
 #if defined(__GNUC__)
 typedef uint64_t sr_lanes2 __attribute__((vector_size(16)));
 typedef uint64_t sr_lanes4 __attribute__((vector_size(32)));
-#ifndef SR_HAVE_INLINE_RNG
 typedef uint64_t sr_lanes8 __attribute__((vector_size(64)));
-#endif
 #define SR_RNG_BLOCKS_BODY(VT, V)                                                         \
     {                                                                                     \
         enum { NV = SR_RNG_LANES / (V) };                                                 \
@@ -64,20 +62,8 @@ typedef uint64_t sr_lanes8 __attribute__((vector_size(64)));
 #define SR_DEFINE_KERNELS(TAG, NAME, VT, V)                                               \
     static void SR_PASTE3(rng_blocks, TAG, )(sr_rng *r, uint64_t *out, size_t nblocks)   \
     SR_RNG_BLOCKS_BODY(VT, V)                                                             \
-    static void SR_PASTE3(round_chunk_f32, TAG, )(const char *in, sr_intp is, char *out,  \
-        sr_intp os, sr_intp n, const sr_type_consts *c, sr_rounding mode, int rshift,    \
-        const void *rnd)                                                                  \
-    {                                                                                     \
-        SR_PASTE3(sr_round_strided_f32, TAG, )(in, is, out, os, n, c, mode, rshift, rnd); \
-    }                                                                                     \
-    static void SR_PASTE3(round_chunk_f64, TAG, )(const char *in, sr_intp is, char *out,  \
-        sr_intp os, sr_intp n, const sr_type_consts *c, sr_rounding mode, int rshift,    \
-        const void *rnd)                                                                  \
-    {                                                                                     \
-        SR_PASTE3(sr_round_strided_f64, TAG, )(in, is, out, os, n, c, mode, rshift, rnd); \
-    }                                                                                     \
     static const sr_kernels SR_PASTE3(kernels, TAG, ) = {                                 \
-        NAME, SR_PASTE3(round_chunk_f32, TAG, ), SR_PASTE3(round_chunk_f64, TAG, ),      \
+        NAME, SR_PASTE3(sr_round_strided_f32, TAG, ), SR_PASTE3(sr_round_strided_f64, TAG, ), \
         SR_INLINE_ENTRIES(TAG)                                                            \
         SR_PASTE3(sr_arith_fast_f32, TAG, ), SR_PASTE3(sr_arith_fast_f64, TAG, ),        \
         SR_PASTE3(rng_blocks, TAG, )};

@@ -247,10 +247,9 @@ static inline int SR_FN(sr_is_special)(SR_U b, SR_U lo, SR_U span)
     return (SR_U)(a - lo) >= span && a != 0;
 }
 
-/* For the contiguous fast paths: the values of x[0 .. n) outside zero and the
-   magnitudes [lo, max] (lo a pattern: 2^emin's, or the gap's), which need the general
-   routine, and where they are. Returns their count, or -1 if there are too many for
-   patching to pay (more than 1 in 8, or n > SR_CHUNK and any at all). */
+/* For the contiguous fast paths: does x[0 .. n) hold values outside zero and the
+   magnitudes [lo, max] (lo a pattern: 2^emin's, or the gap's), which need the
+   general routine? One vectorized pass; most chunks stop here. */
 static inline int SR_FN(sr_any_special)(const SR_U *x, sr_intp n, const sr_type_consts *c,
                                         SR_U lo)
 {
@@ -259,12 +258,14 @@ static inline int SR_FN(sr_any_special)(const SR_U *x, sr_intp n, const sr_type_
     return outside != 0;
 }
 
+/* Those values and where they are, for a chunk that sr_any_special has flagged (its
+   groups are tested again, so no second full pass). Returns their count, or -1 if
+   there are too many for patching to pay (more than 1 in 8, or n > SR_CHUNK). */
 static inline int SR_FN(sr_collect_special)(const SR_U *x, sr_intp n, const sr_type_consts *c,
                                             SR_U lo, short *special_at, SR_U *special_bits)
 {
     SR_U span = (SR_U)c->max_bits + 1 - lo;
-    if (!SR_FN(sr_any_special)(x, n, c, lo)) return 0;
-    if (n > SR_CHUNK) return -1;
+    if (n > SR_CHUNK) return SR_FN(sr_any_special)(x, n, c, lo) ? -1 : 0;
     /* collect them 16 at a time: most groups have none, and the test of a group
        vectorizes; the rare groups with one are scanned branch-free */
     int n_special = 0;

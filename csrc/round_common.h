@@ -73,7 +73,6 @@ static inline void sr_restore_fp_flags(sr_fp_flags f) { fesetexceptflag(&f, FE_A
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ \
     && SR_RNG_LANES == 8
 #define SR_HAVE_INLINE_RNG 1
-typedef uint64_t sr_lanes8 __attribute__((vector_size(64)));
 #endif
 
 #define SR_PASTE3_(a, b, c) a##b##c
