@@ -33,7 +33,8 @@ from hypothesis import strategies as st
 import srround as sr
 
 sys.path.insert(0, os.path.dirname(__file__))
-from reference import RefFormat, ref_arith  # noqa: E402
+from reference import ref_arith  # noqa: E402
+from vector_oracle import ref_format  # noqa: E402
 
 DETERMINISTIC = ("nearest", "nearest_away", "toward_zero", "up", "down", "odd")
 STOCHASTIC = ("stochastic", "stochastic_equal")
@@ -69,11 +70,6 @@ SETTINGS = settings(max_examples=60, deadline=None, derandomize=True, database=N
 # because a run happened to draw a new example (run with a random seed by hand to hunt).
 SLOW_SETTINGS = settings(max_examples=600, deadline=None, derandomize=True, database=None,
                          suppress_health_check=list(HealthCheck))
-
-
-def ref_format(fmt):
-    return RefFormat(fmt.precision, fmt.emax, fmt.emin, subnormals=fmt.subnormals,
-                     overflow=fmt.overflow, max=Fraction(fmt.max))
 
 
 REF = {name: ref_format(f) for name, f in FORMATS.items()}

@@ -6,7 +6,6 @@ from ml_dtypes / NumPy arrays (round to odd), and plain integer arithmetic on
 float64 bit patterns (exact 64-bit SR thresholds).
 """
 
-import dataclasses
 import math
 import os
 import random
@@ -18,12 +17,12 @@ import pytest
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
 gfloat = pytest.importorskip("gfloat")
-import gfloat.formats  # noqa: E402  (the package does not import it itself)
 from gfloat import RoundMode  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(__file__))
 from reference import (PRESETS, RefFormat, encoding_is_odd, neighbours,  # noqa: E402
                        prob_up, ref_round)
+from vector_oracle import gfloat_format_infos  # noqa: E402
 
 TWO64 = 2**64
 DETERMINISTIC = ("nearest", "nearest_away", "toward_zero", "up", "down")
@@ -40,20 +39,7 @@ DTYPES = {
     "e2m1": ml_dtypes.float4_e2m1fn,
 }
 
-_F = gfloat.formats
-GFLOAT = {
-    "binary16": _F.format_info_binary16,
-    "bfloat16": _F.format_info_bfloat16,
-    # gfloat has no tf32 preset: bfloat16's layout with 10 trailing bits
-    # (IEEE-style, so every code of the top exponent is inf or NaN).
-    "tf32": dataclasses.replace(_F.format_info_bfloat16, name="tf32", k=19,
-                                precision=11, num_high_nans=2**10 - 1),
-    "e5m2": _F.format_info_ocp_e5m2,
-    "e4m3": _F.format_info_ocp_e4m3,
-    "e3m2": _F.format_info_ocp_e3m2,
-    "e2m3": _F.format_info_ocp_e2m3,
-    "e2m1": _F.format_info_ocp_e2m1,
-}
+GFLOAT = gfloat_format_infos()
 GFLOAT_MODE = {
     "nearest": RoundMode.TiesToEven,
     "nearest_away": RoundMode.TiesToAway,

@@ -24,8 +24,8 @@ import srround as sr
 
 sys.path.insert(0, os.path.dirname(__file__))
 from reference import neighbours, prob_up, ref_round  # noqa: E402
-from vector_oracle import (DETERMINISTIC, Split, grid_points, mismatch_report,  # noqa: E402
-                           oracle_round, ref_format, same_bits, sample)
+from vector_oracle import (DETERMINISTIC, Split, gfloat_format_infos, grid_points,  # noqa: E402
+                           mismatch_report, oracle_round, ref_format, same_bits, sample)
 
 try:
     import ml_dtypes
@@ -290,29 +290,12 @@ def test_nearest_matches_ml_dtypes_from_float32(name):
 # The five IEEE modes against gfloat.round_ndarray (float64 input)
 # ---------------------------------------------------------------------------
 
-def _gfloat_formats():
-    import dataclasses
-
-    import gfloat.formats as F
-    return {
-        "binary16": F.format_info_binary16,
-        "bfloat16": F.format_info_bfloat16,
-        "tf32": dataclasses.replace(F.format_info_bfloat16, name="tf32", k=19,
-                                    precision=11, num_high_nans=2**10 - 1),
-        "e5m2": F.format_info_ocp_e5m2,
-        "e4m3": F.format_info_ocp_e4m3,
-        "e3m2": F.format_info_ocp_e3m2,
-        "e2m3": F.format_info_ocp_e2m3,
-        "e2m1": F.format_info_ocp_e2m1,
-    }
-
-
 @pytest.mark.parametrize("name", ["binary16", "bfloat16", "tf32", "e5m2", "e4m3", "e3m2",
                                   "e2m3", "e2m1"])
 def test_ieee_modes_match_gfloat_round_ndarray(name):
     gfloat = pytest.importorskip("gfloat")
     from gfloat import RoundMode
-    fi = _gfloat_formats()[name]
+    fi = gfloat_format_infos()[name]
     fmt = FORMATS[name]
     sat = fmt.overflow == "saturate"
     x = sample(fmt, np.float64, 2 * 10**5, seed=25, nan=not sat)

@@ -26,17 +26,13 @@ import srround as sr
 from srround import summation
 
 sys.path.insert(0, os.path.dirname(__file__))
-from reference import RefFormat, ref_round  # noqa: E402
+from reference import ref_round  # noqa: E402
+from vector_oracle import ref_format  # noqa: E402
 
 MODES = ("nearest", "nearest_away", "toward_zero", "up", "down", "odd",
          "stochastic", "stochastic_equal")
 STOCHASTIC = ("stochastic", "stochastic_equal")
 METHODS = ("recursive", "pairwise", "blocked", "kahan")
-
-
-def ref_format(fmt):
-    return RefFormat(fmt.precision, fmt.emax, fmt.emin, subnormals=fmt.subnormals,
-                     overflow=fmt.overflow, max=Fraction(fmt.max))
 
 
 def twin(ctx):

@@ -22,6 +22,7 @@ import srround as sr
 
 sys.path.insert(0, os.path.dirname(__file__))
 from reference import RefFormat, ref_arith, ref_round  # noqa: E402
+from vector_oracle import ref_format  # noqa: E402
 
 DETERMINISTIC = ("nearest", "nearest_away", "toward_zero", "up", "down", "odd")
 STOCHASTIC = ("stochastic", "stochastic_equal")
@@ -29,11 +30,6 @@ MODES = DETERMINISTIC + STOCHASTIC
 OPS = ("add", "subtract", "multiply", "divide", "fma", "sqrt")
 NIN = {"add": 2, "subtract": 2, "multiply": 2, "divide": 2, "fma": 3, "sqrt": 1, "round": 1}
 INF, NAN = math.inf, math.nan
-
-
-def ref_format(fmt):
-    return RefFormat(fmt.precision, fmt.emax, fmt.emin, subnormals=fmt.subnormals,
-                     overflow=fmt.overflow, max=Fraction(fmt.max))
 
 
 # ---------------------------------------------------------------- comparison

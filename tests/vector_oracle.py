@@ -29,6 +29,27 @@ def ref_format(fmt):
                      overflow=fmt.overflow, max=Fraction(fmt.max))
 
 
+def gfloat_format_infos():
+    """gfloat's FormatInfo for the presets it can describe, by srround preset name
+    (gfloat is a test extra: imported here, when a test asks for it)."""
+    import dataclasses
+
+    import gfloat.formats as F
+    return {
+        "binary16": F.format_info_binary16,
+        "bfloat16": F.format_info_bfloat16,
+        # gfloat has no tf32 preset: bfloat16's layout with 10 trailing bits
+        # (IEEE-style, so every code of the top exponent is inf or NaN).
+        "tf32": dataclasses.replace(F.format_info_bfloat16, name="tf32", k=19,
+                                    precision=11, num_high_nans=2**10 - 1),
+        "e5m2": F.format_info_ocp_e5m2,
+        "e4m3": F.format_info_ocp_e4m3,
+        "e3m2": F.format_info_ocp_e3m2,
+        "e2m3": F.format_info_ocp_e2m3,
+        "e2m1": F.format_info_ocp_e2m1,
+    }
+
+
 def _params(fmt):
     """(p, emax, emin, subnormals, overflow, max as float) of a sr.Format or RefFormat."""
     return (int(fmt.precision), int(fmt.emax), int(fmt.emin), bool(fmt.subnormals),
