@@ -365,20 +365,15 @@ def _adapters(peers):
     ad.append(("srround", "RN", srr("nearest")))
     ad.append(("srround", "SR", srr("stochastic")))
 
-    def npf16(x, tkey):
-        if tkey != "fp16":
-            raise NotApplicable("")
-        return x.astype(np.float16).astype(np.float64)
-    ad.append(("NumPy astype(float16)", "RN", npf16))
-
-    if not isinstance(peers.get("ml_dtypes"), str):
-        mld = peers["ml_dtypes"]
-
-        def mlf(x, tkey):
-            if tkey != "bf16":
+    def cast(only_tkey, dtype):   # a plain astype, for the one target it has
+        def f(x, tkey):
+            if tkey != only_tkey:
                 raise NotApplicable("")
-            return x.astype(mld.bfloat16).astype(np.float64)
-        ad.append(("ml_dtypes astype", "RN", mlf))
+            return x.astype(dtype).astype(np.float64)
+        return f
+    ad.append(("NumPy astype(float16)", "RN", cast("fp16", np.float16)))
+    if not isinstance(peers.get("ml_dtypes"), str):
+        ad.append(("ml_dtypes astype", "RN", cast("bf16", peers["ml_dtypes"].bfloat16)))
 
     if not isinstance(peers.get("pychop"), str):
         pychop = peers["pychop"]
