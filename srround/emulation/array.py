@@ -675,10 +675,17 @@ def _call(setting, ufunc, inputs, kwargs):
                                   fresh[0], where, dtype)
     else:       # elementary, and powers with other exponents
         wide = [v.astype(F64, copy=False) for v in map(np.asarray, vals)]
-        exact = ufunc(*wide, where=where) if where is not True else ufunc(*wide)
+        if where is True:
+            exact = ufunc(*wide)
+        else:             # masked places are not computed (nor rounded, nor drawn for)
+            shape = np.broadcast_shapes(*(w.shape for w in wide), np.shape(where))
+            exact = ufunc(*wide, out=tuple(np.empty(shape) for _ in range(ufunc.nout)),
+                          where=where)
         if ufunc.nout == 1:
             exact = (exact,)
-        results = tuple(setting.ctx.round(e, out=f, where=where)
+        # one rounding in ctx's mode, into the storage dtype (float64 -> float32 exact)
+        results = tuple(setting.ctx.round(e, out=np.empty(np.shape(e), dtype) if f is None
+                                          else f, where=where)
                         for e, f in zip(exact, fresh))
         if ufunc.nout == 1:
             results = results[0]
@@ -822,6 +829,8 @@ def emulate(x, ctx, *, sum="recursive", accumulate=None):
     setting = Setting(ctx, sum, accumulate)
     arr = x._values if isinstance(x, EmulatedArray) else as_float_array(x)
     dtype = storage_dtype(arr, setting.format)
+    if not setting.accumulate.format.fits_float32:
+        dtype = F64                 # dot products' sums are values of that format
     if arr.dtype != dtype:
         arr = arr.astype(dtype)
     return wrap(ctx.round(arr), setting)
