@@ -21,7 +21,8 @@ positive definite: numpy.linalg.LinAlgError.
 
 Random words (stochastic contexts): each step below is one ufunc call over all
 matrices of a stack (batch index outermost) and, within a matrix, over rows and
-columns in C order; the calls happen in the order the algorithms list them.
+columns in C order (the calls pass order="C", so NumPy iterates that way whatever
+the strides); the calls happen in the order the algorithms list them.
 """
 import numpy as np
 from numpy.linalg import LinAlgError
@@ -87,14 +88,19 @@ def _right_hand_side(b, n, batch):
         raise ValueError(f"the stacks of matrices and of right-hand sides do not "
                          f"broadcast: {batch} and {m.shape[:-2]}") from None
     k = m.shape[-1]
-    X = np.array(np.broadcast_to(m, full + (n, k)), order="C").reshape(-1, n, k)
+    X = np.array(np.broadcast_to(m, full + (n, k)), order="C").reshape(_count(full), n, k)
     shape = full + (n,) if vector else full + (n, k)
     return X, full, shape
 
 
+def _count(batch):
+    return int(np.prod(batch, dtype=np.int64))
+
+
 def _stack(a, batch):
+    """a broadcast to the batch, as a (B, n, n) stack."""
     n = a.shape[-1]
-    return np.broadcast_to(a, batch + (n, n)).reshape(-1, n, n)
+    return np.broadcast_to(a, batch + (n, n)).reshape(_count(batch), n, n)
 
 
 # ---------------------------------------------------------------- LU
@@ -121,11 +127,11 @@ def _lu_in_place(A, setting):
         m = n - k - 1
         if m:
             column = A[:, k + 1:, k]
-            divide(column, pivot[:, None], out=column)
+            divide(column, pivot[:, None], out=column, order="C")
             block = products[:B * m * m].reshape(B, m, m)
-            multiply(column[:, :, None], A[:, k, None, k + 1:], out=block)
+            multiply(column[:, :, None], A[:, k, None, k + 1:], out=block, order="C")
             trailing = A[:, k + 1:, k + 1:]
-            subtract(trailing, block, out=trailing)
+            subtract(trailing, block, out=trailing, order="C")
     return piv
 
 
@@ -159,7 +165,7 @@ def lu_factor(A, ctx=None):
     (a,) = ops.values
     _check_square(a)
     n = a.shape[-1]
-    work = np.array(a, ops.dtype, order="C").reshape(-1, n, n)
+    work = np.array(_stack(a, a.shape[:-2]), ops.dtype, order="C")
     piv = _lu_in_place(work, ops.setting)
     return ops.result(work.reshape(a.shape)), piv.reshape(a.shape[:-1])
 
@@ -184,12 +190,12 @@ def _substitute(T, X, setting, lower, unit_diagonal):
     for j in (range(n) if lower else range(n - 1, -1, -1)):
         x_j = X[:, j, :]
         if not unit_diagonal:
-            divide(x_j, T[:, j, j, None], out=x_j)
+            divide(x_j, T[:, j, j, None], out=x_j, order="C")
         rows = slice(j + 1, n) if lower else slice(0, j)
         if (n - j - 1 if lower else j):
-            products = multiply(T[:, rows, j, None], x_j[:, None, :])
+            products = multiply(T[:, rows, j, None], x_j[:, None, :], order="C")
             below = X[:, rows, :]
-            subtract(below, products, out=below)
+            subtract(below, products, out=below, order="C")
 
 
 def solve_triangular(A, b, ctx=None, *, lower=False, unit_diagonal=False):
@@ -239,11 +245,9 @@ def lu_solve(lu_and_piv, b, ctx=None):
         y = P b;  for j = 1..n:  y_i = fl(y_i - fl(l_ij * y_j)),  i > j
                   for j = n..1:  x_j = fl(y_j / u_jj);  y_i = fl(y_i - fl(u_ij * x_j)),  i < j
     """
-    try:
-        lu, piv = lu_and_piv
-    except (TypeError, ValueError):
-        raise TypeError("lu_and_piv must be the pair (lu, piv) that lu_factor returns") \
-            from None
+    if not isinstance(lu_and_piv, (tuple, list)) or len(lu_and_piv) != 2:
+        raise TypeError("lu_and_piv must be the pair (lu, piv) that lu_factor returns")
+    lu, piv = lu_and_piv
     ops = _Operands(ctx, [lu, b], ["lu", "b"])
     a, bv = ops.values
     _check_square(a, "lu")
@@ -285,7 +289,7 @@ def inv(A, ctx=None):
     (a,) = ops.values
     _check_square(a)
     n = a.shape[-1]
-    work = np.array(a, ops.dtype, order="C").reshape(-1, n, n)
+    work = np.array(_stack(a, a.shape[:-2]), ops.dtype, order="C")
     piv = _lu_in_place(work, ops.setting)
     X = np.array(np.broadcast_to(np.eye(n, dtype=ops.dtype), work.shape))
     _solve_factored(work, piv, X, ops.setting)
@@ -316,8 +320,8 @@ def cholesky(A, ctx=None, *, lower=True):
     (a,) = ops.values
     _check_square(a)
     n = a.shape[-1]
-    work = np.array(np.swapaxes(a, -1, -2) if lower else a, ops.dtype,
-                    order="C").reshape(-1, n, n)
+    work = np.array(_stack(np.swapaxes(a, -1, -2) if lower else a, a.shape[:-2]),
+                    ops.dtype, order="C")
     setting = ops.setting
     B = work.shape[0]
     upper = np.triu(np.ones((max(n - 1, 0),) * 2, bool))
@@ -327,15 +331,16 @@ def cholesky(A, ctx=None, *, lower=True):
         if not (pivot > 0).all():
             raise LinAlgError("Matrix is not positive definite: the pivot of column "
                               f"{k} is {float(pivot[np.argmin(pivot > 0)])}")
-        setting.sqrt(pivot, out=pivot)
+        setting.sqrt(pivot, out=pivot, order="C")
         m = n - k - 1
         if m:
             row = work[:, k, k + 1:]
-            setting.divide(row, pivot[:, None], out=row)
+            setting.divide(row, pivot[:, None], out=row, order="C")
             mask = upper[k:, k:]
             block = products[:B * m * m].reshape(B, m, m)
-            setting.multiply(row[:, :, None], row[:, None, :], out=block, where=mask)
+            setting.multiply(row[:, :, None], row[:, None, :], out=block, where=mask,
+                             order="C")
             trailing = work[:, k + 1:, k + 1:]
-            setting.subtract(trailing, block, out=trailing, where=mask)
+            setting.subtract(trailing, block, out=trailing, where=mask, order="C")
     R = np.triu(work).reshape(a.shape)
     return ops.result(np.swapaxes(R, -1, -2) if lower else R)
