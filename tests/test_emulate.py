@@ -714,7 +714,7 @@ def test_bad_input():
     with pytest.raises(TypeError, match="linear_ramp"):
         np.pad(a, 1, mode="linear_ramp")
     with pytest.raises(TypeError, match="iteration"):
-        iter(a.sum()).__next__()
+        iter(a.sum())
     with pytest.raises(TypeError, match="casting"):
         np.add(a, b, casting="unsafe")
     assert np.sum(a[:0]).values == 0 and np.prod(a[:0]).values == 1   # empty: identities

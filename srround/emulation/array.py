@@ -264,8 +264,7 @@ class EmulatedArray(NDArrayOperatorsMixin):
     def __iter__(self):
         if self._values.ndim == 0:
             raise TypeError("iteration over a 0-d EmulatedArray")
-        for i in range(len(self._values)):
-            yield self[i]
+        return (self[i] for i in range(len(self._values)))
 
     def __getitem__(self, index):
         if isinstance(index, EmulatedArray):
@@ -385,10 +384,25 @@ class EmulatedArray(NDArrayOperatorsMixin):
 
     # ------------------------------------------------------------ NumPy protocols
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        if not kwargs and method == "__call__" and len(inputs) == 2:
-            name = _OPERATORS.get(ufunc)
-            if name is not None:          # np.add(a, b) and friends: the operators' path
-                return _binary(name, *inputs)
+        if not kwargs and method == "__call__":
+            # The common calls, computed as _call computes them, with less to check.
+            kind = KINDS.get(ufunc)
+            if len(inputs) == 2 and kind in ("rounded", "exact", "predicate") \
+                    and ufunc.nin == 2:
+                operands = _pair(*inputs)
+                if operands is NotImplemented:
+                    return operands
+                setting, x, y = operands
+                if kind == "rounded":
+                    return wrap(getattr(setting, ROUNDED[ufunc])(x, y), setting)
+                return wrap(ufunc(x, y), setting) if kind == "exact" else ufunc(x, y)
+            if len(inputs) == 1 and inputs[0] is self:
+                if kind == "exact":
+                    return wrap(ufunc(self._values), self._setting)
+                if kind == "predicate":
+                    return ufunc(self._values)
+                if ufunc is np.sqrt:
+                    return wrap(self._setting.sqrt(self._values), self._setting)
         out = kwargs.get("out", ())
         for x in inputs + out:
             if _is_foreign(x):
@@ -513,25 +527,30 @@ def function_name(func):
 
 # ---------------------------------------------------------------- elementwise ufuncs
 
-def _binary(name, x, y):
-    """The operators' fast path: getattr(ctx, name)(x, y) on the stored values."""
+def _pair(x, y):
+    """(setting, x values, y values) of a two-operand operation, constants rounded;
+    NotImplemented for another kind of duck array."""
     if type(x) is EmulatedArray:
         setting = x._setting
         if type(y) is EmulatedArray:
             if y._setting is not setting and not setting.same_as(y._setting):
                 raise ValueError(_mixed_message(setting, y._setting))
-            xv, yv = x._values, y._values
-        else:
-            if _is_foreign(y):
-                return NotImplemented
-            xv = x._values
-            yv = setting.constant(y, xv.dtype)
-    else:
-        if _is_foreign(x):
+            return setting, x._values, y._values
+        if _is_foreign(y):
             return NotImplemented
-        setting = y._setting
-        yv = y._values
-        xv = setting.constant(x, yv.dtype)
+        return setting, x._values, setting.constant(y, x._values.dtype)
+    if _is_foreign(x):
+        return NotImplemented
+    setting = y._setting
+    return setting, setting.constant(x, y._values.dtype), y._values
+
+
+def _binary(name, x, y):
+    """The operators' fast path: getattr(ctx, name)(x, y) on the stored values."""
+    operands = _pair(x, y)
+    if operands is NotImplemented:
+        return operands
+    setting, xv, yv = operands
     return wrap(getattr(setting, name)(xv, yv), setting)
 
 
@@ -568,8 +587,6 @@ ELEMENTARY = (np.exp, np.exp2, np.expm1, np.log, np.log2, np.log10, np.log1p, np
 POWERS = (np.power, np.float_power)
 PRODUCTS = (np.matmul, np.vecdot, np.matvec, np.vecmat)
 MAX_INTEGRAL_POWER = 16
-_OPERATORS = dict(ROUNDED)
-del _OPERATORS[np.sqrt]
 ROUNDED[np.square] = "multiply"        # fl(x * x)
 ROUNDED[np.reciprocal] = "divide"      # fl(1 / x)
 KINDS = {**dict.fromkeys(ROUNDED, "rounded"), **dict.fromkeys(EXACT, "exact"),

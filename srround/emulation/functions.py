@@ -14,6 +14,8 @@ Four kinds, as in srround/emulation/array.py's module docstring:
 
 Every other NumPy function raises TypeError (not in FUNCTIONS).
 """
+import math
+
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
@@ -102,7 +104,7 @@ def _keep(result, shape, axes, keepdims):
 
 
 def _count(shape, axes):
-    return int(np.prod([shape[i] for i in axes], dtype=np.int64))
+    return math.prod(shape[i] for i in axes)
 
 
 def _rest(shape, axes):
@@ -355,6 +357,9 @@ def _sum_values(setting, values, axes, where=True):
     rest = _rest(values.shape, axes)
     if _count(values.shape, axes) == 0:
         return np.zeros(rest, values.dtype)
+    if where is True and setting.sum == "recursive" and len(axes) == values.ndim:
+        # what sr.sum does for a whole array (n terms, one lane), without its setup
+        return np.asarray(setting.add.reduce(values.reshape(-1)))
     if where is True:
         return np.asarray(summation.sum(values, setting.ctx, setting.sum, axis=axes))
     if setting.sum != "recursive":
@@ -533,6 +538,10 @@ def _matmul(setting, a, b):
     """sr.matmul(a, b, ctx, accumulate=...), an empty inner dimension giving zeros."""
     if a.shape[-1] == 0:
         return np.matmul(np.zeros_like(a), np.zeros_like(b))
+    if a.ndim == 1 and b.ndim == 1 and a.shape == b.shape:
+        # what sr.matmul does for two vectors (k products in order, then k sums from
+        # 0 in order), without its setup
+        return np.asarray(setting.accumulate.add.reduce(setting.multiply(a, b)))
     return np.asarray(summation.matmul(a, b, setting.ctx, accumulate=setting.accumulate))
 
 
