@@ -501,6 +501,67 @@ def test_listed_functions_are_emulated():
     assert untouched(ctx, ref)          # exact functions draw nothing
 
 
+def test_more_functions():
+    fmt = sr.e4m3
+    ctx, a, b = pair(fmt=fmt, shape=(3, 3), seed=26)
+    ref = twin(ctx)
+    x, y = a.values.copy(), b.values.copy()
+    c = lambda v: rn(v, fmt, np.float32)        # noqa: E731
+    checks = {          # exact, constants rounded: NumPy on the values
+        "pad": (np.pad(a, 1, constant_values=0.1), np.pad(x, 1, constant_values=c(0.1))),
+        "block": (np.block([[a, b], [b, a]]), np.block([[x, y], [y, x]])),
+        "insert": (np.insert(a, 1, 0.1, axis=0), np.insert(x, 1, c(0.1), axis=0)),
+        "append": (np.append(a, [0.1, 3]), np.append(x, c([0.1, 3]))),
+        "select": (np.select([x > 0], [a], 0.1), np.select([x > 0], [x], c(0.1))),
+        "clip": (np.clip(a, min=-0.1, max=0.3), np.clip(x, c(-0.1), c(0.3))),
+        "meshgrid": (np.meshgrid(a[0], b[0])[1], np.meshgrid(x[0], y[0])[1]),
+        "broadcast_arrays": (np.broadcast_arrays(a[0], 0.1)[1],
+                             np.broadcast_to(c(0.1), (3,))),
+        "matrix_transpose": (np.linalg.matrix_transpose(a), x.T),
+        "split": (np.split(a, 3)[2], x[2:]), "unique": (np.unique(a), np.unique(x)),
+        "round": (np.round(a), np.rint(x)),
+    }
+    for name, (got, want) in checks.items():
+        assert_emulated(got, a)
+        assert_bits(got.values, want, name)
+    assert untouched(ctx, ref)
+    rounded = {         # every step a ctx call
+        "diff": (np.diff(a, n=2, axis=0, append=0.1),
+                 lambda: (lambda d: ref.subtract(d[1:], d[:-1]))(
+                     (lambda v: ref.subtract(v[1:], v[:-1]))(
+                         np.concatenate([x, np.full((1, 3), c(0.1))])))),
+        "trace": (np.trace(a), lambda: sr.sum(np.diagonal(x), ref)),
+        "linalg.trace": (np.linalg.trace(a), lambda: sr.sum(np.diagonal(x), ref)),
+        "vector_norm": (np.linalg.vector_norm(a, axis=0),
+                        lambda: ref.sqrt(sr.dot(x.T, x.T, ref))),
+        "matrix_norm": (np.linalg.matrix_norm(a),
+                        lambda: ref.sqrt(sr.dot(x.ravel(), x.ravel(), ref))),
+        "linalg.matmul": (np.linalg.matmul(a, b), lambda: sr.matmul(x, y, ref)),
+        "linalg.vecdot": (np.linalg.vecdot(a, b), lambda: sr.dot(x, y, ref)),
+        "linalg.outer": (np.linalg.outer(a[0], b[1]),
+                         lambda: ref.multiply(x[0][:, None], y[1][None, :])),
+    }
+    for name, (got, want) in rounded.items():
+        assert_emulated(got, a)
+        assert_bits(got.values, want(), name)
+    d = a.copy()
+    np.put(d, [0, 4], [0.1, 1000.0])
+    np.place(d, d.values < 0, 0.3)
+    np.putmask(d, np.eye(3, dtype=bool), 0.2)
+    np.fill_diagonal(d, 0.1)
+    e = x.copy()
+    np.put(e, [0, 4], c([0.1, 1000.0]))
+    np.place(e, e < 0, c(0.3))
+    np.putmask(e, np.eye(3, dtype=bool), c(0.2))
+    np.fill_diagonal(e, c(0.1))
+    assert_bits(d.values, e, "in place")
+    np.copyto(d, 0.3)
+    assert (d.values == c(0.3)).all()
+    plain = np.zeros((3, 3), np.float32)
+    np.copyto(plain, a)
+    assert_bits(plain, x)
+
+
 def test_constants_in_exact_functions_are_rounded_to_nearest():
     ctx, a, b = pair(fmt=sr.e4m3, seed=16)
     ref = twin(ctx)

@@ -97,10 +97,13 @@ class Setting:
     def constant(self, x, dtype):
         """x, which is not an EmulatedArray, rounded to nearest into the format (no
         random words), as an array or scalar of dtype (float32 or float64)."""
-        kind = type(x)
-        if kind is float or kind is int:
-            # Python numbers recur in loops (x * 2.0): remember their rounded values.
-            key = (x, math.copysign(1.0, x), dtype is F32)
+        if type(x) in _SCALARS:
+            # Numbers recur in loops (x * 2.0): remember their rounded values. Equal
+            # numbers round alike whatever their type; the sign tells -0.0 from 0.0.
+            try:
+                key = (x, math.copysign(1.0, x), dtype is F32)
+            except OverflowError:                   # an int beyond binary64
+                return self._round_constant(x, dtype)
             value = self._constants.get(key)
             if value is None:
                 value = self._round_constant(x, dtype)
@@ -126,6 +129,9 @@ class Setting:
         if value.dtype != dtype:            # float64 -> float32: exact, the format fits
             value = value.astype(dtype)
         return value
+
+
+_SCALARS = frozenset({float, int, np.float64, np.float32, np.int64, np.int32})
 
 
 def storage_dtype(x, fmt):
