@@ -642,12 +642,6 @@ def _out_values(setting, ufunc, out, predicate):
 _CALL_KEYWORDS = ("out", "where", "dtype", "axis")
 
 
-def ufunc_kind(ufunc):
-    """"rounded", "exact", "predicate", "elementary", "power", "product", or None
-    for a ufunc that is not emulated."""
-    return KINDS.get(ufunc)
-
-
 def _call(setting, ufunc, inputs, kwargs):
     """ufunc(*inputs, out=..., where=...) on EmulatedArrays."""
     kind = KINDS.get(ufunc)
