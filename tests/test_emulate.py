@@ -25,6 +25,8 @@ import warnings
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import srround as sr
 
@@ -298,6 +300,66 @@ def test_a_loop_of_plain_numpy_equals_the_explicit_program():
     assert_bits(x.values, y, "iterate")
     assert_bits(res.values, want, "relative residual")
     assert res.ndim == 0 and isinstance(res, sr.EmulatedArray)
+
+
+PROGRAM_STEPS = ("add", "subtract", "multiply", "divide", "add_constant", "scale",
+                 "sqrt_abs", "square", "negative", "maximum", "sum_axis0", "cube")
+
+
+@settings(max_examples=40, deadline=None, derandomize=True, database=None)
+@given(data=st.data())
+def test_random_programs_equal_explicit_ctx_calls(data):
+    """Random straight-line programs (random formats, modes, storage, shapes that
+    broadcast) against the same ctx calls on a twin of the context."""
+    fmt = data.draw(st.sampled_from([sr.binary16, sr.bfloat16, sr.e4m3, sr.e5m2, sr.e2m3]))
+    mode = data.draw(st.sampled_from(MODES))
+    dtype = data.draw(st.sampled_from([np.float32, np.float64]))
+    rows = data.draw(st.integers(1, 4))
+    cols = data.draw(st.integers(1, 5))
+    seed = data.draw(st.integers(0, 2**16))
+    ctx = sr.Context(fmt, mode, rng=seed)
+    a = sr.emulate(data_values(fmt, dtype, (rows, cols), seed), ctx)
+    b = sr.emulate(data_values(fmt, dtype, (1, cols), seed + 1), ctx)     # broadcasts
+    ref = twin(ctx)
+    x, y = a.values.copy(), b.values.copy()
+    const = data.draw(st.floats(-3, 3, allow_nan=False, width=64))
+    c = rn(const, fmt, dtype)
+    with np.errstate(all="ignore"):
+        for step in data.draw(st.lists(st.sampled_from(PROGRAM_STEPS), min_size=1,
+                                       max_size=6)):
+            if step in ("add", "subtract", "multiply", "divide"):
+                a = getattr(np, step)(a, b)
+                x = getattr(ref, step)(x, y)
+            elif step == "add_constant":
+                a = a + const
+                x = ref.add(x, c)
+            elif step == "scale":
+                a = const * a
+                x = ref.multiply(c, x)
+            elif step == "sqrt_abs":
+                a = np.sqrt(abs(a))
+                x = ref.sqrt(np.abs(x))
+            elif step == "square":
+                a = a ** 2
+                x = ref.multiply(x, x)
+            elif step == "cube":
+                a **= 3
+                x = ref.multiply(ref.multiply(x, x), x)
+            elif step == "negative":
+                a = -a
+                x = -x
+            elif step == "maximum":
+                a = np.maximum(a, b)
+                x = np.maximum(x, y)
+            else:
+                a = np.sum(a, axis=0, keepdims=True)
+                x = sr.sum(x, ref, axis=0)[None, :]
+            assert a.dtype == dtype
+            assert_bits(a.values, x, step)
+
+
+def data_values(fmt, dtype, shape, seed):
+    return data(fmt, dtype, shape, seed, 0.1, 4.0)
 
 
 # ---------------------------------------------------------------- every ufunc
