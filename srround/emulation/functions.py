@@ -126,7 +126,7 @@ def _pure(func):
 
 
 _PURE = """reshape transpose permute_dims swapaxes moveaxis rollaxis squeeze expand_dims
-    ravel atleast_1d atleast_2d atleast_3d broadcast_to diagonal diag diagflat triu tril
+    ravel broadcast_to diagonal diag diagflat triu tril
     flip fliplr flipud rot90 roll tile repeat resize split array_split hsplit vsplit
     dsplit unstack take take_along_axis compress extract delete sort partition copy fix
     real imag unique unique_values nanmax nanmin argmax argmin nanargmax nanargmin
@@ -335,18 +335,18 @@ def _select(condlist, choicelist, default=0):
                           values_of(default, setting, storage)), setting)
 
 
-@implements("meshgrid")
-def _meshgrid(*xi, **kwargs):
-    setting = common_setting(xi)
-    storage = result_dtype(xi)
-    return _wrap_floats(np.meshgrid(*_data(xi, setting, storage), **kwargs), setting)
+def _each(func):
+    """meshgrid, broadcast_arrays, atleast_1d ...: every argument an array of values."""
+    def handler(*arrays, **kwargs):
+        kwargs.pop("subok", None)
+        setting = common_setting(arrays)
+        storage = result_dtype(arrays)
+        return _wrap_floats(func(*_data(arrays, setting, storage), **kwargs), setting)
+    return handler
 
 
-@implements("broadcast_arrays")
-def _broadcast_arrays(*args, subok=False):
-    setting = common_setting(args)
-    storage = result_dtype(args)
-    return _wrap_floats(np.broadcast_arrays(*_data(args, setting, storage)), setting)
+for _name in "meshgrid broadcast_arrays atleast_1d atleast_2d atleast_3d".split():
+    _register(_name, _each(getattr(np, _name)))
 
 
 # ---------------------------------------------------------------- sums and products
