@@ -47,20 +47,20 @@ def operations(n, dtype=np.float32, fmt=sr.bfloat16, mode="stochastic"):
         ("np.add(a, b)", lambda: np.add(a, b), lambda: ctx.add(xa, ya)),
         ("a += b", in_place_emulated, in_place_direct),
         ("np.sqrt(a)", lambda: np.sqrt(a), lambda: ctx.sqrt(xa)),
-        ("a.sum()", lambda: a.sum(), lambda: sr.sum(xa, ctx)),
-        ("a @ b", lambda: a @ b, lambda: sr.matmul(xa, ya, ctx)),
+        ("a.sum()", lambda: a.sum(), lambda: ctx.add.reduce(xa)),
+        ("a @ b", lambda: a @ b, lambda: ctx.add.reduce(ctx.multiply(xa, ya))),
     ]
 
 
-def median_times(calls, samples, number):
+def median_times(calls, samples, number, clock=time.perf_counter):
     """Median seconds per call of each callable, samples interleaved."""
     times = [[] for _ in calls]
     for _ in range(samples):
         for i, f in enumerate(calls):
-            t = time.perf_counter()
+            t = clock()
             for _ in range(number):
                 f()
-            times[i].append((time.perf_counter() - t) / number)
+            times[i].append((clock() - t) / number)
     return [statistics.median(t) for t in times]
 
 
@@ -88,9 +88,11 @@ def solve_inputs(n, fmt=sr.bfloat16, dtype=np.float32):
 
 
 def linalg_table():
-    print("\nsr.linalg, every operation rounded (float32 storage), median of 5")
-    print("| call | n | mode | seconds | x np.linalg.solve (LAPACK, binary64) |")
-    print("|---|---|---|---|---|")
+    print("\nsr.linalg (bfloat16, float32 storage), every operation rounded: median "
+          "seconds of 5, wall clock and this process's CPU time (what other processes "
+          "on a loaded machine do not add)")
+    print("| call | n | mode | wall | CPU | x np.linalg.solve (LAPACK, binary64), CPU |")
+    print("|---|---|---|---|---|---|")
     for n in (256, 512):
         A, b = solve_inputs(n)
         A64, b64 = A.astype(np.float64), b.astype(np.float64)
@@ -98,9 +100,11 @@ def linalg_table():
             ctx = sr.Context(sr.bfloat16, mode, rng=2)
             calls = [lambda: sr.linalg.solve(A, b, ctx), lambda: sr.linalg.lu_factor(A, ctx),
                      lambda: np.linalg.solve(A64, b64)]
-            solve, lu, lapack = median_times(calls, 5, 1)
-            print(f"| solve | {n} | {mode} | {solve:.3f} | {solve / lapack:.0f} |")
-            print(f"| lu_factor | {n} | {mode} | {lu:.3f} | {lu / lapack:.0f} |")
+            wall = median_times(calls, 5, 1)
+            cpu = median_times(calls, 5, 1, time.process_time)
+            for i, name in enumerate(("solve", "lu_factor")):
+                print(f"| {name} | {n} | {mode} | {wall[i]:.3f} | {cpu[i]:.3f} | "
+                      f"{cpu[i] / max(cpu[2], 1e-4):.0f} |")
 
 
 def matmul_table():

@@ -373,6 +373,12 @@ class EmulatedArray(NDArrayOperatorsMixin):
     def __rtruediv__(self, other):
         return _binary("divide", other, self)
 
+    def __matmul__(self, other):
+        return _product(self, other)
+
+    def __rmatmul__(self, other):
+        return _product(other, self)
+
     def __neg__(self):
         return wrap(np.negative(self._values), self._setting)
 
@@ -480,31 +486,31 @@ class EmulatedArray(NDArrayOperatorsMixin):
         return self._values.any(*args, **kwargs)
 
     def max(self, *args, **kwargs):
-        return np.max(self, *args, **kwargs)
+        return FUNCTIONS[np.max](self, *args, **kwargs)
 
     def min(self, *args, **kwargs):
-        return np.min(self, *args, **kwargs)
+        return FUNCTIONS[np.min](self, *args, **kwargs)
 
     def sum(self, *args, **kwargs):
-        return np.sum(self, *args, **kwargs)
+        return FUNCTIONS[np.sum](self, *args, **kwargs)
 
     def prod(self, *args, **kwargs):
-        return np.prod(self, *args, **kwargs)
+        return FUNCTIONS[np.prod](self, *args, **kwargs)
 
     def mean(self, *args, **kwargs):
-        return np.mean(self, *args, **kwargs)
+        return FUNCTIONS[np.mean](self, *args, **kwargs)
 
     def var(self, *args, **kwargs):
-        return np.var(self, *args, **kwargs)
+        return FUNCTIONS[np.var](self, *args, **kwargs)
 
     def std(self, *args, **kwargs):
-        return np.std(self, *args, **kwargs)
+        return FUNCTIONS[np.std](self, *args, **kwargs)
 
     def cumsum(self, *args, **kwargs):
-        return np.cumsum(self, *args, **kwargs)
+        return FUNCTIONS[np.cumsum](self, *args, **kwargs)
 
     def cumprod(self, *args, **kwargs):
-        return np.cumprod(self, *args, **kwargs)
+        return FUNCTIONS[np.cumprod](self, *args, **kwargs)
 
     def dot(self, b, out=None):
         return np.dot(self, b, out=out)
@@ -558,6 +564,14 @@ def _binary(name, x, y):
         return operands
     setting, xv, yv = operands
     return wrap(getattr(setting, name)(xv, yv), setting)
+
+
+def _product(x, y):
+    """x @ y without NumPy's dispatch: what np.matmul(x, y) computes."""
+    if _is_foreign(x) or _is_foreign(y):
+        return NotImplemented
+    setting = common_setting((x, y))
+    return wrap(product_ufunc(setting, np.matmul, (x, y)), setting)
 
 
 def _in_place(name, x, y):
@@ -664,7 +678,6 @@ def _call(setting, ufunc, inputs, kwargs):
         raise TypeError(f"dtype={np.dtype(requested)} would change the storage dtype "
                         f"({dtype}) of an emulated np.{ufunc.__name__}")
     if kind == "product":
-        from srround.emulation.functions import product_ufunc
         if where is not True:
             raise TypeError(f"np.{ufunc.__name__}(..., where=) is not supported")
         result = product_ufunc(setting, ufunc, inputs, kwargs.get("axis", -1))
@@ -762,7 +775,6 @@ def _context_ufunc(setting, ufunc, method, inputs, kwargs):
 
 
 def _reduce(setting, ufunc, inputs, kwargs):
-    from srround.emulation.functions import sum_, prod_, exact_reduction
     (a,) = inputs
     kwargs = dict(kwargs)
     kwargs.setdefault("axis", 0)
@@ -776,7 +788,6 @@ def _reduce(setting, ufunc, inputs, kwargs):
 
 
 def _accumulate(setting, ufunc, inputs, kwargs):
-    from srround.emulation.functions import running, exact_reduction
     (a,) = inputs
     kwargs = dict(kwargs)
     kwargs.setdefault("axis", 0)
@@ -930,4 +941,6 @@ def ode_right_hand_side(fun, ctx):
     return three_arguments
 
 
-from srround.emulation.functions import FUNCTIONS  # noqa: E402  (needs the class)
+# the NumPy functions' table needs the class above
+from srround.emulation.functions import (FUNCTIONS, exact_reduction,  # noqa: E402
+                                         product_ufunc, prod_, running, sum_)

@@ -351,6 +351,12 @@ for _name in "meshgrid broadcast_arrays atleast_1d atleast_2d atleast_3d".split(
 
 # ---------------------------------------------------------------- sums and products
 
+def _whole_sum(setting, values):
+    """What sr.sum(values, ctx, "recursive") does for a whole non-empty array (n terms,
+    one lane: ctx.add.reduce of the values in C order), without its setup."""
+    return np.asarray(setting.add.reduce(values.reshape(-1)))
+
+
 def _sum_values(setting, values, axes, where=True):
     """The sums of values over axes, as sr.sum(values, ctx, method, axis=axes) gives
     them (an empty sum is 0); where= (recursive sums only) as ctx.add.reduce's."""
@@ -358,8 +364,7 @@ def _sum_values(setting, values, axes, where=True):
     if _count(values.shape, axes) == 0:
         return np.zeros(rest, values.dtype)
     if where is True and setting.sum == "recursive" and len(axes) == values.ndim:
-        # what sr.sum does for a whole array (n terms, one lane), without its setup
-        return np.asarray(setting.add.reduce(values.reshape(-1)))
+        return _whole_sum(setting, values)
     if where is True:
         return np.asarray(summation.sum(values, setting.ctx, setting.sum, axis=axes))
     if setting.sum != "recursive":
@@ -382,6 +387,10 @@ def _reduction_args(a, axis, dtype, initial, what):
 def sum_(a, axis=None, dtype=None, out=None, keepdims=False, initial=_NO_VALUE,
          where=True):
     """np.sum / np.add.reduce / a.sum(): sr.sum(a.values, ctx, method=sum, axis=axis)."""
+    if axis is None and out is None and dtype is None and not keepdims and where is True \
+            and initial is _NO_VALUE and type(a) is EmulatedArray and a._values.size \
+            and a._setting.sum == "recursive":
+        return wrap(_whole_sum(a._setting, a._values), a._setting)     # the common call
     a, setting, values, axes = _reduction_args(a, axis, dtype, initial, "np.sum")
     result = _sum_values(setting, values, axes, where)
     return _deliver(_keep(result, values.shape, axes, keepdims), out, setting)
