@@ -164,7 +164,6 @@ def lu_factor(A, ctx=None):
     ops = _Operands(ctx, [A], ["A"])
     (a,) = ops.values
     _check_square(a)
-    n = a.shape[-1]
     work = np.array(_stack(a, a.shape[:-2]), ops.dtype, order="C")
     piv = _lu_in_place(work, ops.setting)
     return ops.result(work.reshape(a.shape)), piv.reshape(a.shape[:-1])

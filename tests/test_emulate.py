@@ -17,7 +17,6 @@ rounded into a format.
    bad input.
 """
 import copy
-import math
 import os
 import pickle
 import sys

@@ -803,11 +803,9 @@ def _outer(setting, ufunc, inputs, kwargs):
     if ufunc.nin != 2 or ufunc in PRODUCTS:
         raise not_emulated(f"np.{ufunc.__name__}.outer")
     a, b = inputs
-    a_nd, b_nd = np.ndim(a), np.ndim(b)
-    if isinstance(a, EmulatedArray):
-        a = a.reshape(a.shape + (1,) * b_nd)
-    else:
-        a = np.reshape(a, np.shape(a) + (1,) * b_nd)
+    ones = (1,) * np.ndim(b)
+    a = a.reshape(a.shape + ones) if isinstance(a, EmulatedArray) \
+        else np.reshape(a, np.shape(a) + ones)
     return _call(setting, ufunc, (a, b), kwargs)
 
 
