@@ -13,10 +13,13 @@ from srround.rounding import round
 from srround.summation import cumsum, dot, matmul, sum
 from srround import ode
 from srround import quantize
+from srround.emulation import EmulatedArray, emulate, emulated
+from srround import linalg
 
 __version__ = "0.1.0"
 
 __all__ = ["Format", "Context", "round", "format", "ROUNDINGS", "OVERFLOWS", "PRESETS",
            "binary16", "bfloat16", "tf32", "binary32", "binary64", "e5m2", "e4m3", "e3m2",
-           "e2m3", "e2m1", "isa", "sum", "cumsum", "dot", "matmul", "ode", "quantize"]
+           "e2m3", "e2m1", "isa", "sum", "cumsum", "dot", "matmul", "ode", "quantize",
+           "emulate", "emulated", "EmulatedArray", "linalg"]
 

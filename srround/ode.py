@@ -164,6 +164,8 @@ def solve_ivp(fun, t_span, y0, ctx, method="euler", *, n_steps=None, h=None, n_r
 
     fun: fun(t, y, ctx) -> dy/dt with y's shape; t a float, y a float64 array of values
         in ctx's format (shape y0.shape, or (n_runs, *y0.shape) for an ensemble).
+        Or SciPy's fun(t, y) (when fun takes two positional arguments): y is then an
+        sr.EmulatedArray of ctx, so plain NumPy code in fun is rounded in the format.
     t_span: (t0, t1), finite, t0 < t1.
     y0: scalar or 1-d array; rounded to nearest into the format.
     ctx: an sr.Context (format and rounding of every operation).
@@ -189,6 +191,8 @@ def solve_ivp(fun, t_span, y0, ctx, method="euler", *, n_steps=None, h=None, n_r
     """
     t0, t1, y0, n_steps, h_exact, n_runs, save_every = _validate(
         fun, t_span, y0, ctx, method, n_steps, h, n_runs, save_every)
+    from srround.emulation.array import ode_right_hand_side
+    fun = ode_right_hand_side(fun, ctx)     # SciPy's fun(t, y): y an EmulatedArray
     fmt = ctx.format
 
     def stored(value):
