@@ -127,7 +127,7 @@ def round_to_integer(v, rounding="nearest", rng=None, bits=None):
     return _IntegerRounder(rounding, rng, bits)(v)
 
 
-def integer_rounder(rounding="nearest", rng=None, bits=None):
+def integer_rounder(rounding="nearest", *, rng=None, bits=None):
     """A function v -> v rounded to integers, as round_to_integer, whose random stream
     runs on from one call to the next (round_to_integer starts afresh each call)."""
     return _IntegerRounder(rounding, rng, bits)

@@ -10,6 +10,7 @@
 - bad input gives clear errors.
 """
 import math
+import sys
 from fractions import Fraction
 
 import numpy as np
@@ -54,6 +55,17 @@ def test_convergence_of_a_system_against_scipy_reference(method):
     errors = [np.abs(solve_ivp(oscillator, (0.0, 2.0), [1.0, 0.0], ctx, method=method,
                                n_steps=n).y[:, -1] - ref[:, 0]).max() for n in ns]
     assert abs(-experiments.fitted_slope(ns, errors) - ORDERS[method]) < 0.2
+
+
+def test_reference_solution_without_scipy_names_the_extra(monkeypatch):
+    """SciPy is not a dependency of srround: without it, the error says how to get it;
+    the lorenz experiment falls back to a fine binary64 RK4 reference."""
+    monkeypatch.setitem(sys.modules, "scipy", None)
+    monkeypatch.setitem(sys.modules, "scipy.integrate", None)
+    with pytest.raises(ImportError, match=r"needs SciPy: pip install 'srround\[ode\]'"):
+        reference_solution(lambda t, v: [v[1], -v[0]], (0.0, 2.0), [1.0, 0.0], [2.0])
+    lor = experiments.run("lorenz", n=64, runs=2, formats=("binary32",))
+    assert lor.rows[0][6] == pytest.approx(lor.rows[0][5], rel=1e-3)   # RN follows it
 
 
 # ---------------------------------------------------------------- operation by operation

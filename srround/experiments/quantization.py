@@ -94,7 +94,7 @@ def _mlp_train(data, seed, epochs, lr, store=None, batch=32, on_epoch=None):
 def _fixed_store(n_frac, rounding, rng):
     """Store weights in 8-bit fixed point Q(7-n).n: w <- round(w - update) on the grid
     2**-n, saturating, one rounding per update."""
-    rounder = qz.integer_rounder(rounding, rng)
+    rounder = qz.integer_rounder(rounding, rng=rng)
     top = 2 ** 7
 
     def store(name, w, update):
