@@ -4,12 +4,9 @@ than one run):
 
     python bench/bench_ode.py
 """
-import os
-import sys
-import time
+import one_thread  # noqa: F401  (before NumPy)
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import one_thread  # noqa: E402,F401  (before NumPy)
+import time  # noqa: E402
 
 import srround as sr  # noqa: E402
 
