@@ -1,4 +1,4 @@
-"""ODE solver overhead (the issue's targets: 1e5 Euler steps of a scalar ODE with a
+"""ODE solver overhead (targets, bench/README.md: 1e5 Euler steps of a scalar ODE with a
 Python right-hand side in under 2 s; an ensemble of 1000 runs costing little more
 than one run):
 

@@ -1,4 +1,4 @@
-"""Summation throughput beside ctx.add.reduce (the issue's target: within 2x per element,
+"""Summation throughput beside ctx.add.reduce (target, bench/README.md: within 2x per element,
 Kahan per rounded operation):
 
     python bench/bench_summation.py                        # ratio table

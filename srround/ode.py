@@ -2,7 +2,7 @@
 
 ``solve_ivp(fun, t_span, y0, ctx, method, n_steps=N)`` integrates y' = f(t, y) with a
 classical explicit Runge-Kutta method, written as the papers write it: one rounded
-operation per arithmetic step (design.md, "Numerics conventions"). Explicit Euler is
+operation per arithmetic step (Croci et al., R. Soc. Open Sci. 2022). Explicit Euler is
 
     y <- fl(y + fl(h * f(t, y)))
 

@@ -24,7 +24,8 @@ def test_registry():
 
 
 def test_harmonic_reproduces_stagnation_and_sr_mean():
-    """references.md item 1, through the experiment with its defaults (n = 1e5)."""
+    """Higham & Pranesh (2019) through the experiment with its defaults (n = 1e5):
+    RN stagnates, the SR mean tracks the exact sum."""
     res = run("harmonic")
     stag = res.data["stagnation"]
     assert stag["binary16"]["value"] == 7.0859375 and stag["binary16"]["from_k"] == 512
@@ -36,14 +37,14 @@ def test_harmonic_reproduces_stagnation_and_sr_mean():
         assert abs(exact - 12.0901) < 1e-4
         assert rn == stag[name]["value"]
         assert abs(mean - exact) < 5 * std / math.sqrt(runs), (name, mean, std)
-        assert r4 < r8 < exact            # limited random bits: terms lost (item 5)
+        assert r4 < r8 < exact            # limited random bits: terms lost (Fasi & Mikaitis)
     assert any("k = 513 on" in note for note in res.notes)
 
 
 def test_summation_slopes():
-    """references.md item 2 through the experiment: fitted slopes of the mean error
-    of recursive summation, n = 8..16384 in binary16: RN close to 1 (it stagnates),
-    SR close to 1/2; pairwise and Kahan barely grow."""
+    """Connolly, Higham & Mary (2021) through the experiment: fitted slopes of the mean
+    error of recursive summation, n = 8..16384 in binary16: RN close to 1 (it
+    stagnates), SR close to 1/2; pairwise and Kahan barely grow."""
     res = run("summation")
     slopes = res.data["slopes"]["binary16"]
     assert 0.75 <= slopes["recursive RN"] <= 1.2
@@ -65,7 +66,7 @@ def test_dot_slopes():
 
 
 def test_many_small_terms():
-    """references.md item 3 through the experiment."""
+    """Many small terms (Connolly, Higham & Mary 2021) through the experiment."""
     res = run("manysmall")
     r = res.data["results"]["binary16"]
     exact = r["exact"]

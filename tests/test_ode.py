@@ -3,9 +3,10 @@
 - convergence orders 1, 2, 2, 4 of euler, heun, midpoint, rk4 in binary64 (nearest);
 - every operation is one rounded ctx operation (compared step by step with a slow
   reference written with sr.round on Fractions-free float64 arithmetic);
-- references.md item 4: Euler on y' = -y, y(0) = 2^-6 in binary16 never moves under RN
-  once h y is below half an ulp (checked with exact rational arithmetic), and SR's
-  mean follows exact-arithmetic Euler within 5 standard errors;
+- Croci, Fasi, Higham, Mary & Mikaitis (R. Soc. Open Sci. 2022): Euler on y' = -y,
+  y(0) = 2^-6 in binary16 never moves under RN once h y is below half an ulp (checked
+  with exact rational arithmetic), and SR's mean follows exact-arithmetic Euler within
+  5 standard errors;
 - ensembles: reproducible from a seed, independent across runs, one fun call per stage;
 - bad input gives clear errors.
 """
@@ -125,7 +126,7 @@ def test_fused_euler_is_one_rounding():
         assert res.y[k + 1] == y
 
 
-# ---------------------------------------------------------------- references.md item 4
+# --------------------------------- decay, RN and SR (Croci, Fasi, Higham, Mary & Mikaitis)
 
 def test_decay_rn_stagnates_exactly_in_binary16():
     """h = 2^-13: h y(0) = 2^-19 is below half the ulp of the binade below 2^-6
