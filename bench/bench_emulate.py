@@ -11,12 +11,9 @@ load from elsewhere hits the compared calls alike; the ratios are the result. Th
 process's CPU time is reported beside (or instead of) the wall clock: on a shared
 machine it leaves out the time other processes take.
 """
-import os
 import statistics
-import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import one_thread  # noqa: E402,F401  (before NumPy)
 
 import numpy as np  # noqa: E402

@@ -1,15 +1,12 @@
-"""ODE solver overhead (the issue's targets: 1e5 Euler steps of a scalar ODE with a
+"""ODE solver overhead (targets, bench/README.md: 1e5 Euler steps of a scalar ODE with a
 Python right-hand side in under 2 s; an ensemble of 1000 runs costing little more
 than one run):
 
     python bench/bench_ode.py
 """
-import os
-import sys
-import time
+import one_thread  # noqa: F401  (before NumPy)
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import one_thread  # noqa: E402,F401  (before NumPy)
+import time  # noqa: E402
 
 import srround as sr  # noqa: E402
 

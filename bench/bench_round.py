@@ -5,7 +5,8 @@ NumPy / ml_dtypes casts, with preallocated output.
 """
 import pytest
 
-from cases import CONVERSIONS, SIZES, data, methods, target_dtype
+from cases import CONVERSIONS, SIZES, methods, target_dtype
+from timing import standard_normal
 
 CASES = [(label, dt, fmt, tgt, n) for label, dt, fmt, tgt in CONVERSIONS for n in SIZES]
 
@@ -15,7 +16,7 @@ CASES = [(label, dt, fmt, tgt, n) for label, dt, fmt, tgt in CONVERSIONS for n i
 @pytest.mark.parametrize("method", ["np.copyto (same dtype)", "srround RN", "srround SR",
                                     "srround SR bits=8", "cast"])
 def test_round(benchmark, label, dtype, fmt, target, n, method):
-    x = data(n, dtype)
+    x = standard_normal(n, dtype)
     m = methods(x, fmt, target_dtype(target))
     if method == "cast":
         method = next((k for k in m if "astype" in k), None)

@@ -1,19 +1,14 @@
-"""Summation throughput beside ctx.add.reduce (the issue's target: within 2x per element,
+"""Summation throughput beside ctx.add.reduce (target, bench/README.md: within 2x per element,
 Kahan per rounded operation):
 
     python bench/bench_summation.py                        # ratio table
     python -m pytest bench/bench_summation.py --benchmark-only
 """
-import math
-import os
-import sys
-import time
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import one_thread  # noqa: E402,F401  (before NumPy)
+import one_thread  # noqa: F401  (before NumPy)
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from timing import best_seconds_interleaved  # noqa: E402
 
 import srround as sr  # noqa: E402
 
@@ -41,13 +36,7 @@ def main():
     print("|---|---|---|" + "---|" * len(METHODS))
     for dtype in (np.float32, np.float64):
         for mode in ("nearest", "stochastic"):
-            fns = calls(mode, dtype)
-            best = dict.fromkeys(fns, math.inf)
-            for _ in range(7):   # interleaved, so load from elsewhere hits all alike
-                for name, f in fns.items():
-                    t = time.perf_counter()
-                    f()
-                    best[name] = min(best[name], time.perf_counter() - t)
+            best = best_seconds_interleaved(calls(mode, dtype), rounds=7)
             base = best["ctx.add.reduce"]
             cells = [f"{best[m] / base / (4 if m == 'kahan' else 1):.2f}x" for m in METHODS]
             print(f"| {mode} | {np.dtype(dtype).name} | {base / N * 1e9:.2f} ns | "

@@ -1,5 +1,6 @@
 """The benchmark cases shared by the pytest-benchmark suite and the table script."""
 import numpy as np
+from timing import standard_normal
 
 import srround as sr
 
@@ -18,13 +19,8 @@ OPERATIONS = ("add", "subtract", "multiply", "divide", "sqrt", "fma")
 
 
 def operands(op, n, dtype):
-    a, b, c = (data(n, dtype, seed=s) for s in (1, 2, 3))
+    a, b, c = (standard_normal(n, dtype, seed=s) for s in (1, 2, 3))
     return {"sqrt": (np.abs(a) + dtype(0.5),), "fma": (a, b, c)}.get(op, (a, b))
-
-
-def data(n, dtype, seed=0):
-    """Standard normal data, as in the peer table of shared/references.md."""
-    return np.random.default_rng(seed).standard_normal(n).astype(dtype)
 
 
 def target_dtype(name):

@@ -29,12 +29,13 @@ import io  # noqa: E402
 import contextlib  # noqa: E402
 import logging  # noqa: E402
 import shlex  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 import warnings  # noqa: E402
 
 import numpy as np  # noqa: E402
+from timing import (machine_line, markdown_table, ns_per_element, standard_normal,  # noqa: E402
+                    with_ratio)
 
 import srround as sr  # noqa: E402
 
@@ -300,30 +301,12 @@ FORMAT_NOTES = [
 # ------------------------------------------------------------------------------ timing
 
 
-def data(n, dtype, seed=0):
-    return np.random.default_rng(seed).standard_normal(n).astype(dtype)
-
-
-def time_ns(fn, n, repeats):
-    """(median ns per element, calls timed). One untimed warm-up call first."""
-    t0 = time.perf_counter()
-    fn()
-    warm = time.perf_counter() - t0
-    reps = SLOW_REPEATS if warm > SLOW_S else repeats
-    times = []
-    for _ in range(reps):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times)) / n * 1e9, reps
-
-
 def run_bench(peers, sizes, repeats, log):
     """results[(method, n, in, target)] = (ns, reps) | ("n/a", reason) | ("error", reason)."""
     results = {}
     for n in sizes:
         for ikey, dtype in INPUTS.items():
-            x = data(n, dtype)
+            x = standard_normal(n, dtype)
             for tkey in TARGETS:
                 for name, peer, setup, _ in METHODS:
                     key = (name, n, ikey, tkey)
@@ -331,7 +314,8 @@ def run_bench(peers, sizes, repeats, log):
                         with warnings.catch_warnings():
                             warnings.simplefilter("ignore")
                             fn = setup(peers, x, tkey)
-                            results[key] = time_ns(fn, n, repeats)
+                            results[key] = ns_per_element(fn, n, repeats, SLOW_S,
+                                                          SLOW_REPEATS)
                     except NotApplicable as exc:
                         results[key] = ("n/a", str(exc))
                     except Exception as exc:  # noqa: BLE001 - report, don't drop
@@ -563,24 +547,13 @@ def run_correctness(peers, n_sr=100_000):
 # ---------------------------------------------------------------------------- output
 
 
-def machine_line():
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name"):
-                return " ".join(line.split())
-    except Exception:  # noqa: BLE001
-        pass
-    return "Model name: (lscpu unavailable)"
-
-
 def cell(v, base):
     if isinstance(v[0], str):
         return v[0] if v[0] == "n/a" else "error"
     ns, reps = v
     mark = "†" if reps == SLOW_REPEATS else ""
     b = base[0] if base and not isinstance(base[0], str) else None
-    return f"{ns:.2f} ({ns / b:.1f}x){mark}" if b else f"{ns:.2f}{mark}"
+    return with_ratio(ns, b, mark)
 
 
 def peer_status_lines(peers):
@@ -626,8 +599,7 @@ def write_markdown(path, args_line, peers, results, sizes, repeats, notes, runti
     for n in sizes:
         L.append(f"### {n:.0e} elements")
         L.append("")
-        L.append("| method | " + " | ".join(f"{i}->{t}" for i, t in CASES) + " | output |")
-        L.append("|---|" + "---|" * len(CASES) + "---|")
+        rows = []
         for name, peer, _, outnote in METHODS:
             status = peers.get(peer) if peer else None
             if isinstance(status, str):
@@ -645,7 +617,8 @@ def write_markdown(path, args_line, peers, results, sizes, repeats, notes, runti
                         reasons.setdefault(name, {}).setdefault(f"{v[0]}: {v[1]}", []).append(
                             f"{i}->{t}")
                     cells.append(cell(v, base))
-            L.append(f"| {name} | " + " | ".join(cells) + f" | {outnote} |")
+            rows.append([name] + cells + [outnote])
+        L.extend(markdown_table(["method"] + [f"{i}->{t}" for i, t in CASES] + ["output"], rows))
         L.append("")
     if reasons:
         L.append("Cells without a number:")
@@ -684,11 +657,9 @@ def write_markdown(path, args_line, peers, results, sizes, repeats, notes, runti
     cols = ["NaN", "NaN 0x7F800001", "+inf", "-0", "tie", "overflow", "f64", "P(1/3)", "P(tie)"]
     heads = ["NaN", "NaN 0x7F800001", "+inf", "-0", "tie (RN)", "fp16 overflow",
              "f64 input (RN)", "SR P(up), float32(1/3)", "SR P(up), tie"]
-    L.append("| peer | mode | " + " | ".join(heads) + " | deviations found |")
-    L.append("|---|---|" + "---|" * len(heads) + "---|")
-    for peer, mode, cells, verdict in notes:
-        L.append(f"| {peer} | {mode} | " + " | ".join(cells.get(c, "–") for c in cols)
-                 + f" | {verdict} |")
+    L.extend(markdown_table(["peer", "mode"] + heads + ["deviations found"],
+                            [[peer, mode] + [cells.get(c, "–") for c in cols] + [verdict]
+                             for peer, mode, cells, verdict in notes]))
     L.append("")
     L.append("One line per peer (from the table above):")
     L.append("")

@@ -16,7 +16,7 @@ from srround import quantize
 from srround.emulation import EmulatedArray, emulate, emulated
 from srround import linalg
 
-__version__ = "0.1.0"
+from srround._version import __version__
 
 __all__ = ["Format", "Context", "round", "format", "ROUNDINGS", "OVERFLOWS", "PRESETS",
            "binary16", "bfloat16", "tf32", "binary32", "binary64", "e5m2", "e4m3", "e3m2",

@@ -2,7 +2,7 @@
 
 ``solve_ivp(fun, t_span, y0, ctx, method, n_steps=N)`` integrates y' = f(t, y) with a
 classical explicit Runge-Kutta method, written as the papers write it: one rounded
-operation per arithmetic step (design.md, "Numerics conventions"). Explicit Euler is
+operation per arithmetic step (Croci et al., R. Soc. Open Sci. 2022). Explicit Euler is
 
     y <- fl(y + fl(h * f(t, y)))
 
@@ -270,8 +270,12 @@ def reference_solution(fun64, t_span, y0, t_eval, rtol=1e-12, atol=1e-14):
     """The binary64 reference: scipy.integrate.solve_ivp (DOP853) with tight tolerances.
 
     fun64(t, y) works on 1-d float64 arrays (no rounding). Returns an array of shape
-    (len(y0), len(t_eval)). Needs SciPy (the [test] extra)."""
-    from scipy.integrate import solve_ivp as scipy_solve_ivp
+    (len(y0), len(t_eval)). Needs SciPy (the [ode] extra)."""
+    try:
+        from scipy.integrate import solve_ivp as scipy_solve_ivp
+    except ImportError:
+        raise ImportError("srround.ode.reference_solution needs SciPy: "
+                          "pip install 'srround[ode]'") from None
     sol = scipy_solve_ivp(fun64, t_span, np.atleast_1d(np.asarray(y0, float)),
                           method="DOP853", t_eval=t_eval, rtol=rtol, atol=atol)
     if not sol.success:

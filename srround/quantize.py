@@ -127,6 +127,12 @@ def round_to_integer(v, rounding="nearest", rng=None, bits=None):
     return _IntegerRounder(rounding, rng, bits)(v)
 
 
+def integer_rounder(rounding="nearest", *, rng=None, bits=None):
+    """A function v -> v rounded to integers, as round_to_integer, whose random stream
+    runs on from one call to the next (round_to_integer starts afresh each call)."""
+    return _IntegerRounder(rounding, rng, bits)
+
+
 def _words(rng, n):
     """n uint64 random words from a stochastic context seeded with rng."""
     return Context(Format(2, 2), "stochastic", rng=rng).random_words(n)

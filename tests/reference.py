@@ -2,8 +2,8 @@
 
 Everything here is exact: values are ``fractions.Fraction`` and random words are
 Python integers, so there is no intermediate rounding to reason about.  The
-semantics are those of /work/shared/design.md ("Semantics"); the C core must
-agree with this module bit for bit.  ``ref_arith`` extends ``ref_round`` to the
+semantics are those of README.md ("Semantics worth knowing") and csrc/srround.h;
+the C core must agree with this module bit for bit.  ``ref_arith`` extends ``ref_round`` to the
 arithmetic operations: the exact result (``exact_result``), rounded once.
 
 The grid of a format with precision p (significand bits, implicit bit included)

@@ -7,14 +7,13 @@ import pickle
 
 import numpy as np
 import pytest
+from conftest import MODES, STOCHASTIC
 
 import srround as sr
 
-MODES = ("nearest", "nearest_away", "toward_zero", "up", "down", "odd",
-         "stochastic", "stochastic_equal")
-STOCHASTIC = ("stochastic", "stochastic_equal")
-
-# design.md: name -> (precision, emax, emin, overflow, max or None)
+# name -> (precision, emax, emin, overflow, max or None), from each format's
+# specification: IEEE 754-2019 (binary16, binary32), bfloat16, NVIDIA TF32, OCP 8-bit
+# floating point v1.0 (E5M2, E4M3) and OCP Microscaling v1.0 (E3M2, E2M3, E2M1)
 PRESET_TABLE = {
     "binary16": (11, 15, -14, "inf", None),
     "bfloat16": (8, 127, -126, "inf", None),
@@ -287,8 +286,8 @@ def test_formats_float32_can_carry():
 
 
 def test_rng_argument_validated_in_deterministic_modes_too():
-    """design.md lists a negative seed as a ValueError without exception; a
-    deterministic mode has no use for rng, but should not accept garbage silently."""
+    """A negative seed is a ValueError in every mode: a deterministic mode has no use
+    for rng, but should not accept garbage silently."""
     with pytest.raises(ValueError):
         sr.round(1.0, sr.binary16, "nearest", rng=-1)
     with pytest.raises(TypeError):

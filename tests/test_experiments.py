@@ -1,22 +1,18 @@
-"""The experiments (srround/experiments.py) and the command line (srround/cli.py).
-
-The experiments must reproduce references.md items 1-3 with their defaults (fixed
-seeds, so the numbers are deterministic; the bounds below leave room for a change of
-seed), and the command line must print tables and write JSON and PNG files.
+"""The experiments (srround/experiments/): each reproduces its paper's result with its
+defaults (fixed seeds, so the numbers are deterministic; the bounds below leave room
+for a change of seed), and each figure is drawn from the saved JSON data alone.
+The command line is tested in tests/test_cli.py.
 """
 
-import io
-import json
+import ast
 import math
 import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 import srround as sr
-from srround import cli, experiments
+from srround import experiments
 from srround.experiments import run
 
 
@@ -24,10 +20,12 @@ def test_registry():
     assert list(experiments.EXPERIMENTS)[:4] == ["harmonic", "summation", "dot", "manysmall"]
     for exp in experiments.EXPERIMENTS.values():
         assert exp.summary and exp.n >= exp.min_n and exp.runs >= 1 and exp.formats
+        assert exp.plot is not None, exp.name
 
 
 def test_harmonic_reproduces_stagnation_and_sr_mean():
-    """references.md item 1, through the experiment with its defaults (n = 1e5)."""
+    """Higham & Pranesh (2019) through the experiment with its defaults (n = 1e5):
+    RN stagnates, the SR mean tracks the exact sum."""
     res = run("harmonic")
     stag = res.data["stagnation"]
     assert stag["binary16"]["value"] == 7.0859375 and stag["binary16"]["from_k"] == 512
@@ -39,14 +37,14 @@ def test_harmonic_reproduces_stagnation_and_sr_mean():
         assert abs(exact - 12.0901) < 1e-4
         assert rn == stag[name]["value"]
         assert abs(mean - exact) < 5 * std / math.sqrt(runs), (name, mean, std)
-        assert r4 < r8 < exact            # limited random bits: terms lost (item 5)
+        assert r4 < r8 < exact            # limited random bits: terms lost (Fasi & Mikaitis)
     assert any("k = 513 on" in note for note in res.notes)
 
 
 def test_summation_slopes():
-    """references.md item 2 through the experiment: fitted slopes of the mean error
-    of recursive summation, n = 8..16384 in binary16: RN close to 1 (it stagnates),
-    SR close to 1/2; pairwise and Kahan barely grow."""
+    """Connolly, Higham & Mary (2021) through the experiment: fitted slopes of the mean
+    error of recursive summation, n = 8..16384 in binary16: RN close to 1 (it
+    stagnates), SR close to 1/2; pairwise and Kahan barely grow."""
     res = run("summation")
     slopes = res.data["slopes"]["binary16"]
     assert 0.75 <= slopes["recursive RN"] <= 1.2
@@ -68,7 +66,7 @@ def test_dot_slopes():
 
 
 def test_many_small_terms():
-    """references.md item 3 through the experiment."""
+    """Many small terms (Connolly, Higham & Mary 2021) through the experiment."""
     res = run("manysmall")
     r = res.data["results"]["binary16"]
     exact = r["exact"]
@@ -124,96 +122,129 @@ def test_fitted_slope():
     assert math.isnan(experiments.fitted_slope([1, 2], [0.0, np.inf]))
 
 
-# ---------------------------------------------------------------- command line
+def test_settings_an_experiment_ignores_are_refused():
+    """signal quantizes float64 data to fixed point: a format asked of it would be
+    silently ignored, so it is an error (its JSON records binary64 all the same)."""
+    assert experiments.EXPERIMENTS["signal"].ignores == ("formats",)
+    with pytest.raises(ValueError, match="signal does not use the setting 'formats'"):
+        run("signal", n=1024, runs=2, formats=("bfloat16",))
+    assert run("signal", n=1024, runs=2).data["settings"]["formats"] == ["binary64"]
+    with pytest.raises(ValueError, match="unknown settings"):
+        experiments.experiment("nope", "", n=1, runs=1, formats=(), ignores=("colour",))
+    assert "nope" not in experiments.EXPERIMENTS
 
-def strict_json(path):
-    def reject(name):
-        raise ValueError(f"non-standard JSON constant {name}")
-    with open(path) as f:
-        return json.load(f, parse_constant=reject)
+
+# ---------------------------------------------------------------- figures from JSON
+
+# Small runs of every experiment, with non-default formats where they take them
+# (two formats, so the per-format panels are checked), shared by the tests below.
+SMALL = {"harmonic": dict(n=2000, runs=3, formats=("binary16", "e5m2")),
+         "summation": dict(n=64, runs=2, formats=("bfloat16", "e5m2")),
+         "dot": dict(n=64, runs=2, formats=("bfloat16", "binary32")),
+         "manysmall": dict(n=500, runs=2, formats=("binary16", "bfloat16")),
+         "decay": dict(n=64, runs=3),
+         "circle": dict(n=64, runs=3),
+         "heat": dict(n=256, runs=2),
+         "lorenz": dict(n=64, runs=2, formats=("bfloat16", "binary32")),
+         "lowprec_training": dict(n=2, runs=1),
+         "compress": dict(n=2, runs=1),
+         "signal": dict(n=2048, runs=3, rounding="stochastic_equal")}
 
 
-def test_cli_all_writes_tables_json_and_png(tmp_path, capsys):
+def test_small_runs_cover_every_experiment():
+    assert set(SMALL) == set(experiments.EXPERIMENTS)
+
+
+@pytest.fixture(scope="module")
+def saved_results(tmp_path_factory):
+    """name -> (Result, path of its JSON file): every experiment run small, saved."""
+    folder = tmp_path_factory.mktemp("json")
+    out = {}
+    for name, changes in SMALL.items():
+        result = run(name, **changes)
+        path = folder / f"{name}.json"
+        experiments.write_json(result.data, path)
+        out[name] = (result, path)
+    return out
+
+
+@pytest.mark.parametrize("name", list(SMALL))
+def test_figure_is_drawn_from_the_json_file_alone(name, saved_results, tmp_path):
+    """Every figure needs nothing but its JSON file: read back, it draws one panel per
+    format, titled with the format's label, and writes a PNG."""
     pytest.importorskip("matplotlib")
-    assert cli.main(["all", "--n", "2000", "--runs", "3", "--out", str(tmp_path)]) == 0
-    out = capsys.readouterr().out
-    for name in experiments.EXPERIMENTS:
-        assert f"== {name}" in out
-        data = strict_json(tmp_path / f"{name}.json")
-        assert data["experiment"] == name and data["settings"]["n"] == 2000
-        assert data["rows"] and data["columns"]
-        png = tmp_path / f"{name}.png"
-        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "7.085938" in out and "5.0625" in out
-    assert "fitted log-log slopes" in out
+    from matplotlib.figure import Figure
+    result, path = saved_results[name]
+    data = experiments.read_json(path)
+    if not experiments.can_plot(data):
+        assert name in ("lowprec_training", "compress") and "skipped" in data
+        pytest.skip("scikit-learn is not installed")
+    fig = Figure()
+    experiments.draw(data, fig)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert fig.get_suptitle() == result.title
+    if name not in ("lowprec_training", "compress", "signal"):
+        labels = data["settings"]["formats"]
+        assert len(titles) == len(labels)
+        for title, label in zip(titles, labels):
+            assert title.endswith(label) or f"{label}" in title, (title, label)
+    png = tmp_path / f"{name}.png"
+    assert experiments.write_plot(data, png)
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_cli_default_is_quick_all(tmp_path, monkeypatch, capsys):
-    """The README's main job: `python -m srround` with no arguments runs every
-    experiment with its defaults into ./srround-out."""
+def test_json_nan_and_inf_come_back_for_the_figure(tmp_path):
+    """JSON has no nan or inf: they are saved as null and "inf", and the figure code
+    reads them back as floats (a slope of nan, a divergence time of inf)."""
     pytest.importorskip("matplotlib")
-    monkeypatch.chdir(tmp_path)
-    assert cli.main([]) == 0
-    out = capsys.readouterr().out
-    assert "all done" in out
-    for name in experiments.EXPERIMENTS:
-        assert (tmp_path / "srround-out" / f"{name}.json").exists()
-        assert (tmp_path / "srround-out" / f"{name}.png").exists()
+    from matplotlib.figure import Figure
+    result = run("summation", n=8, runs=1, formats=("binary16",))
+    result.data["slopes"]["binary16"]["pairwise RN"] = math.nan
+    result.data["series"]["binary16"]["kahan SR"][0] = math.inf
+    experiments.write_json(result.data, tmp_path / "s.json")
+    text = (tmp_path / "s.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text and '"inf"' in text
+    data = experiments.read_json(tmp_path / "s.json")
+    assert data["slopes"]["binary16"]["pairwise RN"] is None
+    fig = Figure()
+    experiments.draw(data, fig)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "pairwise RN (slope nan)" in legend
 
 
-def test_cli_one_experiment_options(tmp_path, capsys):
-    assert cli.main(["harmonic", "--format", "bf16", "--n", "3000", "--runs", "4",
-                     "--seed", "3", "--out", str(tmp_path), "--no-plot"]) == 0
-    data = strict_json(tmp_path / "harmonic.json")
-    assert data["settings"] == {"formats": ["bfloat16"], "rounding": "stochastic",
-                                "n": 3000, "runs": 4, "seed": 3}
-    assert not (tmp_path / "harmonic.png").exists()
-    assert sorted(os.listdir(tmp_path)) == ["harmonic.json"]
+def test_read_json_refuses_other_files(tmp_path):
+    (tmp_path / "a.json").write_text("[1, 2]")
+    (tmp_path / "b.json").write_text('{"experiment": "nope", "settings": {}}')
+    (tmp_path / "c.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not the JSON file of an srround experiment"):
+        experiments.read_json(tmp_path / "a.json")
+    with pytest.raises(ValueError, match="unknown experiment 'nope'"):
+        experiments.read_json(tmp_path / "b.json")
+    with pytest.raises(ValueError, match="is not JSON"):
+        experiments.read_json(tmp_path / "c.json")
+    with pytest.raises(OSError):
+        experiments.read_json(tmp_path / "missing.json")
 
 
-def test_cli_list(capsys):
-    assert cli.main(["list"]) == 0
-    out = capsys.readouterr().out
-    for name in experiments.EXPERIMENTS:
-        assert name in out
-
-
-@pytest.mark.parametrize("argv", [["nope"], ["harmonic", "--format", "binary17"],
-                                  ["summation", "--n", "4"], ["harmonic", "--runs", "0"],
-                                  ["harmonic", "--seed", "-1"],
-                                  ["harmonic", "--rounding", "sideways"]])
-def test_cli_bad_arguments(argv, capsys):
-    with pytest.raises(SystemExit) as e:
-        cli.main(argv)
-    assert e.value.code == 2
-    assert "error" in capsys.readouterr().err
-
-
-def test_plot_skipped_without_matplotlib(tmp_path, monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "matplotlib", None)
-    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
-    assert cli.main(["manysmall", "--n", "500", "--runs", "2", "--out", str(tmp_path)]) == 0
-    assert "plot skipped" in capsys.readouterr().out
-    assert sorted(os.listdir(tmp_path)) == ["manysmall.json"]
-
-
-def test_progress_bar():
-    buf = io.StringIO()
-    bar = cli.ProgressBar("demo", stream=buf)
-    assert not bar.enabled                       # not a terminal: silent
-    bar(0.5)
-    bar.close()
-    assert buf.getvalue() == ""
-    bar = cli.ProgressBar("demo", stream=buf, enabled=True)
-    for f in (0.0, 0.5, 0.51, 1.0):
-        bar(f)
-    bar.close()
-    text = buf.getvalue()
-    assert "demo [" in text and "100%" in text and text.count("%") == 3   # 0.51 not redrawn
-    assert text.endswith("\r")                 # the line is cleared at the end
-
-
-def test_python_dash_m(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "srround", "list"], capture_output=True,
-                         text=True, check=True, cwd=tmp_path)
-    assert "harmonic" in out.stdout and out.stderr == ""
+def test_experiment_modules_use_no_private_names_of_other_modules():
+    """Helpers shared between modules are public names (experiments/common.py): no
+    `from x import _y` and no `x._y` on another module."""
+    folder = os.path.dirname(experiments.__file__)
+    for filename in sorted(os.listdir(folder)):
+        if not filename.endswith(".py"):
+            continue
+        with open(os.path.join(folder, filename)) as f:
+            tree = ast.parse(f.read())
+        modules = {alias.asname or alias.name.split(".")[0]
+                   for node in ast.walk(tree) if isinstance(node, (ast.Import, ast.ImportFrom))
+                   for alias in node.names}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                private += [part for part in (node.module or "").split(".")
+                            if part.startswith("_")]
+                assert not private, (filename, node.module, private)
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                    and node.value.id in modules and node.attr.startswith("_") \
+                    and not node.attr.startswith("__"):
+                raise AssertionError(f"{filename}: {node.value.id}.{node.attr}")

@@ -3,14 +3,13 @@ one: every mode, every preset and several custom formats, both input types, rand
 words included. Paths the CPU lacks are skipped."""
 import numpy as np
 import pytest
+from conftest import formats
 
 import srround as sr
 from srround import _core
 
-FORMATS = list(sr.PRESETS.values()) + [
-    sr.Format(1, 5, -4), sr.Format(5, 3, -20, subnormals=False),
-    sr.Format(7, 10, -10, overflow="nan"), sr.Format(52, 1000, -1000),
-]
+FORMATS = list(sr.PRESETS.values()) + list(formats(
+    "p1_e5", "p5_e3_em20_nosub", "p7_e10_nan", "p52_e1000").values())
 CASES = [(f, m) for f in FORMATS for m in sr.ROUNDINGS]
 
 

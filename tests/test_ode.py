@@ -3,13 +3,15 @@
 - convergence orders 1, 2, 2, 4 of euler, heun, midpoint, rk4 in binary64 (nearest);
 - every operation is one rounded ctx operation (compared step by step with a slow
   reference written with sr.round on Fractions-free float64 arithmetic);
-- references.md item 4: Euler on y' = -y, y(0) = 2^-6 in binary16 never moves under RN
-  once h y is below half an ulp (checked with exact rational arithmetic), and SR's
-  mean follows exact-arithmetic Euler within 5 standard errors;
+- Croci, Fasi, Higham, Mary & Mikaitis (R. Soc. Open Sci. 2022): Euler on y' = -y,
+  y(0) = 2^-6 in binary16 never moves under RN once h y is below half an ulp (checked
+  with exact rational arithmetic), and SR's mean follows exact-arithmetic Euler within
+  5 standard errors;
 - ensembles: reproducible from a seed, independent across runs, one fun call per stage;
 - bad input gives clear errors.
 """
 import math
+import sys
 from fractions import Fraction
 
 import numpy as np
@@ -54,6 +56,17 @@ def test_convergence_of_a_system_against_scipy_reference(method):
     errors = [np.abs(solve_ivp(oscillator, (0.0, 2.0), [1.0, 0.0], ctx, method=method,
                                n_steps=n).y[:, -1] - ref[:, 0]).max() for n in ns]
     assert abs(-experiments.fitted_slope(ns, errors) - ORDERS[method]) < 0.2
+
+
+def test_reference_solution_without_scipy_names_the_extra(monkeypatch):
+    """SciPy is not a dependency of srround: without it, the error says how to get it;
+    the lorenz experiment falls back to a fine binary64 RK4 reference."""
+    monkeypatch.setitem(sys.modules, "scipy", None)
+    monkeypatch.setitem(sys.modules, "scipy.integrate", None)
+    with pytest.raises(ImportError, match=r"needs SciPy: pip install 'srround\[ode\]'"):
+        reference_solution(lambda t, v: [v[1], -v[0]], (0.0, 2.0), [1.0, 0.0], [2.0])
+    lor = experiments.run("lorenz", n=64, runs=2, formats=("binary32",))
+    assert lor.rows[0][6] == pytest.approx(lor.rows[0][5], rel=1e-3)   # RN follows it
 
 
 # ---------------------------------------------------------------- operation by operation
@@ -113,7 +126,7 @@ def test_fused_euler_is_one_rounding():
         assert res.y[k + 1] == y
 
 
-# ---------------------------------------------------------------- references.md item 4
+# --------------------------------- decay, RN and SR (Croci, Fasi, Higham, Mary & Mikaitis)
 
 def test_decay_rn_stagnates_exactly_in_binary16():
     """h = 2^-13: h y(0) = 2^-19 is below half the ulp of the binade below 2^-6

@@ -7,10 +7,11 @@ import pickle
 
 import numpy as np
 import pytest
+from conftest import formats
 
 import srround as sr
 
-FORMATS = [sr.bfloat16, sr.binary16, sr.e4m3, sr.Format(20, 100, -100), sr.Format(50, 900)]
+FORMATS = list(formats("bfloat16", "binary16", "e4m3", "p20_e100", "p50_e900").values())
 
 
 def boundary_terms(fmt, n, seed):
@@ -66,7 +67,8 @@ def test_kahan_equals_its_definition(mode):
     assert np.float64(got).view(np.uint64) == np.float64(s).view(np.uint64)
 
 
-@pytest.mark.parametrize("fmt", [sr.bfloat16, sr.binary16, sr.Format(50, 900)], ids=lambda f: f.label)
+@pytest.mark.parametrize("fmt", formats("bfloat16", "binary16", "p50_e900").values(),
+                         ids=lambda f: f.label)
 @pytest.mark.parametrize("mode", sr.ROUNDINGS)
 def test_elementwise_sums_on_boundaries_match_exact_reference(fmt, mode):
     """Contiguous float64 add/subtract/multiply take the vectorized path, which decides from the

@@ -7,22 +7,18 @@ float64 bit patterns (exact 64-bit SR thresholds).
 """
 
 import math
-import os
 import random
-import sys
 from fractions import Fraction
 
 import numpy as np
 import pytest
+from conftest import same_float
+from reference import PRESETS, RefFormat, encoding_is_odd, neighbours, prob_up, ref_round
+from vector_oracle import gfloat_format_infos
 
 ml_dtypes = pytest.importorskip("ml_dtypes")
 gfloat = pytest.importorskip("gfloat")
 from gfloat import RoundMode  # noqa: E402
-
-sys.path.insert(0, os.path.dirname(__file__))
-from reference import (PRESETS, RefFormat, encoding_is_odd, neighbours,  # noqa: E402
-                       prob_up, ref_round)
-from vector_oracle import gfloat_format_infos  # noqa: E402
 
 TWO64 = 2**64
 DETERMINISTIC = ("nearest", "nearest_away", "toward_zero", "up", "down")
@@ -49,16 +45,8 @@ GFLOAT_MODE = {
 }
 
 
-def same(a, b):
-    """Bitwise-style equality of floats: NaN == NaN and -0.0 != 0.0."""
-    a, b = float(a), float(b)
-    if math.isnan(a) or math.isnan(b):
-        return math.isnan(a) and math.isnan(b)
-    return a == b and math.copysign(1, a) == math.copysign(1, b)
-
-
 def assert_all_same(xs, got, want, what):
-    bad = [(x, g, w) for x, g, w in zip(xs, got, want) if not same(g, w)]
+    bad = [(x, g, w) for x, g, w in zip(xs, got, want) if not same_float(g, w)]
     assert not bad, f"{what}: {len(bad)} mismatches, first: {bad[:5]}"
 
 
@@ -231,14 +219,14 @@ def test_odd_by_definition(name):
         r = ref_round(x, fmt, "odd")
         tz = ref_round(x, fmt, "toward_zero") if gname is None else gfloat_round(name, x, "toward_zero")
         if Fraction(tz) == Fraction(x):  # exact: unchanged
-            assert same(r, x), x
+            assert same_float(r, x), x
         elif abs(x) > fmt.max:  # odd never overflows
-            assert same(r, math.copysign(float(fmt.max), x)), x
+            assert same_float(r, math.copysign(float(fmt.max), x)), x
         else:
             # One of the two neighbours, the one whose code ends in 1.
             away = "up" if x > 0 else "down"
             aw = ref_round(x, fmt, away) if gname is None else gfloat_round(name, x, away)
-            assert same(r, tz) or same(r, aw), x
+            assert same_float(r, tz) or same_float(r, aw), x
             assert code_is_odd(name, r), (x, r)
             assert code_is_odd(name, r) == encoding_is_odd(abs(Fraction(r)), fmt)
 
@@ -251,7 +239,7 @@ def test_odd_then_nearest_is_nearest(name):
     wide = RefFormat(fmt.precision + 2, fmt.emax + 4, fmt.emin)
     for x in sample_values(fmt, np.float64, seed=3, per_binade=4):
         y = ref_round(x, wide, "odd")
-        assert same(ref_round(y, fmt, "nearest"), ref_round(x, fmt, "nearest")), x
+        assert same_float(ref_round(y, fmt, "nearest"), ref_round(x, fmt, "nearest")), x
 
 
 # ---------------------------------------------------------------------------
@@ -284,7 +272,7 @@ def test_limited_bits_match_gfloat_fastest(name):
                 want = gfloat_round(name, x, RoundMode.StochasticFastest,
                                     srbits=srbits, srnumbits=r)
                 got = ref_round(x, fmt, "stochastic", u=Fraction(R, TWO64), bits=r)
-                assert same(got, want), (x, r, k, got, want)
+                assert same_float(got, want), (x, r, k, got, want)
                 checked += 1
     assert checked > 1000 and skipped < checked / 100
 
@@ -313,11 +301,11 @@ def test_exact_sr_threshold_from_bits(name):
         assert prob_up(x, fmt, "stochastic") == Fraction(T, TWO64)
         tz, aw = ref_round(x, fmt, "toward_zero"), ref_round(x, fmt, "up" if x > 0 else "down")
         if T > 0:
-            assert same(ref_round(x, fmt, "stochastic", u=Fraction(T - 1, TWO64)), aw)
-            assert same(ref_round(x, fmt, "stochastic", u=Fraction(rnd.randrange(T), TWO64)), aw)
+            assert same_float(ref_round(x, fmt, "stochastic", u=Fraction(T - 1, TWO64)), aw)
+            assert same_float(ref_round(x, fmt, "stochastic", u=Fraction(rnd.randrange(T), TWO64)), aw)
         if T < TWO64:
-            assert same(ref_round(x, fmt, "stochastic", u=Fraction(T, TWO64)), tz)
-            assert same(ref_round(x, fmt, "stochastic",
+            assert same_float(ref_round(x, fmt, "stochastic", u=Fraction(T, TWO64)), tz)
+            assert same_float(ref_round(x, fmt, "stochastic",
                                   u=Fraction(rnd.randrange(T, TWO64), TWO64)), tz)
 
 
@@ -331,10 +319,10 @@ def test_prob_up_counts_random_words(name):
             continue
         tz = ref_round(x, fmt, "toward_zero")
         for r in (1, 3, 6):
-            ups = sum(not same(ref_round(x, fmt, "stochastic", u=Fraction(k, 2**r), bits=r), tz)
+            ups = sum(not same_float(ref_round(x, fmt, "stochastic", u=Fraction(k, 2**r), bits=r), tz)
                       for k in range(2**r))
             assert Fraction(ups, 2**r) == prob_up(x, fmt, "stochastic", bits=r)
-        ups = sum(not same(ref_round(x, fmt, "stochastic_equal", u=Fraction(k, 4)), tz)
+        ups = sum(not same_float(ref_round(x, fmt, "stochastic_equal", u=Fraction(k, 4)), tz)
                   for k in range(4))
         assert Fraction(ups, 4) == prob_up(x, fmt, "stochastic_equal")
         assert prob_up(x, fmt, "stochastic_equal") == (Fraction(1, 2) if tz != x else 0)
@@ -356,7 +344,7 @@ def test_prob_up_values():
         for v in (0.0, -0.0, float(fmt.q), float(fmt.tiny), 1.0, -1.5, float(fmt.max)):
             for mode in ("stochastic", "stochastic_equal"):
                 assert prob_up(v, fmt, mode) == 0, (name, v, mode)
-                assert same(ref_round(v, fmt, mode, u=Fraction(0)), v)
+                assert same_float(ref_round(v, fmt, mode, u=Fraction(0)), v)
 
 
 def test_stochastic_overflow_and_sign():
@@ -372,8 +360,8 @@ def test_stochastic_overflow_and_sign():
     assert ref_round(1e9, PRESETS["e2m1"], "stochastic_equal", u=Fraction(3, 4)) == 6.0
     # SR never changes sign; a negative value rounding to zero stays -0.
     for u in (Fraction(0), Fraction(1, 2), Fraction(TWO64 - 1, TWO64)):
-        assert same(ref_round(-1e-30, h, "stochastic", u=u), -0.0)
-        assert same(ref_round(-1e-30, h, "stochastic_equal", u=u),
+        assert same_float(ref_round(-1e-30, h, "stochastic", u=u), -0.0)
+        assert same_float(ref_round(-1e-30, h, "stochastic_equal", u=u),
                     -0.0 if u < Fraction(1, 2) else -float(h.q))
 
 
@@ -392,7 +380,7 @@ def test_stochastic_overflow_and_sign():
     (65450.0, "odd", 65440.0),  # 65440 = 2045 * 32 is odd: stay
 ])
 def test_binary16_overflow_table(x, mode, want):
-    assert same(ref_round(x, PRESETS["binary16"], mode), want)
+    assert same_float(ref_round(x, PRESETS["binary16"], mode), want)
 
 
 @pytest.mark.parametrize("mode", DETERMINISTIC + ("odd",))
@@ -415,7 +403,7 @@ def test_no_subnormals():
     assert ref_round(t / 2, fmt, "nearest") == 0.0  # tie: 0 is even
     assert ref_round(t / 2, fmt, "nearest_away") == t
     assert ref_round(0.6 * t, fmt, "nearest") == t
-    assert same(ref_round(-0.4 * t, fmt, "nearest"), -0.0)
+    assert same_float(ref_round(-0.4 * t, fmt, "nearest"), -0.0)
     assert ref_round(0.01 * t, fmt, "odd") == t
     assert ref_round(0.01 * t, fmt, "up") == t and ref_round(0.99 * t, fmt, "down") == 0.0
     assert prob_up(0.75 * t, fmt, "stochastic") == Fraction(3, 4)
@@ -437,7 +425,7 @@ def test_neighbours_continue_above_max():
 def test_fraction_input_and_nan():
     h = PRESETS["binary16"]
     assert ref_round(Fraction(1, 3), h, "nearest") == float(np.float16(1 / 3))
-    assert same(ref_round(Fraction(0), h, "down"), 0.0)
+    assert same_float(ref_round(Fraction(0), h, "down"), 0.0)
     for mode in DETERMINISTIC + ("odd",):
         assert math.isnan(ref_round(math.nan, h, mode))
     assert math.isnan(ref_round(math.nan, h, "stochastic", u=Fraction(0)))

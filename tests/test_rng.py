@@ -1,6 +1,6 @@
 """The random stream of a Context, checked against a pure-Python xoshiro256++.
 
-The contract (design.md and csrc/srround.h): the stream is 8 interleaved
+The contract (csrc/srround.h, csrc/rng.h and README.md): the stream is 8 interleaved
 xoshiro256++ lanes, word k of the stream being the (k // 8)-th output of lane
 k % 8; lane j is seeded with words [4j .. 4j+3] of
 ``SeedSequence(seed).generate_state(32, np.uint64)`` as (s0, s1, s2, s3).
@@ -9,19 +9,15 @@ k % 8; lane j is seeded with words [4j .. 4j+3] of
 published jump polynomial: by raising the GF(2) transition matrix of the
 xoshiro256 linear engine to the power 2**128.
 """
-import os
 import pickle
-import sys
 from fractions import Fraction
 
 import numpy as np
 import pytest
+from reference import RefFormat, ref_round
 
 import srround as sr
 from srround._core import seed_words
-
-sys.path.insert(0, os.path.dirname(__file__))
-from reference import ref_round, RefFormat  # noqa: E402
 
 MASK = (1 << 64) - 1
 LANES = 8

@@ -12,20 +12,17 @@ Every comparison is bitwise: NaN matches NaN, and the sign of zero counts.
 """
 
 import math
-import os
-import sys
 import zlib
 from fractions import Fraction
 
 import numpy as np
 import pytest
+from conftest import DETERMINISTIC, formats
+from reference import neighbours, prob_up, ref_round
+from vector_oracle import (Split, gfloat_format_infos, grid_points, mismatch_report,
+                           oracle_round, ref_format, same_bits, sample)
 
 import srround as sr
-
-sys.path.insert(0, os.path.dirname(__file__))
-from reference import neighbours, prob_up, ref_round  # noqa: E402
-from vector_oracle import (DETERMINISTIC, Split, gfloat_format_infos, grid_points,  # noqa: E402
-                           mismatch_report, oracle_round, ref_format, same_bits, sample)
 
 try:
     import ml_dtypes
@@ -38,33 +35,12 @@ N = 10**6  # random inputs per format and input type
 # tiny and huge exponent ranges, no subnormals, each overflow policy, a
 # reserved-code max under the "inf" policy, and near-binary64 formats (whose
 # round-up can carry past the largest float64).
-FORMATS = {name: sr.PRESETS[name] for name in
-           ("binary16", "bfloat16", "tf32", "binary32", "binary64",
-            "e5m2", "e4m3", "e3m2", "e2m3", "e2m1")}
-FORMATS.update({
-    "p5_e3_em20": sr.Format(5, 3, -20),
-    "ieee_e3m4": sr.Format(5, 3, -2),                   # ml_dtypes float8_e3m4
-    "ieee_e4m3": sr.Format(4, 7, -6),                   # ml_dtypes float8_e4m3
-    "p1": sr.Format(1, 6, -6),
-    "p1_sat": sr.Format(1, 3, overflow="saturate"),
-    "p1_wide": sr.Format(1, 1023, -1022),
-    "p2_e1": sr.Format(2, 1, 0),
-    "p3_below_one": sr.Format(3, -5, -10),
-    "p3_e127": sr.Format(3, 127, -126),
-    "nosub": sr.Format(4, 5, subnormals=False),
-    "fp16_nosub_sat": sr.Format(11, 15, -14, subnormals=False, overflow="saturate"),
-    "fp32_nosub": sr.Format(24, 127, -126, subnormals=False),
-    "bf16_nan": sr.Format(8, 127, -126, overflow="nan"),
-    "e4m3_inf": sr.Format(4, 8, -6, max=448),
-    "e5m2_sat_max": sr.Format(3, 15, -14, overflow="saturate", max=49152),
-    "p53": sr.Format(53, 1023),
-    "p53_sat": sr.Format(53, 1023, overflow="saturate"),
-    "p53_nosub": sr.Format(53, 1023, subnormals=False),
-    "p52": sr.Format(52, 1023),
-    "p50_em1000": sr.Format(50, 1023, -1000),
-    "p3_e100_em900": sr.Format(3, 100, -900),
-    "p6_e1000": sr.Format(6, 1000, -1000),
-})
+FORMATS = formats("binary16", "bfloat16", "tf32", "binary32", "binary64",
+                  "e5m2", "e4m3", "e3m2", "e2m3", "e2m1",
+                  "p5_e3_em20", "ieee_e3m4", "ieee_e4m3", "p1", "p1_sat", "p1_wide", "p2_e1",
+                  "p3_below_one", "p3_e127", "nosub", "fp16_nosub_sat", "fp32_nosub",
+                  "bf16_nan", "e4m3_inf", "e5m2_sat_max", "p53", "p53_sat", "p53_nosub",
+                  "p52", "p50_em1000", "p3_e100_em900", "p6_e1000")
 
 CASES = [(name, dt) for name, f in FORMATS.items()
          for dt in (np.float32, np.float64) if dt is np.float64 or f.fits_float32]

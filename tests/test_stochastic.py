@@ -10,37 +10,23 @@ for bit against the oracles given those words.
 """
 
 import math
-import os
 import pickle
-import sys
 import zlib
 from fractions import Fraction
 
 import numpy as np
 import pytest
+from conftest import formats, twin
+from reference import neighbours, prob_up, ref_round
+from vector_oracle import Split, grid_points, mismatch_report, ref_format, same_bits, sample
 
 import srround as sr
 
-sys.path.insert(0, os.path.dirname(__file__))
-from reference import neighbours, prob_up, ref_round  # noqa: E402
-from vector_oracle import (Split, grid_points, mismatch_report, ref_format,  # noqa: E402
-                           same_bits, sample)
-
 TWO64 = 2**64
 
-FORMATS = {name: sr.PRESETS[name] for name in
-           ("binary16", "bfloat16", "tf32", "binary32", "e5m2", "e4m3", "e3m2", "e2m3", "e2m1")}
-FORMATS.update({
-    "p5_e3_em20": sr.Format(5, 3, -20),
-    "p1": sr.Format(1, 6, -6),
-    "nosub": sr.Format(4, 5, subnormals=False),
-    "fp16_nosub_sat": sr.Format(11, 15, -14, subnormals=False, overflow="saturate"),
-    "bf16_nan": sr.Format(8, 127, -126, overflow="nan"),
-    "e4m3_inf": sr.Format(4, 8, -6, max=448),
-    "p52": sr.Format(52, 1023),
-    "p50_em1000": sr.Format(50, 1023, -1000),
-    "p3_e100_em900": sr.Format(3, 100, -900),
-})
+FORMATS = formats("binary16", "bfloat16", "tf32", "binary32", "e5m2", "e4m3", "e3m2", "e2m3",
+                  "e2m1", "p5_e3_em20", "p1", "nosub", "fp16_nosub_sat", "bf16_nan",
+                  "e4m3_inf", "p52", "p50_em1000", "p3_e100_em900")
 CASES = [(name, dt) for name, f in FORMATS.items()
          for dt in (np.float32, np.float64) if dt is np.float64 or f.fits_float32]
 CASE_IDS = [f"{name}-{np.dtype(dt).name}" for name, dt in CASES]
@@ -53,11 +39,6 @@ VARIANTS = [("stochastic", None), ("stochastic", 64), ("stochastic", 63), ("stoc
 
 def seed_of(*parts):
     return zlib.crc32(repr(parts).encode())
-
-
-def twin(ctx):
-    """An independent copy of ctx, at the same point of the same stream."""
-    return pickle.loads(pickle.dumps(ctx))
 
 
 def word_dtype(dtype):

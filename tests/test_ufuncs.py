@@ -1,54 +1,26 @@
-"""Context ufuncs: arithmetic against exact Fraction results, reductions against
-explicit loops, and NumPy ufunc machinery (broadcasting, out=, where=, axis=,
-casting, names, lifetime).
+"""Context ufuncs: arithmetic against exact Fraction results. Reductions:
+tests/test_ufunc_reductions.py; NumPy ufunc machinery (broadcasting, out=, where=,
+casting, names, lifetime): tests/test_ufunc_machinery.py.
 
 Every expected value comes from tests/reference.py's ref_arith: inputs become
 Fractions, the operation is carried out in rational arithmetic (square roots via
 a stand-in that every rounding of these formats treats like the root, see
 sqrt_standin), and the exact result is rounded by ref_round.
 """
-import gc
 import math
-import os
-import sys
-import warnings
 import zlib
 from fractions import Fraction
 
 import numpy as np
 import pytest
+from conftest import DETERMINISTIC, MODES, STOCHASTIC, assert_same_floats, formats
+from reference import RefFormat, ref_arith, ref_round
+from vector_oracle import ref_format
 
 import srround as sr
 
-sys.path.insert(0, os.path.dirname(__file__))
-from reference import RefFormat, ref_arith, ref_round  # noqa: E402
-from vector_oracle import ref_format  # noqa: E402
-
-DETERMINISTIC = ("nearest", "nearest_away", "toward_zero", "up", "down", "odd")
-STOCHASTIC = ("stochastic", "stochastic_equal")
-MODES = DETERMINISTIC + STOCHASTIC
 OPS = ("add", "subtract", "multiply", "divide", "fma", "sqrt")
-NIN = {"add": 2, "subtract": 2, "multiply": 2, "divide": 2, "fma": 3, "sqrt": 1, "round": 1}
 INF, NAN = math.inf, math.nan
-
-
-# ---------------------------------------------------------------- comparison
-
-def same_float(got, want):
-    got = float(got)
-    if math.isnan(want):
-        return math.isnan(got)
-    return got == want and math.copysign(1.0, got) == math.copysign(1.0, want)
-
-
-def assert_matches(got, want, context):
-    got = np.asarray(got).ravel()
-    bad = [i for i, (g, w) in enumerate(zip(got.tolist(), want)) if not same_float(g, w)]
-    assert len(got) == len(want)
-    if bad:
-        i = bad[0]
-        raise AssertionError(f"{len(bad)} of {len(want)} wrong for {context}; first at {i}: "
-                             f"got {float(got[i])!r}, want {want[i]!r}")
 
 
 # ---------------------------------------------------------------- inputs
@@ -142,18 +114,10 @@ def make_inputs(op, fmt, dtype, n, seed):
 
 # ---------------------------------------------------------------- formats
 
-FORMATS = {
-    "binary16": sr.binary16,
-    "bfloat16": sr.bfloat16,
-    "e4m3": sr.e4m3,
-    "e5m2": sr.e5m2,
-    "e2m1": sr.e2m1,
-    "e3m2": sr.e3m2,
-    "nosub": sr.Format(5, 4, -3, subnormals=False, name="nosub"),
-    "binary32": sr.binary32,
-    "wide": sr.Format(11, 200),        # float32 cannot carry it: float64 loop only
-    "binary64": sr.binary64,
-}
+FORMATS = formats("binary16", "bfloat16", "e4m3", "e5m2", "e2m1", "e3m2",
+                  ("nosub", "p5_e4_nosub"), "binary32",
+                  "wide",                  # float32 cannot carry it: float64 loop only
+                  "binary64")
 F32_FORMATS = [k for k, f in FORMATS.items() if f.fits_float32]
 
 
@@ -181,7 +145,7 @@ def check_against_exact_reference(op, fname, dtype, n, seed_tag, rng):
             got = getattr(ctx, op)(*args)
         assert got.dtype == dtype
         want = [ref_arith(op, [x[i] for x in args], rfmt, mode, words[i]) for i in range(n)]
-        assert_matches(got, want, f"{op} {fname} {dtype.__name__} {mode}")
+        assert_same_floats(got, want, f"{op} {fname} {dtype.__name__} {mode}")
 
 
 @pytest.mark.parametrize("op,fname,dtype", list(_cases()),
@@ -228,7 +192,7 @@ def test_vectorized_path_on_boundaries(op, fname, dtype):
     """Contiguous divide, sqrt and fma decide most elements from the binary64 result
     and its error-free remainder or error terms; the rest take the exact path. All
     modes, every element against the exact reference, stochastic words replayed."""
-    fmt = sr.Format(50, 900, name="p50") if fname == "p50" else FORMATS[fname]
+    fmt = {**FORMATS, **formats(("p50", "p50_e900"))}[fname]
     rng = np.random.default_rng(zlib.crc32(f"{op}{fname}{dtype.__name__}".encode()))
     args = _near_boundaries(op, fmt, dtype, 600, rng)
     rfmt = ref_format(fmt)
@@ -239,7 +203,7 @@ def test_vectorized_path_on_boundaries(op, fname, dtype):
         got = getattr(ctx, op)(*args)
         want = [ref_arith(op, [x[i] for x in args], rfmt, mode, words[i])
                 for i in range(600)]
-        assert_matches(got, want, f"{op} {fname} {dtype.__name__} {mode}")
+        assert_same_floats(got, want, f"{op} {fname} {dtype.__name__} {mode}")
 
 
 def _random_doubles(rng, n, dtype):
@@ -317,7 +281,7 @@ def test_round_ufunc_matches_reference(fname, mode):
     words = sr.Context(fmt, mode, rng=3).random_words(x.size) if mode in STOCHASTIC else [None] * x.size
     got = ctx.round(x)
     want = [ref_arith("round", [v], ref_format(fmt), mode, w) for v, w in zip(x, words)]
-    assert_matches(got, want, f"round {fname} {mode}")
+    assert_same_floats(got, want, f"round {fname} {mode}")
 
 
 # ------------------------------------------------- hand-picked hard cases
@@ -429,352 +393,3 @@ def test_exact_zero_sum_sign(dtype):
             assert r == 0 and (math.copysign(1, r) < 0) == want_neg, mode
         assert math.copysign(1, ctx.add(dtype(-0.0), dtype(-0.0))) < 0
         assert math.copysign(1, ctx.add(dtype(0.0), dtype(0.0))) > 0
-
-
-# ---------------------------------------------------------------- reductions
-
-def loop_sum(xs, rfmt, mode, start=0.0):
-    """s = fl(s + x_i) for each x_i, from s = start (exact operation, then ref_round)."""
-    s = start
-    for v in xs:
-        s = ref_arith("add", [s, float(v)], rfmt, mode)
-    return s
-
-
-def loop_prod(xs, rfmt, mode):
-    p = 1.0
-    for v in xs:
-        p = ref_arith("multiply", [p, float(v)], rfmt, mode)
-    return p
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("fname", ["binary16", "bfloat16", "e4m3", "nosub"])
-@pytest.mark.parametrize("mode", DETERMINISTIC)
-def test_add_reduce_is_recursive_rounded_sum(dtype, fname, mode):
-    fmt = FORMATS[fname]
-    rf = ref_format(fmt)
-    rng = np.random.default_rng(4)
-    x = (rng.uniform(0.01, 1.0, 300) * rng.choice([1, 1, 1, -1], 300)).astype(dtype)
-    ctx = sr.Context(fmt, mode)
-    got = ctx.add.reduce(x)
-    assert got.dtype == dtype
-    assert same_float(got, loop_sum(x, rf, mode))
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("fname", ["binary16", "bfloat16", "e5m2"])
-@pytest.mark.parametrize("mode", DETERMINISTIC)
-def test_multiply_reduce_is_recursive_rounded_product(dtype, fname, mode):
-    fmt = FORMATS[fname]
-    rng = np.random.default_rng(9)
-    x = rng.uniform(0.6, 1.5, 200).astype(dtype)
-    got = sr.Context(fmt, mode).multiply.reduce(x)
-    assert got.dtype == dtype
-    assert same_float(got, loop_prod(x, ref_format(fmt), mode))
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_harmonic_series_stagnates(dtype):
-    """Higham, Accuracy and Stability of Numerical Algorithms: in round to nearest,
-    the harmonic series stagnates at 7.0859375 in binary16 and 5.0625 in bfloat16."""
-    x = (1.0 / np.arange(1, 3001)).astype(dtype)
-    h16 = sr.Context(sr.binary16, "nearest").add.reduce(x)
-    bf = sr.Context(sr.bfloat16, "nearest").add.reduce(x)
-    assert h16 == 7.0859375
-    assert bf == 5.0625
-    assert h16 == loop_sum(x, ref_format(sr.binary16), "nearest")
-    assert bf == loop_sum(x, ref_format(sr.bfloat16), "nearest")
-
-
-@pytest.mark.parametrize("mode", STOCHASTIC)
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_stochastic_reduce_and_accumulate_draw_one_word_per_step(mode, dtype):
-    """A 1-d reduce makes one rounded addition per element, in order: step i uses
-    stream word i (checked against a twin context's words)."""
-    fmt, rf = sr.bfloat16, ref_format(sr.bfloat16)
-    x = np.random.default_rng(8).uniform(0, 1, 700).astype(dtype)
-    ctx = sr.Context(fmt, mode, rng=21)
-    words = sr.Context(fmt, mode, rng=21).random_words(2 * x.size)
-    s = 0.0
-    for v, w in zip(x, words[: x.size]):
-        s = ref_arith("add", [s, float(v)], rf, mode, w)
-    assert ctx.add.reduce(x) == s
-    acc = ctx.add.accumulate(x)             # x[0] copied: no word for it
-    s = float(x[0])
-    want = [s]
-    for v, w in zip(x[1:], words[x.size:]):
-        s = ref_arith("add", [s, float(v)], rf, mode, w)
-        want.append(s)
-    assert_matches(acc, want, f"stochastic accumulate {mode}")
-
-
-def test_reduce_rounds_a_single_element():
-    ctx = sr.Context(sr.binary16, "nearest")
-    assert ctx.add.reduce(np.array([1.0001])) == 1.0     # 0 + x is rounded
-    assert ctx.multiply.reduce(np.array([1.0001])) == 1.0
-    assert ctx.add.reduce(np.array([], np.float64)) == 0.0
-    assert ctx.multiply.reduce(np.array([], np.float64)) == 1.0
-    assert ctx.add.identity == 0 and ctx.multiply.identity == 1
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("mode", DETERMINISTIC)
-def test_accumulate_copies_first_element_then_rounds(dtype, mode):
-    rf = ref_format(sr.binary16)
-    rng = np.random.default_rng(2)
-    x = rng.uniform(-1, 3, 200).astype(dtype)
-    x[0] = dtype(1.0001)                       # not representable in binary16
-    got = sr.Context(sr.binary16, mode).add.accumulate(x)
-    assert got.dtype == dtype
-    assert got[0] == x[0]                      # NumPy's rule: x[0] copied, unrounded
-    s = float(x[0])
-    want = [s]
-    for v in x[1:]:
-        s = ref_arith("add", [s, float(v)], rf, mode)
-        want.append(s)
-    assert_matches(got, want, f"accumulate {mode}")
-    # multiply.accumulate likewise
-    gotp = sr.Context(sr.binary16, mode).multiply.accumulate(x[:30])
-    p = float(x[0])
-    wantp = [p]
-    for v in x[1:30]:
-        p = ref_arith("multiply", [p, float(v)], rf, mode)
-        wantp.append(p)
-    assert_matches(gotp, wantp, f"multiply.accumulate {mode}")
-
-
-def test_reduce_axis_keepdims_where():
-    rf = ref_format(sr.binary16)
-    ctx = sr.Context(sr.binary16, "nearest")
-    rng = np.random.default_rng(0)
-    X = rng.uniform(0, 10, (5, 7))
-    for axis in (0, 1, -1):
-        got = ctx.add.reduce(X, axis=axis)
-        Xa = np.moveaxis(X, axis, -1)
-        want = [loop_sum(row, rf, "nearest") for row in Xa]
-        assert_matches(got, want, f"axis={axis}")
-        kd = ctx.add.reduce(X, axis=axis, keepdims=True)
-        assert kd.shape == np.add.reduce(X, axis=axis, keepdims=True).shape
-        np.testing.assert_array_equal(kd.ravel(), got)
-    full = ctx.add.reduce(X, axis=None)
-    assert full == loop_sum(X.ravel(), rf, "nearest")
-    both = ctx.add.reduce(X, axis=(0, 1))
-    assert both.shape == () and np.isfinite(both)
-    mask = rng.random((5, 7)) < 0.6
-    got = ctx.add.reduce(X, axis=1, where=mask)
-    want = [loop_sum(row[m], rf, "nearest") for row, m in zip(X, mask)]
-    assert_matches(got, want, "where")
-    # where= together with an explicit initial
-    got = ctx.add.reduce(X, axis=0, where=mask, initial=1000.0)
-    want = [loop_sum(col[m], rf, "nearest", start=1000.0) for col, m in zip(X.T, mask.T)]
-    assert_matches(got, want, "where+initial")
-
-
-def test_reduce_out():
-    ctx = sr.Context(sr.binary16, "nearest")
-    X = np.linspace(0, 3, 12).reshape(3, 4)
-    out = np.empty(4)
-    r = ctx.add.reduce(X, axis=0, out=out)
-    assert r is out
-    np.testing.assert_array_equal(out, ctx.add.reduce(X, axis=0))
-    with pytest.raises(ValueError):
-        ctx.add.reduce(X, axis=0, out=np.empty(3))
-
-
-# ---------------------------------------------------------------- NumPy machinery
-
-def test_broadcasting():
-    ctx = sr.Context(sr.bfloat16, "nearest")
-    a = np.linspace(1, 2, 3)[:, None]
-    b = np.linspace(0.001, 0.01, 4)[None, :]
-    got = ctx.add(a, b)
-    assert got.shape == (3, 4)
-    A, B = np.broadcast_arrays(a, b)
-    np.testing.assert_array_equal(got, ctx.add(A.copy(), B.copy()))
-    c = np.float64(0.5)
-    np.testing.assert_array_equal(ctx.fma(a, b, c), ctx.fma(A.copy(), B.copy(), np.full((3, 4), c)))
-    assert ctx.add(1.0, 2.0 ** -9) == 1.0    # Python scalars
-    assert ctx.round(3.0) == 3.0
-
-
-OUT_CASES = [
-    ("right", lambda: np.empty(3)),
-    ("too_long", lambda: np.empty(4)),
-    ("broadcast_up", lambda: np.empty((2, 3))),
-    ("float32", lambda: np.empty(3, np.float32)),
-    ("float16", lambda: np.empty(3, np.float16)),
-    ("int64", lambda: np.empty(3, np.int64)),
-    ("tuple", lambda: (np.empty(3),)),
-    ("readonly", lambda: np.empty(3).__array__()),
-]
-
-
-@pytest.mark.parametrize("case", [c[0] for c in OUT_CASES])
-def test_out_behaves_like_numpy_ufuncs(case):
-    """out= follows NumPy's own rules: the same shapes broadcast, the same casts are
-    allowed (same_kind: float64 -> float32 is, float64 -> int64 is not). Note that
-    a downcast of the rounded result (e.g. bfloat16 values into a float16 out) is
-    NumPy's cast, a second rounding outside srround."""
-    make = dict(OUT_CASES)[case]
-    ctx = sr.Context(sr.binary16, "nearest")
-    x, y = np.arange(3.0), np.full(3, 0.25)
-    results = []
-    for u in (np.add, ctx.add):
-        out = make()
-        if case == "readonly":
-            out.flags.writeable = False
-        try:
-            r = u(x, y, out=out)
-            results.append(("ok", r.dtype, r.shape, r is (out[0] if isinstance(out, tuple) else out)))
-        except Exception as e:  # noqa: BLE001
-            results.append(("error", type(e)))
-    assert results[0] == results[1]
-
-
-def test_out_written_in_place_and_returned():
-    ctx = sr.Context(sr.binary16, "up")
-    x = np.linspace(0, 1, 10)
-    out = np.zeros(10)
-    r = ctx.round(x, out=out)
-    assert r is out
-    np.testing.assert_array_equal(out, ctx.round(x))
-    # in place on the input itself
-    y = x.copy()
-    ctx.round(y, out=y)
-    np.testing.assert_array_equal(y, out)
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_where_leaves_out_untouched(dtype):
-    ctx = sr.Context(sr.binary16, "nearest")
-    x = np.linspace(0.1, 5, 9).astype(dtype)
-    mask = np.array([1, 0, 1, 1, 0, 0, 1, 0, 1], bool)
-    sentinel = dtype(-7.25)
-    for op, args in (("round", (x,)), ("add", (x, dtype(0.3))), ("fma", (x, x, dtype(1))),
-                     ("sqrt", (x,)), ("divide", (x, dtype(3)))):
-        out = np.full(9, sentinel, dtype)
-        getattr(ctx, op)(*args, out=out, where=mask)
-        full = getattr(ctx, op)(*args)
-        np.testing.assert_array_equal(out[mask], full[mask])
-        assert (out[~mask] == sentinel).all(), op
-
-
-def test_integer_inputs_follow_numpy_casting():
-    """Integer arrays are cast by NumPy to the first loop they safely fit: int8/int16
-    (and uint8/uint16) to float32, int32/int64 to float64. A large int64 is rounded
-    to float64 by that cast before srround sees it."""
-    ctx = sr.Context(sr.binary16, "nearest")
-    assert ctx.add.types == ["ff->f", "dd->d"]
-    for dt, want in ((np.int8, np.float32), (np.int16, np.float32), (np.uint8, np.float32),
-                     (np.uint16, np.float32), (np.int32, np.float64), (np.int64, np.float64),
-                     (np.bool_, np.float32)):
-        a = np.arange(5).astype(dt)
-        r = ctx.add(a, a)
-        assert r.dtype == want, dt
-        np.testing.assert_array_equal(r, ctx.add(a.astype(want), a.astype(want)))
-    assert ctx.round(np.array([2049], np.int64)) == 2048.0   # tie to even in binary16
-    # an int64 beyond 2**53 is rounded by NumPy's cast first: 2**53 + 1 -> 2**53,
-    # so even mode "up" at binary64 precision gives 2**53, not 2**53 + 2
-    up64 = sr.Context(sr.binary64, "up")
-    assert up64.round(np.array([2**53 + 1], np.int64))[0] == 2.0**53
-    # int with float32 -> NumPy promotes like for its own ufuncs
-    assert ctx.add(np.arange(3, dtype=np.int16), np.float32(1)).dtype == np.float32
-    assert ctx.add(np.arange(3, dtype=np.int64), np.float32(1)).dtype == np.float64
-
-
-@pytest.mark.parametrize("fmt", [sr.binary64, sr.Format(11, 200), sr.Format(25, 127),
-                                 sr.Format(24, 127, -127)], ids=repr)
-def test_formats_float32_cannot_carry_register_only_float64(fmt):
-    """These contexts have only a 'dd->d' loop, so NumPy upcasts float32 input to
-    float64 (exactly) and returns float64: the ufuncs are correct, just wider.
-    sr.round, by contrast, refuses float32 input for them (see test_api.py)."""
-    ctx = sr.Context(fmt, "nearest")
-    for name in ("round", "add", "subtract", "multiply", "divide", "fma", "sqrt"):
-        u = getattr(ctx, name)
-        assert u.types == ["d" * u.nin + "->d"], name
-    x32 = np.array([1.5, 2.25, 1e-30], np.float32)
-    r = ctx.add(x32, x32)
-    assert r.dtype == np.float64
-    np.testing.assert_array_equal(r, ctx.add(x32.astype(np.float64), x32.astype(np.float64)))
-    assert ctx.add.reduce(x32).dtype == np.float64
-    assert ctx.round(x32).dtype == np.float64
-
-
-def test_float32_formats_list_float32_loop_first():
-    for fmt in (sr.binary16, sr.bfloat16, sr.binary32, sr.e4m3, sr.tf32):
-        ctx = sr.Context(fmt, "stochastic", rng=0)
-        assert ctx.add.types == ["ff->f", "dd->d"]
-        assert ctx.round.types == ["f->f", "d->d"]
-        assert ctx.fma.types == ["fff->f", "ddd->d"]
-
-
-def test_ufunc_arity_identity():
-    ctx = sr.Context(sr.binary16, "nearest")
-    for name, nin in NIN.items():
-        u = getattr(ctx, name)
-        assert isinstance(u, np.ufunc)
-        assert (u.nin, u.nout) == (nin, 1)
-    assert ctx.add.identity == 0
-    assert ctx.multiply.identity == 1
-    for name in ("round", "subtract", "divide", "fma", "sqrt"):
-        assert getattr(ctx, name).identity is None
-    assert ctx.add is ctx.add          # one ufunc object per context and operation
-
-
-def test_ufunc_names_unique_and_informative():
-    ctx = sr.Context(sr.bfloat16, "stochastic", rng=0)
-    names = [getattr(ctx, op).__name__ for op in NIN]
-    assert len(set(names)) == len(names)
-    for op, name in zip(NIN, names):
-        assert op in name and "bfloat16" in name and "stochastic" in name
-    modes = {sr.Context(sr.binary16, m, rng=0).add.__name__ for m in MODES}
-    assert len(modes) == len(MODES)
-    fmts = {sr.Context(f, "nearest").add.__name__ for f in sr.PRESETS.values()}
-    assert len(fmts) == len(sr.PRESETS)
-
-
-def test_ufunc_names_distinguish_unnamed_formats():
-    """Unnamed formats that differ only in subnormals / overflow / max still get
-    distinct ufunc names (they show up in NumPy warnings and errors)."""
-    variants = [sr.Format(5, 5), sr.Format(5, 5, subnormals=False),
-                sr.Format(5, 5, overflow="saturate"), sr.Format(5, 5, overflow="nan"),
-                sr.Format(5, 5, max=40.0)]
-    assert len(set(variants)) == len(variants)
-    names = {sr.Context(f, "nearest").add.__name__ for f in variants}
-    assert len(names) == len(variants), sorted(names)
-
-
-@pytest.mark.parametrize("mode", ["nearest", "stochastic"])
-def test_ufunc_outlives_its_context(mode):
-    ctx = sr.Context(sr.binary16, mode, rng=5)
-    twin = sr.Context(sr.binary16, mode, rng=5)
-    add, rnd, fma = ctx.add, ctx.round, ctx.fma
-    del ctx
-    gc.collect()
-    x = np.linspace(0, 1, 1000)
-    np.testing.assert_array_equal(add(x, 1e-3), twin.add(x, 1e-3))
-    np.testing.assert_array_equal(rnd(x), twin.round(x))
-    np.testing.assert_array_equal(fma(x, x, x), twin.fma(x, x, x))
-    np.testing.assert_array_equal(add.reduce(x), twin.add.reduce(x))
-    del add, rnd
-    gc.collect()
-    np.testing.assert_array_equal(fma(x, x, x), twin.fma(x, x, x))
-
-
-def test_no_spurious_floating_point_warnings():
-    """Finite, non-overflowing work raises no NumPy FP warning (NumPy checks the
-    FP flags after each loop)."""
-    ctx = sr.Context(sr.binary16, "nearest")
-    x = np.array([1.0, 2.5, 1e-300, 3e-320, 100.0, INF, -INF])
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        with np.errstate(under="ignore"):
-            ctx.round(x)
-            ctx.add(x, 1.0)
-            ctx.multiply(x[:5], 1e-10)
-            ctx.divide(x[:5], 3.0)
-            ctx.sqrt(np.abs(x))
-            ctx.fma(x[:5], x[:5], 1.0)
-            ctx.add(INF, 1.0)
-            ctx.multiply(INF, 2.0)
