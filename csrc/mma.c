@@ -585,7 +585,10 @@ int mma_dots(const mma_model *md, size_t count, size_t k, const double *a, const
 
 /* ---- the GEMM fast path (MMA_FDPA_TRUNCATED) -------------------------------- */
 
-enum { LANES = 16 };   /* columns of B per kernel call: one AVX-512 register of int32 */
+/* The exponent of zero operands (and of padding and of NaN/inf, whose steps are
+   redone by the scalar path): a product with a zero factor has an exponent below
+   ZERO_BELOW, every other product one above it (scale exponents included). */
+enum { ZERO_EXP = -(1 << 20), ZERO_BELOW = -(1 << 19) };
 
 /*
  * Operands decoded once: x = sig * 2^(e - p + 1), A's significands pre-shifted so
@@ -600,14 +603,17 @@ typedef struct {
 
 typedef struct {
     const mma_model *md;
-    size_t m, n, np, kp;        /* np: n rounded up to LANES; kp: padded k */
-    decoded A, B;               /* A: m x kp; B: kp x np; specials m x kp/L, kp/L x np */
+    size_t m, n, np, kp;        /* np: n rounded up to lanes; kp: padded k */
+    int lanes;                  /* the kernel's columns per panel */
+    decoded A, B;               /* A: m x kp, specials m x kp/L; B: in panels of `lanes`
+                                   columns, each kp x lanes (specials kp/L x lanes) */
     chain_in raw;               /* for the rare steps with specials */
 } truncated_job;
 
 static int decode_operands(const mma_model *md, const mma_gemm_args *g, truncated_job *job)
 {
     const size_t m = g->m, n = g->n, k = g->k, kp = job->kp, np = job->np;
+    (void)np;
     const size_t chunks = kp / md->L;
     const int pre_shift = md->F - (md->a.precision - 1) - (md->b.precision - 1);
     const size_t nb = md->block ? (k + md->block - 1) / md->block : 0;
@@ -620,6 +626,8 @@ static int decode_operands(const mma_model *md, const mma_gemm_args *g, truncate
     if (!job->A.sig || !job->A.exp || !job->A.special || !job->B.sig || !job->B.exp ||
         !job->B.special)
         return -1;
+    for (size_t t = 0; t < m * kp; t++) job->A.exp[t] = ZERO_EXP;
+    for (size_t t = 0; t < kp * np; t++) job->B.exp[t] = ZERO_EXP;
     for (size_t i = 0; i < m; i++)
         for (size_t kk = 0; kk < k; kk++) {
             double x = g->a[i * k + kk];
@@ -628,17 +636,22 @@ static int decode_operands(const mma_model *md, const mma_gemm_args *g, truncate
             int32_t sig, e;
             decode(x, md->a, &sig, &e);
             job->A.sig[i * kp + kk] = sig * (1 << pre_shift);
-            job->A.exp[i * kp + kk] = e + (md->block ? ilogb(s) : 0);
+            job->A.exp[i * kp + kk] = sig ? e + (md->block ? ilogb(s) : 0) : ZERO_EXP;
         }
     for (size_t kk = 0; kk < k; kk++)
         for (size_t j = 0; j < n; j++) {
             double x = g->b[kk * n + j];
             double s = md->block ? g->scale_b[(kk / md->block) * n + j] : 1.0;
-            if (!isfinite(x) || !isfinite(s)) { job->B.special[(kk / md->L) * np + j] = 1; continue; }
+            const size_t lanes = job->lanes, panel = j / lanes, lane = j % lanes;
+            if (!isfinite(x) || !isfinite(s)) {
+                job->B.special[(panel * chunks + kk / md->L) * lanes + lane] = 1;
+                continue;
+            }
             int32_t sig, e;
             decode(x, md->b, &sig, &e);
-            job->B.sig[kk * np + j] = sig;
-            job->B.exp[kk * np + j] = e + (md->block ? ilogb(s) : 0);
+            job->B.sig[(panel * kp + kk) * lanes + lane] = sig;
+            job->B.exp[(panel * kp + kk) * lanes + lane] = sig ? e + (md->block ? ilogb(s) : 0)
+                                                                 : ZERO_EXP;
         }
     return 0;
 }
@@ -655,108 +668,55 @@ static double raw_step(const truncated_job *job, size_t i, size_t j, size_t base
     return chain(md, &ci, base, base + md->L, c, c_type);
 }
 
-/*
- * Rows [0, m) of D over k in [k0, k1), 16 columns at a time; c0 (m x n, or NULL
- * for zeros) is C for the first step. The body is compiled once per instruction
- * set: the loops over the 16 lanes are what the compiler vectorizes.
- */
-static inline __attribute__((always_inline)) void
-truncated_rows_body(const truncated_job *job, size_t k0, size_t k1, const double *c0,
-                    double *d)
-{
-    const mma_model *md = job->md;
-    const int L = md->L, F = md->F, e_zero = md->e_zero;
-    const out_format *out = &OUT_FORMATS[md->out];
-    const size_t n = job->n, np = job->np, kp = job->kp, chunks = kp / L;
-    for (size_t i = 0; i < job->m; i++) {
-        const int32_t *a_sig = job->A.sig + i * kp, *a_exp = job->A.exp + i * kp;
-        for (size_t j0 = 0; j0 < n; j0 += LANES) {
-            double c[LANES];
-            mma_type c_type = md->c;
-            for (int w = 0; w < LANES; w++)
-                c[w] = (c0 && j0 + w < n) ? c0[i * n + j0 + w] : 0.0;
-            for (size_t base = k0; base < k1; base += L) {
-                const size_t chunk = base / L;
-                int32_t E[LANES];
-                int64_t S[LANES];
-                int special_lanes = job->A.special[i * chunks + chunk];
-                for (int w = 0; w < LANES; w++) {
-                    special_lanes |= job->B.special[chunk * np + j0 + w] | !isfinite(c[w]);
-                    E[w] = c[w] != 0 && isfinite(c[w]) ? addend_exponent(c[w], c_type.emin) : e_zero;
-                }
-                for (int t = 0; t < L; t++) {   /* largest exponent; zero products: e_zero */
-                    const int32_t sa = a_sig[base + t], ea = a_exp[base + t];
-                    const int32_t *sb = job->B.sig + (base + t) * np + j0;
-                    const int32_t *eb = job->B.exp + (base + t) * np + j0;
-                    for (int w = 0; w < LANES; w++) {
-                        int32_t e = sa * sb[w] != 0 ? ea + eb[w] : e_zero;
-                        E[w] = e > E[w] ? e : E[w];
-                    }
-                }
-                for (int w = 0; w < LANES; w++)
-                    S[w] = c[w] != 0 && isfinite(c[w]) ? addend_trunc(c[w], E[w], F) : 0;
-                for (int t = 0; t < L; t++) {   /* truncate and add: |product| < 2^(F + 2) */
-                    const int32_t sa = a_sig[base + t], ea = a_exp[base + t];
-                    const int32_t *sb = job->B.sig + (base + t) * np + j0;
-                    const int32_t *eb = job->B.exp + (base + t) * np + j0;
-                    for (int w = 0; w < LANES; w++) {
-                        int32_t p = sa * sb[w];
-                        int32_t shift = E[w] - (ea + eb[w]);
-                        shift = shift < 31 ? shift : 31;   /* 0 <= ... p == 0 reads 0 anyway */
-                        shift = shift > 0 ? shift : 0;
-                        int32_t mag = (p < 0 ? -p : p) >> shift;
-                        S[w] += p < 0 ? -mag : mag;
-                    }
-                }
-                for (int w = 0; w < LANES; w++) {
-                    const double c_in = c[w];
-                    c[w] = round_out(S[w], E[w] - F, out) + 0.0;
-                    if (special_lanes && j0 + w < n &&
-                        (job->A.special[i * chunks + chunk] | job->B.special[chunk * np + j0 + w] |
-                         !isfinite(c_in)))   /* a NaN or inf: the scalar step decides */
-                        c[w] = raw_step(job, i, j0 + w, base, c_in, c_type);
-                }
-                c_type = OUT_TYPES[md->out];
-            }
-            for (int w = 0; w < LANES && j0 + w < n; w++) d[i * n + j0 + w] = c[w];
-        }
-    }
-}
+#if defined(__GNUC__)
+#define MMA_HAVE_FAST_PATH 1
+#define MMA_LANES 4
+#define MMA_KERNEL truncated_rows_portable
+#include "mma_kernel.h"
+#undef MMA_LANES
+#undef MMA_KERNEL
 
-static void truncated_rows_scalar(const truncated_job *job, size_t k0, size_t k1,
-                                  const double *c0, double *d)
-{
-    truncated_rows_body(job, k0, k1, c0, d);
-}
-
-#if defined(__GNUC__) && defined(__x86_64__)
+#if defined(__x86_64__)
 #define MMA_HAVE_X86_PATHS 1
-__attribute__((target("avx2"))) static void
-truncated_rows_avx2(const truncated_job *job, size_t k0, size_t k1, const double *c0, double *d)
-{
-    truncated_rows_body(job, k0, k1, c0, d);
-}
+#pragma GCC push_options
+#pragma GCC target("avx2")
+#define MMA_LANES 8
+#define MMA_KERNEL truncated_rows_avx2
+#include "mma_kernel.h"
+#undef MMA_LANES
+#undef MMA_KERNEL
+#pragma GCC pop_options
 
-__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"))) static void
-truncated_rows_avx512(const truncated_job *job, size_t k0, size_t k1, const double *c0,
-                      double *d)
-{
-    truncated_rows_body(job, k0, k1, c0, d);
-}
+#pragma GCC push_options
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl")
+#define MMA_LANES 16
+#define MMA_KERNEL truncated_rows_avx512
+#include "mma_kernel.h"
+#undef MMA_LANES
+#undef MMA_KERNEL
+#pragma GCC pop_options
 #endif
+#endif /* __GNUC__ */
 
 typedef void (*rows_fn)(const truncated_job *, size_t, size_t, const double *, double *);
 
-/* the path srround's rounding kernels use (sr_isa: chosen once from the CPU, or
-   SRROUND_ISA); every path gives the same bits */
-static rows_fn truncated_rows_for_isa(void)
+/* The kernel for the path srround's rounding kernels use (sr_isa: the widest the CPU
+   has, or SRROUND_ISA), and its lanes; NULL without vector extensions (the scalar
+   steps then do everything). Every path gives the same bits. */
+static rows_fn truncated_kernel(int *lanes)
 {
 #ifdef MMA_HAVE_X86_PATHS
     const char *isa = sr_isa();
-    if (strcmp(isa, "avx512") == 0) return truncated_rows_avx512;
-    if (strcmp(isa, "avx2") == 0) return truncated_rows_avx2;
+    if (strcmp(isa, "avx512") == 0) { *lanes = 16; return truncated_rows_avx512; }
+    if (strcmp(isa, "avx2") == 0) { *lanes = 8; return truncated_rows_avx2; }
 #endif
-    return truncated_rows_scalar;
+#ifdef MMA_HAVE_FAST_PATH
+    *lanes = 4;
+    return truncated_rows_portable;
+#else
+    *lanes = 0;
+    return NULL;
+#endif
 }
 
 /* ---- the GEMM ---------------------------------------------------------------- */
@@ -774,7 +734,7 @@ static void gemm_range(const gemm_plan *plan, size_t k0, size_t k1, const double
 {
     const mma_model *md = plan->md;
     const mma_gemm_args *g = plan->g;
-    if (md->kind == MMA_FDPA_TRUNCATED) {
+    if (plan->rows) {
         plan->rows(&plan->job, k0, k1, c0, d);
         return;
     }
@@ -799,18 +759,21 @@ int mma_gemm(const mma_model *md, const mma_gemm_args *g, const char **err)
         return -1;
     }
     const size_t kp = (g->k + md->k - 1) / md->k * md->k, mn = g->m * g->n;
-    gemm_plan plan = {md, g, {0}, NULL};
+    gemm_plan plan = {md, g, {0}, NULL};   /* rows == NULL: the scalar steps */
     int status = 0;
     double *partial = NULL;
-    if (md->kind == MMA_FDPA_TRUNCATED) {
+    int lanes = 0;
+    rows_fn fast = md->kind == MMA_FDPA_TRUNCATED ? truncated_kernel(&lanes) : NULL;
+    if (fast) {
         truncated_job *job = &plan.job;
         job->md = md;
         job->m = g->m;
         job->n = g->n;
-        job->np = (g->n + LANES - 1) / LANES * LANES;
+        job->lanes = lanes;
+        job->np = (g->n + lanes - 1) / lanes * lanes;
         job->kp = kp;
         job->raw = (chain_in){g->a, g->b, g->scale_a, g->scale_b, 1, g->n, 1, g->n, g->k};
-        plan.rows = truncated_rows_for_isa();
+        plan.rows = fast;
         if (decode_operands(md, g, job)) goto out_of_memory;
     }
     if (!g->promote_every) {
