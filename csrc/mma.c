@@ -303,8 +303,23 @@ static int64_t truncated_products(const mma_model *md, const step_in *in, int fi
 }
 
 /* MMA_FDPA_TWO_STAGE and MMA_FDPA_TWO_STAGE_SPLIT (CDNA3) */
-static double step_two_stage(const mma_model *md, const step_in *in)
+static double step_two_stage(const mma_model *md, const step_in *in_)
 {
+    step_in copy = *in_, *in = &copy;
+    if (md->kind == MMA_FDPA_TWO_STAGE_SPLIT && !isfinite(in->c)) {
+        /* The split kind drops c below 2^(E - F - 1), and MMA-Sim (fdpa.py, gtr_fdpa)
+           reads a NaN or infinite c with frexp's exponent, -1: beside a product of
+           2^(F + 1) or more, such a c is dropped too. */
+        int E_dot = NO_TERMS;
+        for (int i = 0; i < in->n; i++) {
+            if (!isfinite(in->a[i]) || !isfinite(in->b[i]) || in->a[i] * in->b[i] == 0) continue;
+            int32_t sa, sb, ea, eb;
+            decode(in->a[i], md->a, &sa, &ea);
+            decode(in->b[i], md->b, &sb, &eb);
+            if (ea + eb > E_dot) E_dot = ea + eb;
+        }
+        if (E_dot > md->F) copy.c = 0.0;
+    }
     specials sp = {0, 0, 0};
     note_value(&sp, in->c);
     for (int i = 0; i < in->n; i++) {

@@ -228,6 +228,13 @@ def reference_dot(op, a, b, c, scale_a=None, scale_b=None):
         if op.scaled:   # the scales of each product's block
             sa = [scale_a[(first + i) // op.block] for i in range(L)]
             sb = [scale_b[(first + i) // op.block] for i in range(L)]
+        if ar.kind == "fdpa_two_stage_split" and not math.isfinite(c):
+            # gtr_fdpa reads a NaN or infinite c with exponent -1 (frexp's) and drops
+            # c below 2^(E - F - 1): so does it beside products of 2^(F + 1) and more
+            exps = [split(x, TYPES[op.a_type].emin)[1] + split(y, TYPES[op.b_type].emin)[1]
+                    for x, y in zip(ca, cb) if math.isfinite(x * y) and x * y != 0]
+            if exps and max(exps) > ar.F:
+                c = 0.0
         if ar.kind.startswith("fdpa"):
             overflowed = []   # CDNA3: finite products of 2^128 and more are infinite
             if ar.kind == "fdpa_two_stage":

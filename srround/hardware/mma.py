@@ -357,7 +357,7 @@ class MMABlockScale(Instruction):
     scaled = True
 
     def __init__(self, arch, shape_and_type):
-        shapes = {"RTX Blackwell": _block_scale_shapes("mma")}
+        shapes = MMA_BLOCK_SCALE_SHAPES
         _check_choice(arch, shapes, "architecture", "block-scaled mma")
         _check_choice(shape_and_type, shapes[arch], "shape_and_type", "block-scaled mma", arch)
         self._name = self.shape_and_type = shape_and_type
@@ -380,6 +380,9 @@ def _block_scale_shapes(which):
                 f"{t}k64.kind::mxf4nvf4.block16.f32.e2m1.e2m1{tail}.ue8m0"]
         out.append(f"{t}k64.kind::mxf4nvf4.block16.f32.e2m1.e2m1{tail}.ue4m3")
     return out
+
+
+MMA_BLOCK_SCALE_SHAPES = {"RTX Blackwell": _block_scale_shapes("mma")}
 
 
 def _setup_block_scaled(op, arch, name, shape, kind, block, d, a, b, c, s):
