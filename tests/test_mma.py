@@ -374,3 +374,42 @@ def test_bad_arguments():
         hw.matmul(np.ones((2, 8)), np.ones((8, 2)), volta, C=np.zeros((2, 2)))
     with pytest.raises(ValueError, match="positive multiple of 16"):
         op.dot(np.ones((3, 8)), np.ones((3, 8)))
+
+
+def test_docs_examples_run():
+    """docs/hardware-arithmetic.md's examples run as written, in order."""
+    import re
+    path = os.path.join(os.path.dirname(__file__), os.pardir, "docs", "hardware-arithmetic.md")
+    with open(path, encoding="utf-8") as f:
+        blocks = re.findall(r"```python\n(.*?)```", f.read(), re.S)
+    namespace = {}
+    exec(compile("\n".join(blocks), "docs/hardware-arithmetic.md", "exec"), namespace)
+    assert namespace["D"].dtype == np.float32 and namespace["D"].shape == (16, 8)
+    exact, promoted, plain = namespace["exact"], namespace["promoted"], namespace["plain"]
+    assert np.abs(promoted - exact).max() < np.abs(plain - exact).max()
+    res = namespace["res"]
+    assert res["max_relative"][1] < 1e-3   # promoted every 128
+
+
+def test_gemm_error_study():
+    op = hw.WGMMA("Hopper", "m64n8k32.f32.e4m3.e4m3")
+    plain = hw.gemm_error_study(op, [256, 2048], M=8, N=8, distribution="uniform")
+    promoted = hw.gemm_error_study(op, [256, 2048], M=8, N=8, distribution="uniform",
+                                   promote_every=128)
+    ieee = hw.gemm_error_study("binary32", [256, 2048], M=8, N=8, distribution="uniform")
+    assert list(plain["K"]) == [256, 2048]
+    assert plain["max_relative"][1] > plain["max_relative"][0]   # grows with K
+    assert (promoted["max_relative"] < plain["max_relative"]).all()
+    assert (ieee["max_relative"] < 1e-5).all()
+    assert (plain["median_relative"] <= plain["max_relative"]).all()
+    with pytest.raises(ValueError, match="distribution"):
+        hw.gemm_error_study(op, [256], distribution="cauchy")
+    with pytest.raises(TypeError, match="instruction"):
+        hw.gemm_error_study(3, [256])
+
+
+def test_alignment_figure(tmp_path):
+    pytest.importorskip("matplotlib")
+    from srround.hardware import figures
+    figures.alignment_figure(tmp_path / "a.png")
+    assert (tmp_path / "a.png").stat().st_size > 1000
