@@ -206,6 +206,22 @@ static inline int addend_exponent(double c, int emin)
     return ex < emin ? emin : ex;
 }
 
+/* The products a[i] b[i] for i = first, first + stride, ... < n: P[i] = s_a s_b in
+   units of 2^(e[i] - F) (exact: F keeps every bit of a product), e[i] = e_a + e_b.
+   Non-finite operands give meaningless values (their steps are decided before). */
+static void products(const mma_model *md, const step_in *in, int first, int stride,
+                     int64_t *P, int *e)
+{
+    const int pre_shift = md->F - (md->a.precision - 1) - (md->b.precision - 1);
+    for (int i = first; i < in->n; i += stride) {
+        int32_t sa, sb, ea, eb;
+        decode(in->a[i], md->a, &sa, &ea);
+        decode(in->b[i], md->b, &sb, &eb);
+        P[i] = ((int64_t)sa * sb) << pre_shift;
+        e[i] = ea + eb;
+    }
+}
+
 /* MMA_FDPA_TRUNCATED (block scales, if any, are powers of two: ue8m0) */
 static double step_truncated(const mma_model *md, const step_in *in)
 {
@@ -217,16 +233,11 @@ static double step_truncated(const mma_model *md, const step_in *in)
     }
     if (any_special(&sp)) return special_result(&sp);
 
-    const int pre_shift = md->F - (md->a.precision - 1) - (md->b.precision - 1);
     int64_t P[64];
     int e[64];
     int E = in->c != 0 ? addend_exponent(in->c, in->c_type.emin) : md->e_zero;
+    products(md, in, 0, 1, P, e);
     for (int i = 0; i < in->n; i++) {
-        int32_t sa, sb, ea, eb;
-        decode(in->a[i], md->a, &sa, &ea);
-        decode(in->b[i], md->b, &sb, &eb);
-        P[i] = ((int64_t)sa * sb) << pre_shift;   /* the product in units of 2^(e - F) */
-        e[i] = ea + eb;
         if (in->scale_a) e[i] += ilogb(in->scale_a[i]) + ilogb(in->scale_b[i]);
         if (P[i] == 0) e[i] = md->e_zero;
         if (e[i] > E) E = e[i];
@@ -271,7 +282,7 @@ static double step_scaled_groups(const mma_model *md, const step_in *in)
         if (e[g] > E) E = e[g];
     }
     int64_t S = in->c != 0 ? addend_trunc(in->c, E, md->F) : 0;
-    for (int g = 0; g < groups; g++)   /* |term| < 2^14: the scaled value is exact */
+    for (int g = 0; g < groups; g++)   /* |term| < 2^12: the scaled value is exact */
         S += (int64_t)trunc(ldexp(term[g], e[g] - E + md->F));
     return round_out(S, E - md->F, &OUT_FORMATS[md->out]) + 0.0;
 }
@@ -284,18 +295,12 @@ enum { NO_TERMS = -100000 };
 static int64_t truncated_products(const mma_model *md, const step_in *in, int first,
                                   int stride, int *E)
 {
-    const int pre_shift = md->F - (md->a.precision - 1) - (md->b.precision - 1);
     int64_t P[64];
     int e[64];
+    products(md, in, first, stride, P, e);
     *E = NO_TERMS;
-    for (int i = first; i < in->n; i += stride) {
-        int32_t sa, sb, ea, eb;
-        decode(in->a[i], md->a, &sa, &ea);
-        decode(in->b[i], md->b, &sb, &eb);
-        P[i] = ((int64_t)sa * sb) << pre_shift;
-        e[i] = ea + eb;
+    for (int i = first; i < in->n; i += stride)
         if (P[i] != 0 && e[i] > *E) *E = e[i];
-    }
     int64_t S = 0;
     for (int i = first; i < in->n; i += stride)
         if (P[i] != 0) S += trunc_shift(P[i], *E - e[i]);
@@ -310,14 +315,11 @@ static double step_two_stage(const mma_model *md, const step_in *in_)
         /* The split kind drops c below 2^(E - F - 1), and MMA-Sim (fdpa.py, gtr_fdpa)
            reads a NaN or infinite c with frexp's exponent, -1: beside a product of
            2^(F + 1) or more, such a c is dropped too. */
-        int E_dot = NO_TERMS;
-        for (int i = 0; i < in->n; i++) {
-            if (!isfinite(in->a[i]) || !isfinite(in->b[i]) || in->a[i] * in->b[i] == 0) continue;
-            int32_t sa, sb, ea, eb;
-            decode(in->a[i], md->a, &sa, &ea);
-            decode(in->b[i], md->b, &sb, &eb);
-            if (ea + eb > E_dot) E_dot = ea + eb;
-        }
+        int64_t P[64];
+        int e[64], E_dot = NO_TERMS;
+        products(md, in, 0, 1, P, e);
+        for (int i = 0; i < in->n; i++)
+            if (isfinite(in->a[i]) && isfinite(in->b[i]) && P[i] != 0 && e[i] > E_dot) E_dot = e[i];
         if (E_dot > md->F) copy.c = 0.0;
     }
     specials sp = {0, 0, 0};
