@@ -630,7 +630,6 @@ typedef struct {
 static int decode_operands(const mma_model *md, const mma_gemm_args *g, truncated_job *job)
 {
     const size_t m = g->m, n = g->n, k = g->k, kp = job->kp, np = job->np;
-    (void)np;
     const size_t chunks = kp / md->L;
     const int pre_shift = md->F - (md->a.precision - 1) - (md->b.precision - 1);
     const size_t nb = md->block ? (k + md->block - 1) / md->block : 0;
@@ -776,6 +775,10 @@ int mma_gemm(const mma_model *md, const mma_gemm_args *g, const char **err)
         return -1;
     }
     const size_t kp = (g->k + md->k - 1) / md->k * md->k, mn = g->m * g->n;
+    if (mn == 0 || kp == 0) {   /* nothing to multiply: D = C */
+        for (size_t t = 0; t < mn; t++) g->d[t] = g->c ? g->c[t] : 0.0;
+        return 0;
+    }
     gemm_plan plan = {md, g, {0}, NULL};   /* rows == NULL: the scalar steps */
     int status = 0;
     double *partial = NULL;
@@ -796,7 +799,7 @@ int mma_gemm(const mma_model *md, const mma_gemm_args *g, const char **err)
     if (!g->promote_every) {
         gemm_range(&plan, 0, kp, g->c, g->d);
     } else {
-        partial = malloc((mn ? mn : 1) * sizeof(double));
+        partial = malloc(mn * sizeof(double));
         if (!partial) goto out_of_memory;
         for (size_t t = 0; t < mn; t++) g->d[t] = g->c ? g->c[t] : 0.0;
         for (size_t k0 = 0; k0 < kp; k0 += g->promote_every) {

@@ -413,3 +413,12 @@ def test_alignment_figure(tmp_path):
     from srround.hardware import figures
     figures.alignment_figure(tmp_path / "a.png")
     assert (tmp_path / "a.png").stat().st_size > 1000
+
+
+def test_empty_shapes():
+    op = hw.MMA("Hopper", "m16n8k16.f32.bf16.bf16.f32")
+    C = np.arange(12.0).reshape(3, 4)
+    assert np.array_equal(hw.matmul(np.zeros((3, 0)), np.zeros((0, 4)), op, C=C), C)
+    assert hw.matmul(np.zeros((0, 16)), np.zeros((16, 4)), op).shape == (0, 4)
+    assert hw.matmul(np.zeros((2, 40)), np.zeros((40, 0)), op, promote_every=16).shape == (2, 0)
+    assert op.dot(np.zeros((0, 16)), np.zeros((0, 16))).shape == (0,)

@@ -182,16 +182,14 @@ _FP8 = ("e4m3", "e5m2")
 _F8F6F4 = ("e5m2", "e4m3", "e3m2", "e2m3", "e2m1")
 
 
-def _nv_truncated(arch, a_type, d_type, k, *, F=None, step_bytes=None, e_zero=None,
-                  fp8_e8m13=False):
-    F = _NV_F[arch] if F is None else F
-    L = min(k, (_NV_STEP_BYTES[arch] if step_bytes is None else step_bytes) //
-            _BYTES.get(a_type, 1))
+def _nv_truncated(arch, a_type, d_type, k, *, F=None, fp8_e8m13=False):
+    """The fused step of NVIDIA's architecture arch for these types; F and e8m13
+    results for the fp8 exceptions."""
+    L = min(k, _NV_STEP_BYTES[arch] // _BYTES.get(a_type, 1))
     fp16 = d_type == "f16"
-    if e_zero is None:
-        e_zero = _NV_E_ZERO[arch][0 if fp16 else 1]
     rounding = "rn_binary16" if fp16 else ("rz_e8m13" if fp8_e8m13 else "rz_binary32")
-    return Arithmetic("fdpa_truncated", L, rounding, F=F, e_zero=e_zero)
+    return Arithmetic("fdpa_truncated", L, rounding, F=_NV_F[arch] if F is None else F,
+                      e_zero=_NV_E_ZERO[arch][0 if fp16 else 1])
 
 
 def _fma_chain(d_type):
@@ -245,11 +243,13 @@ class Instruction:
         return (type(self), (self.arch, self._name))
 
     def __call__(self, A, B, C=None, scale_a=None, scale_b=None):
-        A = read_values(A, self.a_type, "A")
-        B = read_values(B, self.b_type, "B")
-        if A.ndim != 2 or B.ndim != 2 or A.shape[1] != self.k or B.shape[0] != self.k:
+        """D = A B + C for A (m, k) and B (k, n), k the instruction's; C (m, n) or None
+        for zeros; scale_a (m, k / block) and scale_b (k / block, n) for block-scaled
+        instructions. Returns D in the output type's dtype."""
+        a_shape, b_shape = np.shape(A), np.shape(B)
+        if len(a_shape) != 2 or len(b_shape) != 2 or a_shape[1] != self.k or b_shape[0] != self.k:
             raise ValueError(f"{self!r} multiplies A (m, {self.k}) by B ({self.k}, n); got "
-                             f"A {A.shape} and B {B.shape} (use srround.hardware.matmul "
+                             f"A {a_shape} and B {b_shape} (use srround.hardware.matmul "
                              "for other k)")
         return matmul(A, B, self, C=C, scale_a=scale_a, scale_b=scale_b)
 
