@@ -217,7 +217,7 @@ static void products(const mma_model *md, const step_in *in, int first, int stri
         int32_t sa, sb, ea, eb;
         decode(in->a[i], md->a, &sa, &ea);
         decode(in->b[i], md->b, &sb, &eb);
-        P[i] = ((int64_t)sa * sb) << pre_shift;
+        P[i] = (int64_t)sa * sb * ((int64_t)1 << pre_shift);
         e[i] = ea + eb;
     }
 }

@@ -108,6 +108,8 @@ def _representable(arr, etype):
         mant, exp = np.frexp(np.where(np.isfinite(arr) & (arr > 0), arr, 1.0))
         return np.isnan(arr) | ((arr > 0) & (mant == 0.5) & (exp - 1 >= -127) & (exp - 1 <= 127))
     fmt = etype.format
+    if fmt == binary64:   # every float64 is one
+        return np.ones(arr.shape, bool)
     finite = np.isfinite(arr)
     rounded = _round(np.where(finite, arr, 0.0), fmt)
     ok = np.where(finite, rounded == arr,
