@@ -35,7 +35,8 @@
  *   MMA_FDPA_TWO_STAGE_SPLIT (CDNA3 fp8/bf8): as TWO_STAGE, but the products at
  *     even and at odd positions are aligned and truncated separately, each sum is
  *     floored to F bits below the larger of the two exponents, and c is dropped
- *     when its exponent is below E - F - 1.
+ *     when its exponent is below E - F - 1 (a NaN or infinite c counts with
+ *     exponent -1 there, as in MMA-Sim).
  *   MMA_FDPA_EXACT (CDNA1 f16, bf16): the exact sum of the L products and c, rounded
  *     to nearest binary32 (an exact zero is +0).
  *   MMA_FMA_CHAIN (fp64 on NVIDIA and AMD, f32 on AMD): c = fma(a_i, b_i, c) for
@@ -127,7 +128,7 @@ int mma_model_check(const mma_model *model, const char **err);
  *
  * promote_every = N > 0 (a multiple of model->k): the matrix unit starts from C = 0
  * for every N values of k and its result is added into an accumulator that starts
- * at C: binary32, round to nearest (as DeepSeek-V3 promotes partial sums to CUDA
+ * at c (then a value of the accumulator's format): binary32, round to nearest (as DeepSeek-V3 promotes partial sums to CUDA
  * cores), or, when accumulate is not NULL, rounded in that context (a what-if
  * study, not hardware; its random words are drawn for block 0's m x n sums in
  * row-major order, then block 1's, ...).
