@@ -373,8 +373,11 @@ def hard_inputs(op, count, rng, strategies=STRATEGIES):
                                -0.0 if TYPES[tb].signed_zero else 0.0, b[rows])
             c[rows] = np.where(rng.random(n) < 0.6, rng.choice([0.0, -0.0], n), c[rows])
         elif name == "special":   # infinities and NaN where the types have them
+            a[rows] = random_values(ta, (n, k), rng, -4, 4)
+            b[rows] = random_values(tb, (n, k), rng, -4, 4)
+            rate = rng.choice([0.005, 0.02, 0.08], n)   # a row has none, one or several
             for arr, t, shape in ((a, ta, (n, k)), (b, tb, (n, k)), (c, tc, (n,))):
-                pick = rng.random(shape) < 0.08
+                pick = rng.random(shape) < (rate[:, None] if len(shape) == 2 else rate)
                 choices = [v for v, ok in ((np.inf, _has_inf(t)), (-np.inf, _has_inf(t)),
                                            (np.nan, _has_nan(t))) if ok]
                 if choices:
