@@ -103,7 +103,8 @@ cdef class Model:
         with nogil:
             status = mma_gemm(&self.c, &g, &err)
         if status != 0:
-            raise (MemoryError if err == b"out of memory" else ValueError)(err.decode())
+            message = err.decode()
+            raise (MemoryError if message == "out of memory" else ValueError)(message)
         return d
 
     def dots(self, a, b, c=None, scale_a=None, scale_b=None):
