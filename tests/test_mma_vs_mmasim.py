@@ -181,7 +181,6 @@ def test_gemm(op, theirs):
     rng = np.random.default_rng(8)
     M, N = 24, 40
     tiles = 4 if op.c_type == op.d_type else 1
-    K = tiles * op.k
     rows, cols = hard_inputs(op, M, rng), hard_inputs(op, N, rng)
     A = np.concatenate([rows[0]] * tiles, axis=1)
     B = np.concatenate([cols[1]] * tiles, axis=1).T.copy()
