@@ -22,4 +22,9 @@ ext = Extension(
     extra_compile_args=FLAGS,
 )
 
-setup(ext_modules=cythonize([ext], language_level=3))
+# The matrix multiply-accumulate models (csrc/mma.c), with their own copy of the core.
+mma_ext = Extension("srround._mma", sources=["srround/_mma.pyx", "csrc/mma.c"] + CORE,
+                    depends=ext.depends, include_dirs=ext.include_dirs,
+                    define_macros=ext.define_macros, extra_compile_args=FLAGS)
+
+setup(ext_modules=cythonize([ext, mma_ext], language_level=3))
