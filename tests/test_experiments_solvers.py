@@ -333,3 +333,17 @@ def test_refinement_bfloat16_factors():
     assert rows[(1e1, "RN")][5] == "1/1" and rows[(1e1, "RN")][7] <= 2.0**-23
     for kappa in (1e4, 1e8):
         assert rows[(kappa, "RN")][5] == "0/1"
+
+
+@pytest.mark.parametrize("name, size", [("solvers", 16), ("refinement", 6)])
+def test_rounding_nearest_runs_rn_alone(name, size, tmp_path):
+    """--rounding nearest compares RN with itself: one RN row per case, no runs, and
+    the figure still draws from the JSON."""
+    from srround import experiments
+    res = run(name, n=size, runs=2, rounding="nearest")
+    labels = {row[2] if name == "solvers" else row[3] for row in res.rows}
+    assert "SR" not in labels and "RN" in labels
+    experiments.write_json(res.data, tmp_path / "r.json")
+    pytest.importorskip("matplotlib")
+    assert experiments.write_plot(experiments.read_json(tmp_path / "r.json"),
+                                  tmp_path / "r.png")

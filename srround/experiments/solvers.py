@@ -110,8 +110,9 @@ def _relative_norms(vectors, reference):
 
 class _System:
     """One test problem in one format: the data rounded to nearest into the format
-    (what the emulated solver sees), its binary64 solution, and how to measure the
-    relative residual ||b - A x|| / ||b|| and error ||x - x*|| / ||x*|| of iterates."""
+    (what the emulated solver sees: A is the matrix, or for CG the function applying
+    it), its binary64 solution, and how to measure the relative residual
+    ||b - A x|| / ||b|| and error ||x - x*|| / ||x*|| of iterates."""
 
     def __init__(self, solver, apply_A, A, b, exact):
         self.solver, self.apply_A, self.A, self.b, self.exact = solver, apply_A, A, b, exact
@@ -137,9 +138,12 @@ def _jacobi_system(A, b, fmt):
     rn = Context(fmt, "nearest")
     A_f = np.asarray(rn.round(A), np.float64)
     b_f = np.asarray(rn.round(b), np.float64)
-    with np.errstate(all="ignore"):
-        exact = np.linalg.solve(A_f, b_f) if np.isfinite(A_f).all() else np.full_like(b, np.nan)
-    return _System(jacobi, lambda X: X @ A_f.T, A_f, b_f, exact)
+    try:                                   # data that overflow the format: no x*
+        exact = np.linalg.solve(A_f, b_f) if np.isfinite(A_f).all() else None
+    except LinAlgError:
+        exact = None
+    return _System(jacobi, lambda X: X @ A_f.T, A_f, b_f,
+                   np.full_like(b, np.nan) if exact is None else exact)
 
 
 def _finite_min(values):
@@ -179,6 +183,8 @@ def plot_solvers(fig, data):
                         label=f"binary64 {metric}")
                 ax.plot(floats(curves["RN"]), style, color="tab:red", lw=1.4,
                         label=f"RN {metric}")
+                if sr_label == "RN":          # run with rounding="nearest": no runs
+                    continue
                 runs = [floats(r) for r in curves[sr_label]]
                 length = max(len(r) for r in runs)
                 table = np.full((len(runs), length), np.nan)
@@ -228,11 +234,13 @@ def solvers(s):
     ||x_k - x*|| / ||x*|| (2-norms, binary64), x* its binary64 solution."""
     m = max(2, math.isqrt(s.n // 2))
     sr_label = rounding_label(s.rounding)
+    compared = s.rounding != "nearest"      # rounding="nearest": RN alone, no runs
+    labels = ["binary64", "RN"] + ([sr_label] if compared else [])
     iterations = {"cg": 4 * m, "jacobi": 30}
     rng = np.random.default_rng(seed_for(s, 40))
     A = rng.uniform(0.0, 1.0, (s.n, s.n)) + s.n * np.eye(s.n)
     b = A @ rng.uniform(0.0, 1.0, s.n)
-    total, done = 2 * len(s.formats) * (2 + s.runs), 0
+    total, done = 2 * len(s.formats) * (2 + (s.runs if compared else 0)), 0
     rows, curves, frozen = [], {key: {} for key in SOLVER_LABELS}, {}
     for si, key in enumerate(SOLVER_LABELS):
         for fi, fmt in enumerate(s.formats):
@@ -244,7 +252,7 @@ def solvers(s):
                  "rounded_solution": {"residual": floor_res, "error": floor_err}}
             runs = [("binary64", None), ("RN", Context(fmt, "nearest"))]
             runs += [(sr_label, Context(fmt, s.rounding, rng=seed_for(s, 41, si, fi, r)))
-                     for r in range(s.runs)]
+                     for r in range(s.runs if compared else 0)]
             finals = {}
             for label, ctx in runs:
                 X = system.run(ctx, steps)
@@ -263,7 +271,7 @@ def solvers(s):
                 done += 1
                 s.progress(done / total)
             curves[key][fmt.label] = c
-            for label, _ in runs[:3]:
+            for label in labels:
                 values = np.array(finals[label], float)
                 rows.append([SOLVER_LABELS[key], fmt.label, label, len(values)]
                             + [_mean(values[:, j]) for j in range(4)])
@@ -276,8 +284,9 @@ def solvers(s):
     notes = [f"CG: {m} x {m} grid, {iterations['cg']} iterations; Jacobi: n = {s.n}, "
              f"{iterations['jacobi']} iterations. residual ||b - A x_k|| / ||b||, error "
              "||x_k - x*|| / ||x*|| against the data rounded to nearest into the format; "
-             f"{sr_label}: mean over {s.runs} runs; 'x* rounded': the binary64 solution "
-             "rounded to nearest into the format, for scale"]
+             + (f"{sr_label}: mean over {s.runs} runs; " if compared else "")
+             + "'x* rounded': the binary64 solution rounded to nearest into the format, "
+             "for scale"]
     for key, per_format in frozen.items():
         for fmt_label, f in per_format.items():
             if f["last_change"] < f["iterates"]:
@@ -298,7 +307,7 @@ def _solver_headlines(rows, sr_label):
     notes = []
     for (solver, fmt, label), rn in by_key.items():
         other = by_key.get((solver, fmt, sr_label))
-        if label != "RN" or other is None:
+        if label != "RN" or other is None or other is rn:
             continue
         parts = []
         for name, j in (("residual", 4), ("error", 6)):
@@ -463,7 +472,8 @@ def plot_refinement(fig, data):
             if r["RN"]["forward"]:
                 top.plot(floats(r["RN"]["forward"]), "o-", color=colour, ms=3, lw=1.2,
                          label=f"kappa_2 = {kappas[i]:.0e}")
-            sr_runs = [run for run in r[sr_label] if run["forward"]]
+            sr_runs = [run for run in r.get(sr_label, []) if sr_label != "RN"
+                       and run["forward"]]
             if sr_runs:
                 top.plot(floats(sr_runs[0]["forward"]), "--", color=colour, lw=0.9)
         top.axhline(tol, color="black", ls=":", lw=1, label="2^-23")
@@ -481,6 +491,8 @@ def plot_refinement(fig, data):
                 bottom.annotate(str(r["RN"]["steps"]), (kappas[i], rn_final[i]),
                                 textcoords="offset points", xytext=(4, 4), fontsize=8,
                                 color="tab:red")
+            if sr_label == "RN":
+                continue
             finals = [_final(run) for run in r[sr_label]]
             bottom.plot([kappas[i]] * len(finals), finals, ".", color="tab:blue",
                         alpha=0.6, label=f"{sr_label} runs" if i == 0 else None)
@@ -512,8 +524,9 @@ def refinement(s):
     Converged: forward, normwise and componentwise backward errors all at most 2^-23
     within 10 refinement steps (see lu_refinement)."""
     sr_label = rounding_label(s.rounding)
+    compared = s.rounding != "nearest"      # rounding="nearest": RN alone, no runs
     tolerance, max_steps = 2.0**-23, 10
-    total, done = len(s.formats) * len(KAPPAS) * (1 + s.runs), 0
+    total, done = len(s.formats) * len(KAPPAS) * (1 + (s.runs if compared else 0)), 0
     rows, results = [], {}
     for fi, fmt in enumerate(s.formats):
         results[fmt.label] = []
@@ -524,10 +537,12 @@ def refinement(s):
             x_exact = exact_solution(A, b)
             kappa_inf = float(np.linalg.cond(A.astype(np.float64), np.inf))
             entry = {"kappa_2": kappa, "kappa_inf": kappa_inf}
-            for label, contexts in (("RN", [Context(fmt, "nearest")]),
-                                    (sr_label, [Context(fmt, s.rounding,
-                                                        rng=seed_for(s, 51, fi, ki, r))
-                                                for r in range(s.runs)])):
+            modes = [("RN", [Context(fmt, "nearest")])]
+            if compared:
+                modes.append((sr_label, [Context(fmt, s.rounding,
+                                                 rng=seed_for(s, 51, fi, ki, r))
+                                         for r in range(s.runs)]))
+            for label, contexts in modes:
                 runs = []
                 for ctx in contexts:
                     runs.append(lu_refinement(A, b, ctx, x_exact, max_steps=max_steps,
@@ -562,7 +577,7 @@ def refinement(s):
              "breakdowns: zero pivot (LinAlgError in the LU), LU overflow, x0 overflow "
              "(the first solve overflowed: x_0 = 0 used), diverged (an iterate overflowed)"]
     for name, entries in results.items():
-        for label in ("RN", sr_label):
+        for label in ("RN", sr_label) if compared else ("RN",):
             ok = [e["kappa_2"] for e in entries
                   if (e[label]["status"] == "converged" if label == "RN"
                       else all(r["status"] == "converged" for r in e[label]))]
