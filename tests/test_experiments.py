@@ -148,7 +148,9 @@ SMALL = {"harmonic": dict(n=2000, runs=3, formats=("binary16", "e5m2")),
          "lorenz": dict(n=64, runs=2, formats=("bfloat16", "binary32")),
          "lowprec_training": dict(n=2, runs=1),
          "compress": dict(n=2, runs=1),
-         "signal": dict(n=2048, runs=3, rounding="stochastic_equal")}
+         "signal": dict(n=2048, runs=3, rounding="stochastic_equal"),
+         "solvers": dict(n=32, runs=2),
+         "refinement": dict(n=12, runs=2, formats=("binary16", "bfloat16"))}
 
 
 def test_small_runs_cover_every_experiment():
@@ -171,7 +173,8 @@ def saved_results(tmp_path_factory):
 @pytest.mark.parametrize("name", list(SMALL))
 def test_figure_is_drawn_from_the_json_file_alone(name, saved_results, tmp_path):
     """Every figure needs nothing but its JSON file: read back, it draws one panel per
-    format, titled with the format's label, and writes a PNG."""
+    format (per format and row, for figures of several rows), titled with the
+    format's label, and writes a PNG."""
     pytest.importorskip("matplotlib")
     from matplotlib.figure import Figure
     result, path = saved_results[name]
@@ -185,8 +188,10 @@ def test_figure_is_drawn_from_the_json_file_alone(name, saved_results, tmp_path)
     assert fig.get_suptitle() == result.title
     if name not in ("lowprec_training", "compress", "signal"):
         labels = data["settings"]["formats"]
-        assert len(titles) == len(labels)
-        for title, label in zip(titles, labels):
+        rows = experiments.EXPERIMENTS[name].rows
+        assert len(titles) == rows * len(labels)
+        for i, title in enumerate(titles):        # row by row, a column per format
+            label = labels[i % len(labels)]
             assert title.endswith(label) or f"{label}" in title, (title, label)
     png = tmp_path / f"{name}.png"
     assert experiments.write_plot(data, png)

@@ -61,22 +61,25 @@ class Experiment:
     min_n: int = 1
     plot: Callable = None       # plot(figure, data): data as read back from the JSON file
     ignores: tuple = ()         # Settings fields the experiment does not read
+    rows: int = 1               # rows of panels in its figure (one column per format)
 
 
 EXPERIMENTS = {}
 
 
-def experiment(name, summary, *, n, runs, formats, min_n=1, plot=None, ignores=()):
+def experiment(name, summary, *, n, runs, formats, min_n=1, plot=None, ignores=(),
+               rows=1):
     """Register fn(settings) -> Result under name, with its defaults, its plot
-    function plot(figure, data) and the settings it ignores (a value given for one
-    of those is an error, not silently dropped)."""
+    function plot(figure, data), the rows of panels that figure has (for its size)
+    and the settings it ignores (a value given for one of those is an error, not
+    silently dropped)."""
     unknown = set(ignores) - set(SETTING_NAMES)
     if unknown:
         raise ValueError(f"{name}: unknown settings in ignores: {sorted(unknown)}")
 
     def register(fn):
         EXPERIMENTS[name] = Experiment(name, summary, fn, n, runs, tuple(formats), min_n,
-                                       plot, tuple(ignores))
+                                       plot, tuple(ignores), int(rows))
         return fn
     return register
 
@@ -210,7 +213,10 @@ def write_plot(data, path):
     except ImportError:
         return False
     panels = max(1, len(data["settings"]["formats"]))
-    fig = Figure(figsize=(6.4 * panels, 4.8), layout="constrained")
+    exp = EXPERIMENTS.get(data.get("experiment"))
+    rows = exp.rows if exp else 1
+    fig = Figure(figsize=(6.4 * panels, 4.8 if rows == 1 else 4.2 * rows),
+                 layout="constrained")
     draw(data, fig)
     fig.savefig(path, dpi=100)
     return True
