@@ -253,3 +253,12 @@ def test_experiment_modules_use_no_private_names_of_other_modules():
                     and node.value.id in modules and node.attr.startswith("_") \
                     and not node.attr.startswith("__"):
                 raise AssertionError(f"{filename}: {node.value.id}.{node.attr}")
+
+
+@pytest.mark.parametrize("name", ["summation", "dot", "manysmall", "signal"])
+def test_nearest_alone_is_compared_once(name):
+    """Asked for rounding='nearest', the experiments that compare RN with the chosen
+    mode run nearest once (it used to run twice, and the slope fits crashed)."""
+    result = experiments.run(name, rounding="nearest", n=2048, runs=2)
+    assert not any("SR" in str(c) for c in result.columns)
+    assert len(result.rows) == len({tuple(map(str, r)) for r in result.rows})

@@ -8,7 +8,13 @@ import numpy as np
 __all__ = ["fitted_slope", "seed_for", "powers_of_two_to", "checkpoints",
            "log_spaced_indices", "ROUNDING_LABELS", "rounding_label", "float_list",
            "floats", "saved_float", "format_panels", "exact_column_sums",
-           "exact_column_dots"]
+           "exact_column_dots", "compared_modes"]
+
+
+def compared_modes(rounding):
+    """Round to nearest and the experiment's rounding, each once (nearest alone when
+    the experiment is asked for nearest)."""
+    return tuple(dict.fromkeys(("nearest", rounding)))
 
 
 def fitted_slope(ns, errors):

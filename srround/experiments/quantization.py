@@ -10,7 +10,7 @@ import numpy as np
 
 from srround import quantize as qz
 from srround import Context
-from srround.experiments.common import float_list, floats, rounding_label, seed_for
+from srround.experiments.common import compared_modes, float_list, floats, rounding_label, seed_for
 from srround.experiments.registry import Result, experiment
 from srround.rounding import round as sr_round
 
@@ -353,7 +353,7 @@ def signal(s):
     cutoff = 10 * f0
     t = np.arange(n)
     amplitudes = (0.3, 0.7, 1.5, 3.0)
-    modes = ("nearest", s.rounding)
+    modes = compared_modes(s.rounding)
 
     def lowpass(y):
         Y = np.fft.rfft(y, axis=-1)

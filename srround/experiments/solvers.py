@@ -18,7 +18,6 @@ from srround import Context, emulated, linalg
 from srround.experiments.common import (exact_column_dots, float_list, floats,
                                         rounding_label, saved_float, seed_for)
 from srround.experiments.registry import Result, experiment
-from srround.formats import binary32
 
 __all__ = ["poisson_2d", "conjugate_gradient", "jacobi", "poisson_2d_solution",
            "random_orthogonal", "randsvd", "exact_solution", "RefinementRun",

@@ -6,8 +6,9 @@ import math
 import numpy as np
 
 from srround import Context
-from srround.experiments.common import (ROUNDING_LABELS, checkpoints, exact_column_dots,
-                                        exact_column_sums, fitted_slope, float_list, floats,
+from srround.experiments.common import (ROUNDING_LABELS, checkpoints, compared_modes,
+                                        exact_column_dots, exact_column_sums, fitted_slope,
+                                        float_list, floats,
                                         format_panels, log_spaced_indices, powers_of_two_to,
                                         rounding_label, saved_float, seed_for)
 from srround.experiments.registry import Result, experiment
@@ -184,7 +185,7 @@ def summation(s):
     |s_hat - s| / s, the backward error for positive data; mean over runs (new data
     and new random draws for every run)."""
     methods = ("recursive", "pairwise", "kahan")
-    modes = ("nearest", s.rounding)
+    modes = compared_modes(s.rounding)
     labels = [f"{m} {rounding_label(md)}" for m in methods for md in modes]
 
     def errors_at(fmt, fi, n, rng):
@@ -212,7 +213,7 @@ def dot_products(s):
     """x, y uniform [0, 1] in the format; backward error |s_hat - s| / sum |x_i y_i|;
     products rounded in the format, recursive accumulation in the format (or in
     binary32 for the mixed-precision column, as tensor cores do)."""
-    modes = ("nearest", s.rounding)
+    modes = compared_modes(s.rounding)
     labels = [rounding_label(md) for md in modes]
     mixed = None
     if all(f.precision < binary32.precision for f in s.formats):
@@ -272,7 +273,7 @@ def many_small(s):
     Higham & Mary 2021): exact sum about 0.003 n."""
     n, runs = s.n, s.runs
     methods = ("recursive", "pairwise", "blocked", "kahan")
-    modes = ("nearest", s.rounding)
+    modes = compared_modes(s.rounding)
     total = len(s.formats) * len(methods) * len(modes)
     done = 0
     rows, results, curves = [], {}, {}
