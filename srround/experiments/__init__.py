@@ -21,6 +21,7 @@ Layout, one module per theme:
     sums.py           harmonic, summation, dot, manysmall
     odes.py           decay, circle, heat, lorenz
     quantization.py   lowprec_training, compress, signal
+    tensorcore.py     tensorcore (GEMMs through srround.hardware's tensor-core models)
 
 Adding an experiment: write, in a theme module or a new one,
 
@@ -49,7 +50,7 @@ from srround.experiments.registry import (EXPERIMENTS, Experiment, Result, Setti
                                           json_safe, read_json, run, write_json, write_plot)
 
 # The theme modules register their experiments when imported, in this order.
-from srround.experiments import sums, odes, quantization  # noqa: E402,F401  isort: skip
+from srround.experiments import sums, odes, quantization, tensorcore  # noqa: E402,F401  isort: skip
 
 __all__ = ["Settings", "Result", "Experiment", "EXPERIMENTS", "experiment", "run",
            "format_table", "fitted_slope", "json_safe", "write_json", "read_json",
