@@ -147,7 +147,7 @@ def compare(folder):
     import ml_dtypes
 
     from srround import hardware as hw
-    from srround.experiments.common import exact_matmul
+    from srround.hardware.study import exact_matmul
 
     with open(os.path.join(folder, "hopper_info.json")) as f:
         info = json.load(f)

@@ -128,30 +128,6 @@ def test_tensorcore_small_runs_and_formats():
         run("tensorcore", n=256, rounding="nearest")
 
 
-def test_exact_matmul_is_the_correctly_rounded_product():
-    """experiments.common.exact_matmul against exact rational arithmetic, on bfloat16
-    values spread over 2^-60 .. 2^60 with cancellations, where float64 A @ B is wrong."""
-    from fractions import Fraction
-    from srround.experiments.common import exact_matmul
-    rng = np.random.default_rng(7)
-    A = sr.round(rng.standard_normal((4, 200)) * 2.0 ** rng.integers(-60, 60, (4, 200)),
-                 sr.bfloat16)
-    B = sr.round(rng.standard_normal((200, 3)) * 2.0 ** rng.integers(-60, 60, (200, 3)),
-                 sr.bfloat16)
-    A[0, :3], B[:3, 0] = [2.0**60, 2.0**-60, -(2.0**60)], [1.0, 1.0, 1.0]
-    exact = [[float(sum(Fraction(x) * Fraction(y) for x, y in zip(A[i], B[:, j])))
-              for j in range(3)] for i in range(4)]
-    assert np.array_equal(exact_matmul(A, B, 8), exact)
-    assert not np.array_equal(A @ B, exact)
-    e4m3 = sr.round(rng.standard_normal((3, 64)), sr.e4m3)
-    assert np.array_equal(exact_matmul(e4m3, e4m3.T, 4), e4m3 @ e4m3.T)   # exact here
-    with pytest.raises(ValueError, match="more than 4 significant bits"):
-        exact_matmul(A, B, 4)
-    with pytest.raises(ValueError, match="not finite"):
-        exact_matmul(np.array([[np.inf]]), np.ones((1, 1)), 8)
-    assert np.array_equal(exact_matmul(np.zeros((2, 5)), np.ones((5, 2)), 8), np.zeros((2, 2)))
-
-
 def test_settings_are_checked():
     with pytest.raises(ValueError, match="unknown experiment"):
         run("nope")

@@ -1,6 +1,6 @@
 """Helpers shared by the experiment modules: seeds, the sizes and points where an
-experiment measures, short labels of the rounding modes, exact reference sums, dot
-products and matrix products, and fitted slopes."""
+experiment measures, short labels of the rounding modes, exact reference sums and
+dot products, and fitted slopes."""
 import math
 
 import numpy as np
@@ -8,7 +8,7 @@ import numpy as np
 __all__ = ["fitted_slope", "seed_for", "powers_of_two_to", "checkpoints",
            "log_spaced_indices", "ROUNDING_LABELS", "rounding_label", "float_list",
            "floats", "saved_float", "format_panels", "exact_column_sums",
-           "exact_column_dots", "exact_matmul"]
+           "exact_column_dots"]
 
 
 def fitted_slope(ns, errors):
@@ -104,55 +104,3 @@ def exact_column_dots(X, Y):
     err = ((xh * yh - p) + xh * yl + xl * yh) + xl * yl
     return np.array([math.fsum(np.concatenate([p[:, j], err[:, j]]))
                      for j in range(X.shape[1])])
-
-
-def exact_matmul(A, B, precision):
-    """A @ B correctly rounded to float64, for float64 matrices whose values have at
-    most ``precision`` significant bits (e4m3: 4, bfloat16: 8); fast, through float64
-    matrix products that are exact.
-
-    A and B are cut by the exponents of their elements into slices of w consecutive
-    binades. Values of a slice with lowest exponent lo are multiples of 2^(lo - p + 1)
-    below 2^(lo + w) (p = precision), so the K products of A-slice s and B-slice t
-    are multiples of g = 2^(lo_s + lo_t - 2p + 2) below 2^(2w + 2p - 2) g; with
-    K 2^(2w + 2p - 2) <= 2^53 every partial sum of A_s @ B_t is an integer multiple of
-    g below 2^53 g, which float64 holds exactly (g is not below 2^-1074, checked), so
-    the float64 product A_s B_t is exact in any order of summation. It is formed with
-    np.einsum, not a multithreaded BLAS, whose threads can stall on a busy machine.
-    math.fsum then adds the slice products of each element with one rounding. ValueError if a value
-    has more bits or is not finite, or K is too large for the precision.
-    """
-    A, B = np.asarray(A, np.float64), np.asarray(B, np.float64)
-    if A.ndim != 2 or B.ndim != 2 or A.shape[1] != B.shape[0]:
-        raise ValueError(f"exact_matmul: need (M, K) and (K, N) matrices, got {A.shape} "
-                         f"and {B.shape}")
-    M, K = A.shape
-    N = B.shape[1]
-    w = (55 - 2 * precision - math.ceil(math.log2(max(K, 1)))) // 2
-    if w < 1:
-        raise ValueError(f"exact_matmul: K = {K} is too large for {precision}-bit values")
-    slices, ranges = [], []
-    for name, X in (("A", A), ("B", B)):
-        if not np.isfinite(X).all():
-            raise ValueError(f"exact_matmul: {name} has values that are not finite")
-        significand, exponent = np.frexp(X)   # X = significand 2^exponent, 1/2 <= |s| < 1
-        scaled = np.ldexp(significand, precision)
-        if not np.array_equal(scaled, np.trunc(scaled)):
-            raise ValueError(f"exact_matmul: {name} has values with more than {precision} "
-                             "significant bits")
-        nonzero = X != 0
-        if not nonzero.any():
-            return np.zeros((M, N))
-        e = exponent - 1                      # 2^e <= |x| < 2^(e + 1)
-        low, high = int(e[nonzero].min()), int(e[nonzero].max())
-        slices.append([np.where(nonzero & (e >= lo) & (e < lo + w), X, 0.0)
-                       for lo in range(low, high + 1, w)])
-        ranges.append((low, high))
-    (low_a, high_a), (low_b, high_b) = ranges
-    if low_a + low_b - 2 * precision + 2 < -1074 or high_a + high_b + 2 + math.log2(K) >= 1024:
-        raise ValueError("exact_matmul: the products leave float64's range")
-    parts = [np.einsum("ik,kj->ij", a, b) for a in slices[0] for b in slices[1]]
-    if len(parts) == 1:
-        return parts[0]
-    columns = np.stack(parts).reshape(len(parts), -1).T.tolist()
-    return np.array([math.fsum(terms) for terms in columns]).reshape(M, N)

@@ -7,11 +7,12 @@ bit-exact models (docs/hardware-arithmetic.md). See docs/experiments.md."""
 import numpy as np
 
 from srround import Context
-from srround.experiments.common import (exact_matmul, fitted_slope, floats,
-                                        powers_of_two_to, saved_float, seed_for)
+from srround.experiments.common import (fitted_slope, floats, powers_of_two_to, saved_float,
+                                        seed_for)
 from srround.experiments.registry import Result, experiment
 from srround.formats import bfloat16, binary16, binary32, binary64, e4m3, e5m2, tf32
 from srround.hardware import WGMMA, matmul as tensor_core_matmul
+from srround.hardware.study import exact_matmul
 from srround.rounding import round as round_to
 from srround.summation import matmul as rounded_matmul
 
