@@ -120,6 +120,8 @@ def test_tensorcore_small_runs_and_formats():
     assert any("skipped binary32" in note for note in a.notes)
     assert a.rows == run("tensorcore", n=300, formats=("bfloat16",), seed=3).rows
     assert a.rows != run("tensorcore", n=300, formats=("bfloat16",), seed=4).rows
+    fp8 = run("tensorcore", n=256, formats=("e4m3",))
+    assert "needs K = 4096" in fp8.notes[-1] and not fp8.data["deepseek"]
     none = run("tensorcore", n=256, formats=("binary64",))
     assert "skipped" in none.data and not none.rows and not experiments.can_plot(none.data)
     with pytest.raises(ValueError, match="at least 256"):

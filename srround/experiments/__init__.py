@@ -42,7 +42,7 @@ tests to tests/test_experiments.py and its section to docs/experiments.md.
 
 Sources: Higham & Pranesh (SISC 2019), Connolly, Higham & Mary (SISC 2021), Croci,
 Fasi, Higham, Mary & Mikaitis (R. Soc. Open Sci. 2022), Fasi & Mikaitis (IEEE TETC
-2021), Gupta et al. (ICML 2015); see docs/experiments.md.
+2021), Gupta et al. (ICML 2015), DeepSeek-V3 (arXiv 2412.19437); see docs/experiments.md.
 """
 from srround.experiments.common import fitted_slope
 from srround.experiments.registry import (EXPERIMENTS, Experiment, Result, Settings,
