@@ -143,8 +143,9 @@ def build_parser():
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Run srround's experiments: low-precision sums, ODEs and quantization "
-                    "with round to nearest against stochastic rounding. Each prints a table "
-                    "and writes a JSON file and a PNG plot into --out.",
+                    "with round to nearest against stochastic rounding, and GEMMs through "
+                    "tensor-core models. Each prints a table and writes a JSON file and a "
+                    "PNG plot into --out.",
         epilog=f"{PROG} plot FILE.json [...] [--out DIR] redraws the figures of saved JSON "
                "files without rerunning.")
     parser.add_argument("experiment", nargs="?", default="all",

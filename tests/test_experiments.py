@@ -78,6 +78,58 @@ def test_many_small_terms():
     assert abs(r["kahan RN"]["mean"] - exact) < 4 * sr.binary16.unit_roundoff * exact
 
 
+def test_tensorcore_reproduces_the_fp8_accumulation_loss():
+    """DeepSeek-V3's observation through Hopper's wgmma models, with the defaults
+    (K = 256 ... 16384): without promotion the fp8 (e4m3, F = 13) error grows about
+    linearly with K and reaches percents at K = 4096 on positive data; promoting the
+    partial sums every 128 terms keeps it near 2^-11; bf16 (F = 25) loses far less;
+    binary32 accumulation stays within its bound (K - 1) u."""
+    res = run("tensorcore")
+    sizes = res.data["sizes"]
+    assert sizes == [256, 512, 1024, 2048, 4096, 8192, 16384]
+    fp8 = res.data["series"]["e4m3"]
+    tc, promoted = fp8["uniform"]["TC"]["max"], fp8["uniform"]["promote 128"]["max"]
+    assert all(b > a for a, b in zip(tc, tc[1:]))            # grows with K
+    assert 0.9 < res.data["slopes"]["e4m3"]["uniform"]["TC"] < 1.3
+    at_4096 = res.data["deepseek"]["e4m3"]["uniform"]
+    assert 0.02 < at_4096["TC"] < 0.15 and at_4096["promote 128"] < 2.0**-10
+    assert max(promoted) < 2.0**-10 and promoted[-1] < tc[-1] / 100
+    # zero-mean data: the truncations partly cancel, promotion still helps at large K
+    normal = fp8["normal"]
+    assert normal["TC"]["max"][-1] < 2.0**-10
+    assert normal["promote 128"]["max"][-1] < normal["TC"]["max"][-1] / 10
+    bf16 = res.data["series"]["bfloat16"]["uniform"]
+    assert bf16["TC"]["max"][-1] < 2.0**-12 and bf16["promote 128"]["max"][-1] < 2.0**-20
+    u32 = 2.0**-24
+    for per_dist in res.data["series"].values():
+        for errs in per_dist.values():
+            for K, e in zip(sizes, errs["binary32"]["max"]):
+                assert e <= (K - 1) * u32 / (1 - (K - 1) * u32)
+    notes = "\n".join(res.notes)
+    assert "e4m3, K = 4096, uniform data: max error" in notes and "nearly 2%" in notes
+    assert res.rows[0][:3] == ["e4m3", "uniform", 256]
+
+
+def test_tensorcore_small_runs_and_formats():
+    """Any n from 256 (K need not be a multiple of the instruction's k: it is
+    zero-padded), formats without a Hopper instruction are skipped with a note, and
+    a seed reproduces the numbers."""
+    a = run("tensorcore", n=300, formats=("bfloat16", "binary32"), seed=3)
+    assert a.data["sizes"] == [256, 300]
+    assert {row[0] for row in a.rows} == {"bfloat16"}
+    assert any("skipped binary32" in note for note in a.notes)
+    assert a.rows == run("tensorcore", n=300, formats=("bfloat16",), seed=3).rows
+    assert a.rows != run("tensorcore", n=300, formats=("bfloat16",), seed=4).rows
+    fp8 = run("tensorcore", n=256, formats=("e4m3",))
+    assert "needs K = 4096" in fp8.notes[-1] and not fp8.data["deepseek"]
+    none = run("tensorcore", n=256, formats=("binary64",))
+    assert "skipped" in none.data and not none.rows and not experiments.can_plot(none.data)
+    with pytest.raises(ValueError, match="at least 256"):
+        run("tensorcore", n=128)
+    with pytest.raises(ValueError, match="does not use the setting 'rounding'"):
+        run("tensorcore", n=256, rounding="nearest")
+
+
 def test_settings_are_checked():
     with pytest.raises(ValueError, match="unknown experiment"):
         run("nope")
@@ -150,7 +202,8 @@ SMALL = {"harmonic": dict(n=2000, runs=3, formats=("binary16", "e5m2")),
          "compress": dict(n=2, runs=1),
          "signal": dict(n=2048, runs=3, rounding="stochastic_equal"),
          "solvers": dict(n=32, runs=2),
-         "refinement": dict(n=12, runs=2, formats=("binary16", "bfloat16"))}
+         "refinement": dict(n=12, runs=2, formats=("binary16", "bfloat16")),
+         "tensorcore": dict(n=512, runs=1, formats=("e5m2", "binary16"))}
 
 
 def test_small_runs_cover_every_experiment():

@@ -6,6 +6,7 @@ MMA-Sim itself is tests/test_mma_vs_mmasim.py."""
 import os
 import pickle
 import sys
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -13,6 +14,7 @@ import pytest
 import srround as sr
 from srround import _core
 from srround import hardware as hw
+from srround.hardware import study
 
 sys.path.insert(0, os.path.dirname(__file__))
 from mma_reference import STRATEGIES, hard_inputs, reference_dot  # noqa: E402
@@ -406,6 +408,63 @@ def test_gemm_error_study():
         hw.gemm_error_study(op, [256], distribution="cauchy")
     with pytest.raises(TypeError, match="instruction"):
         hw.gemm_error_study(3, [256])
+
+
+def test_gemm_error_study_checks_its_sizes():
+    """K, M and N are positive integers: 2.5 or True are not silently truncated, and 0
+    is a clear error, not NumPy's empty-reduction message."""
+    op = hw.WGMMA("Hopper", "m64n8k32.f32.e4m3.e4m3")
+    for bad in ([2.5], [True], [0], [-32], ["64"]):
+        with pytest.raises(ValueError, match="every K must be a positive integer"):
+            hw.gemm_error_study(op, bad, M=2, N=2)
+    with pytest.raises(TypeError, match="K_values must be a sequence"):
+        hw.gemm_error_study(op, 64)
+    for kw in (dict(M=0), dict(N=2.5), dict(M=True)):
+        with pytest.raises(ValueError, match="must be a positive integer"):
+            hw.gemm_error_study(op, [64], **kw)
+    res = hw.gemm_error_study(op, [np.int64(64)], M=1, N=1)
+    assert list(res["K"]) == [64]
+
+
+def _exact_products(A, B):
+    """Each element of A @ B from exact rational arithmetic, rounded once to float64."""
+    return np.array([[float(sum(Fraction(x) * Fraction(y) for x, y in zip(row, col)))
+                      for col in B.T] for row in A])
+
+
+def test_exact_matmul_is_the_correctly_rounded_product():
+    """study.exact_matmul (the reference of gemm_error_study and of the tensorcore
+    experiment) against exact rational arithmetic: bfloat16 values spread over
+    2^-60 .. 2^60 with cancellations, where float64 A @ B is wrong (the sliced fast
+    path), and float64 values of 53 bits (the TwoProduct path)."""
+    rng = np.random.default_rng(7)
+    A = sr.round(rng.standard_normal((4, 200)) * 2.0 ** rng.integers(-60, 60, (4, 200)),
+                 sr.bfloat16)
+    B = sr.round(rng.standard_normal((200, 3)) * 2.0 ** rng.integers(-60, 60, (200, 3)),
+                 sr.bfloat16)
+    A[0, :3], B[:3, 0] = [2.0**60, 2.0**-60, -(2.0**60)], [1.0, 1.0, 1.0]
+    exact = _exact_products(A, B)
+    assert np.array_equal(study.exact_matmul(A, B, 8), exact)
+    assert np.array_equal(study.exact_matmul(A, B), exact)          # the general path
+    assert not np.array_equal(A @ B, exact)
+    X = rng.standard_normal((3, 50)) * 2.0 ** rng.integers(-200, 200, (3, 50))
+    Y = rng.standard_normal((50, 2)) * 2.0 ** rng.integers(-200, 200, (50, 2))
+    X[1, :3], Y[:3, 1] = [2.0**500 / 3, 1 / 3, -(2.0**500) / 3], [3.0, 3.0, 3.0]
+    assert np.array_equal(study.exact_matmul(X, Y), _exact_products(X, Y))
+    e4m3 = sr.round(rng.standard_normal((3, 64)), sr.e4m3)
+    assert np.array_equal(study.exact_matmul(e4m3, e4m3.T, 4), e4m3 @ e4m3.T)   # exact here
+    assert np.array_equal(study.exact_matmul(np.zeros((2, 5)), np.ones((5, 2)), 8),
+                          np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="more than 4 significant bits"):
+        study.exact_matmul(A, B, 4)
+    with pytest.raises(ValueError, match="not finite"):
+        study.exact_matmul(np.array([[np.inf]]), np.ones((1, 1)), 8)
+    with pytest.raises(ValueError, match="leave float64's range"):
+        study.exact_matmul(np.array([[2.0**-600]]), np.array([[2.0**-600]]))
+    with pytest.raises(ValueError, match="precision must be an integer"):
+        study.exact_matmul(A, B, 0)
+    with pytest.raises(ValueError, match="matrices"):
+        study.exact_matmul(A, A)
 
 
 def test_alignment_figure(tmp_path):

@@ -22,6 +22,7 @@ Layout, one module per theme:
     odes.py           decay, circle, heat, lorenz
     quantization.py   lowprec_training, compress, signal
     solvers.py        solvers, refinement
+    tensorcore.py     tensorcore (GEMMs through srround.hardware's tensor-core models)
 
 Adding an experiment: write, in a theme module or a new one,
 
@@ -42,7 +43,8 @@ tests to tests/test_experiments.py and its section to docs/experiments.md.
 
 Sources: Higham & Pranesh (SISC 2019), Connolly, Higham & Mary (SISC 2021), Croci,
 Fasi, Higham, Mary & Mikaitis (R. Soc. Open Sci. 2022), Fasi & Mikaitis (IEEE TETC
-2021), Gupta et al. (ICML 2015), Carson & Higham (SISC 2018); see docs/experiments.md.
+2021), Gupta et al. (ICML 2015), Carson & Higham (SISC 2018), DeepSeek-V3 (arXiv
+2412.19437); see docs/experiments.md.
 """
 from srround.experiments.common import fitted_slope
 from srround.experiments.registry import (EXPERIMENTS, Experiment, Result, Settings,
@@ -50,7 +52,7 @@ from srround.experiments.registry import (EXPERIMENTS, Experiment, Result, Setti
                                           json_safe, read_json, run, write_json, write_plot)
 
 # The theme modules register their experiments when imported, in this order.
-from srround.experiments import sums, odes, quantization, solvers  # noqa: E402,F401  isort: skip
+from srround.experiments import sums, odes, quantization, solvers, tensorcore  # noqa: E402,F401  isort: skip
 
 __all__ = ["Settings", "Result", "Experiment", "EXPERIMENTS", "experiment", "run",
            "format_table", "fitted_slope", "json_safe", "write_json", "read_json",
