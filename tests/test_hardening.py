@@ -162,3 +162,108 @@ def test_state_in_other_byte_order_is_accepted():
     swapped[4] = args[4].astype(">u8")
     twin = restore(*swapped)
     assert twin.random_words(20).tolist() == ctx.random_words(20).tolist()
+
+
+# ---------------------------------------------------------------- quantize: zero channels
+
+@pytest.mark.parametrize("signed,symmetric", [(True, True), (True, False), (False, True),
+                                              (False, False)])
+@pytest.mark.parametrize("calibration", ["minmax", "percentile"])
+def test_zero_channel_gets_scale_one(signed, symmetric, calibration):
+    w = np.random.default_rng(3).standard_normal((6, 5))
+    w[:, 2] = 0.0                                   # a pruned output unit
+    t = sr.quantize.uniform(w, 8, signed=signed, symmetric=symmetric, axis=1,
+                            calibration=calibration)
+    assert t.scale.shape == (1, 5) and t.scale[0, 2] == 1.0
+    assert (t.codes[:, 2] == t.zero_point.reshape(-1)[2]).all()
+    back = t.dequantize()
+    assert (back[:, 2] == 0).all() and not np.signbit(back[:, 2]).any()
+    # the other channels are calibrated exactly as if the zero channel were not there
+    rest = np.delete(w, 2, axis=1)
+    alone = sr.quantize.uniform(rest, 8, signed=signed, symmetric=symmetric, axis=1,
+                                calibration=calibration)
+    np.testing.assert_array_equal(np.delete(t.scale, 2, axis=1), alone.scale)
+    np.testing.assert_array_equal(np.delete(t.codes, 2, axis=1), alone.codes)
+
+
+def test_all_zero_and_constant_tensors_quantize():
+    z = sr.quantize.uniform(np.zeros(10), 8)
+    assert z.scale == 1.0 and (z.dequantize() == 0).all()
+    z4 = sr.quantize.uniform(np.zeros((3, 4)), 4, axis=0, rounding="stochastic", rng=1)
+    assert (z4.scale == 1).all() and (z4.dequantize() == 0).all()
+    c = sr.quantize.uniform(np.full(10, 3.0), 8)
+    np.testing.assert_allclose(c.dequantize(), 3.0, rtol=1e-12)
+    ca = sr.quantize.uniform(np.full(10, -3.0), 8, symmetric=False)
+    np.testing.assert_allclose(ca.dequantize(), -3.0, rtol=1e-12)
+
+
+def test_percentile_falls_back_to_minmax_for_a_sparse_channel():
+    w = np.zeros((100000, 2))
+    w[:, 0] = np.random.default_rng(4).standard_normal(100000)
+    w[7, 1] = 5.0                                  # the 99.99th percentile of |w| is 0
+    t = sr.quantize.uniform(w, 8, axis=1, calibration="percentile")
+    assert t.scale[0, 1] == 5.0 / 127
+    assert t.dequantize()[7, 1] == pytest.approx(5.0)
+
+
+# ---------------------------------------------------------------- ODEs: NaN by design
+
+def _grow(t, y, ctx):                       # y' = 8 y: overflows e4m3 (max 448) by t = 1
+    return ctx.multiply(8.0, y)
+
+
+def test_e4m3_overflow_nan_propagates_by_default():
+    ctx = sr.Context(sr.e4m3, "nearest")
+    res = sr.ode.solve_ivp(_grow, (0.0, 1.0), [1.0, 2.0**-6], ctx, n_steps=16)
+    y = res.y
+    assert np.isnan(y[0, -1]) and np.isfinite(y[0, 0])
+    # NaN stays in the component it reached; the other one goes on undisturbed
+    alone = sr.ode.solve_ivp(_grow, (0.0, 1.0), 2.0**-6, ctx, n_steps=16)
+    np.testing.assert_array_equal(y[1], alone.y)
+    first = np.flatnonzero(np.isnan(y[0]))[0]
+    assert np.isnan(y[0, first:]).all() and np.isfinite(y[0, :first]).all()
+    with pytest.raises(ValueError, match="NaN"):
+        sr.ode.solve_ivp(_grow, (0.0, 1.0), [1.0, 2.0**-6], ctx, n_steps=16, on_nan="raise")
+
+
+def test_e4m3_ensemble_keeps_going_with_nan_runs():
+    """y' = y, Euler with h = 1/8 from 1: 1.125**52 is about 455, at e4m3's overflow,
+    so SR runs overflow (NaN) or not; the finite ones stay in range."""
+    ctx = sr.Context(sr.e4m3, "stochastic", rng=3)
+    res = sr.ode.solve_ivp(lambda t, y, c: y, (0.0, 6.5), 1.0, ctx, n_steps=52, n_runs=200)
+    end = res.y[:, -1]
+    assert 10 < np.isnan(end).sum() < 190
+    assert (np.abs(end[np.isfinite(end)]) <= 448).all()
+
+
+def _square_then_cancel(t, y, ctx):         # inf - inf = NaN once y * y overflows
+    yy = ctx.multiply(y, y)
+    return ctx.subtract(yy, ctx.multiply(y, y))
+
+
+def _square_then_turn(t, y, ctx):           # -inf on an infinite state: inf - inf in y
+    return np.where(np.isinf(y), -np.inf, ctx.multiply(y, y))
+
+
+@pytest.mark.parametrize("fmt", [sr.binary16, sr.bfloat16, sr.e5m2], ids=lambda f: f.name)
+@np.errstate(invalid="ignore", over="ignore")      # inf - inf, as intended
+def test_inf_formats_raise_on_nan_by_default(fmt):
+    ctx = sr.Context(fmt, "nearest")
+    big = fmt.max / 2
+    with pytest.raises(ValueError, match="fun returned NaN"):
+        sr.ode.solve_ivp(lambda t, y, c: _square_then_cancel(t, y + big, c), (0, 1), 1.0,
+                         ctx, n_steps=4)
+    with pytest.raises(ValueError, match="NaN appeared in the state"):
+        sr.ode.solve_ivp(_square_then_turn, (0, 1), big, ctx, n_steps=8)
+    with pytest.raises(ValueError, match="NaN appeared in the state"):
+        sr.ode.solve_ivp(_square_then_turn, (0, 1), big, ctx, n_steps=8, save_every=None)
+    res = sr.ode.solve_ivp(_square_then_turn, (0, 1), big, ctx, n_steps=8, on_nan="propagate")
+    assert np.isnan(res.y[-1]) and np.isinf(res.y).any()
+
+
+def test_on_nan_argument_checked():
+    ctx = sr.Context(sr.binary16, "nearest")
+    with pytest.raises(ValueError, match="on_nan"):
+        sr.ode.solve_ivp(_grow, (0, 1), 1.0, ctx, n_steps=4, on_nan="ignore")
+    with pytest.raises(TypeError, match="on_nan"):
+        sr.ode.solve_ivp(_grow, (0, 1), 1.0, ctx, n_steps=4, on_nan=True)
