@@ -365,3 +365,54 @@ def test_matmul_does_not_materialize_broadcast_batches():
     probe = (17, 200)
     want = sr.matmul(A[probe[0], 0], B[0, probe[1]], ctx)
     assert got[probe].tobytes() == want.tobytes()
+
+
+# ---------------------------------------------------------------- README: overflow rules
+
+OVERFLOW_FORMATS = [sr.binary16, sr.bfloat16, sr.e5m2, sr.e4m3, sr.e3m2, sr.e2m1,
+                    sr.Format(5, 6, subnormals=False), sr.Format(3, 4, -2, overflow="nan"),
+                    sr.Format(4, 8, -6, max=416.0)]
+
+
+def _overflowed(fmt, sign):
+    return {"inf": sign * np.inf, "nan": np.nan, "saturate": sign * fmt.max}[fmt.overflow]
+
+
+def _beyond_max(fmt):
+    """Finite float64 values above max: inside (max, max + s), at max + s, far beyond."""
+    s = 2.0 ** (fmt.emax - fmt.precision + 1)
+    return np.array([fmt.max + s / 8, fmt.max + s / 2, fmt.max + 0.999 * s, fmt.max + s,
+                     fmt.max + 3 * s, 64 * fmt.max, 1e300]), s
+
+
+@pytest.mark.parametrize("fmt", OVERFLOW_FORMATS, ids=lambda f: f.label)
+def test_round_to_odd_stops_at_max(fmt):
+    x, _ = _beyond_max(fmt)
+    for sign in (1, -1):
+        np.testing.assert_array_equal(sr.round(sign * x, fmt, "odd"), sign * fmt.max)
+        got = sr.round(np.array([sign * np.inf]), fmt, "odd")
+        np.testing.assert_array_equal(got, _overflowed(fmt, sign))
+    if fmt.fits_float32:
+        x32 = x[x < np.finfo(np.float32).max].astype(np.float32)
+        np.testing.assert_array_equal(sr.round(x32, fmt, "odd"), np.float32(fmt.max))
+
+
+@pytest.mark.parametrize("fmt", OVERFLOW_FORMATS, ids=lambda f: f.label)
+def test_stochastic_equal_overflow(fmt):
+    """P(overflow) = 1/2 for |x| in (max, max + s) whatever the distance (5 sigma),
+    and 1 from max + s on; 'saturate' never overflows."""
+    x, s = _beyond_max(fmt)
+    n = 20000
+    ctx = sr.Context(fmt, "stochastic_equal", rng=7)
+    for sign in (1, -1):
+        for v in x:
+            r = ctx.round(np.full(n, sign * v))
+            at_max = r == sign * fmt.max
+            over = np.isnan(r) if fmt.overflow == "nan" else (r == sign * np.inf)
+            assert (at_max | over).all()
+            if fmt.overflow == "saturate":
+                assert at_max.all()
+            elif v < fmt.max + s:
+                assert abs(over.sum() - n / 2) < 5 * np.sqrt(n / 4), (v, over.sum())
+            else:
+                assert over.all(), v
