@@ -8,6 +8,7 @@ import operator
 
 import numpy as np
 
+cimport cython
 cimport numpy as cnp
 from cpython.ref cimport Py_INCREF, PyObject
 from libc.stdint cimport uint32_t, uint64_t
@@ -113,8 +114,15 @@ def _integer(value, what):
         raise TypeError(f"{what} must be an integer, got {value!r}") from None
 
 
+# Cython 3.3's embedsignature misplaces the '*' of an __init__ in the class doc; these
+# classes state their signature in CPython's text-signature form, which
+# inspect.signature and help() read.
+@cython.embedsignature(False)
 cdef class Format:
-    """A binary floating-point format: precision p (significand bits, implicit bit
+    """Format(precision, emax, emin=None, *, subnormals=True, overflow='inf', max=None, name=None)
+--
+
+A binary floating-point format: precision p (significand bits, implicit bit
     included), exponent range [emin, emax], subnormals, overflow policy and max.
 
     ``Format(11, 15)`` is IEEE binary16. emin defaults to 1 - emax. overflow is
@@ -360,8 +368,12 @@ cdef class _Core:
         return u
 
 
+@cython.embedsignature(False)
 cdef class Context:
-    """A format, a rounding mode and a random stream, with NumPy ufuncs:
+    """Context(fmt, rounding='stochastic', *, bits=None, rng=None)
+--
+
+A format, a rounding mode and a random stream, with NumPy ufuncs:
 
     ``round`` (1 input), ``add``, ``subtract``, ``multiply``, ``divide`` (2),
     ``fma`` (3) and ``sqrt`` (1). Each computes the exact result and rounds it once

@@ -583,9 +583,16 @@ def _values(y):
     return y.dequantize() if hasattr(y, "dequantize") else y
 
 
+def _real(v, name):
+    a = np.asarray(_values(v))
+    if a.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must be real numbers (or a quantized tensor), got dtype "
+                        f"{a.dtype}")
+    return a.astype(np.float64)
+
+
 def _pair(x, y):
-    x = np.asarray(_values(x), np.float64)
-    y = np.asarray(_values(y), np.float64)
+    x, y = _real(x, "x"), _real(y, "y")
     if x.shape != y.shape:
         raise ValueError(f"shapes differ: {x.shape} and {y.shape}")
     return x, y
@@ -626,4 +633,7 @@ def nbytes(a):
 
 def compression_ratio(original, quantized):
     """nbytes(original) / nbytes(quantized)."""
-    return nbytes(original) / nbytes(quantized)
+    size = nbytes(quantized)
+    if size == 0:
+        raise ValueError("the quantized data has no bytes: no compression ratio")
+    return nbytes(original) / size

@@ -124,11 +124,13 @@ def sum(x, ctx, method="recursive", *, axis=None, block=DEFAULT_BLOCK):
     the block sums in order). kahan: lane by lane, 4 words per element in the order
     of the four operations.
 
-    Errors: TypeError for a ctx that is not a Context or non-real x; ValueError for
-    an unknown method, block < 1, an empty sum, or float32 x with a format that
-    float32 cannot hold.
+    Errors: TypeError for a ctx that is not a Context, non-real x, or a method or
+    block of the wrong type; ValueError for an unknown method, block < 1, an empty
+    sum, or float32 x with a format that float32 cannot hold.
     """
     _check_context(ctx)
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a string, one of {METHODS}, got {method!r}")
     if method not in METHODS:
         raise ValueError(f"unknown summation method {method!r}; choose one of {METHODS}")
     if method == "blocked":
