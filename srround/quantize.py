@@ -264,6 +264,11 @@ def uniform(x, bits=8, rounding="nearest", *, signed=True, symmetric=True, axis=
         zero_point = _given_parameter(zero_point, "zero_point", "iu", channels, axis, a.ndim)
         if np.any(zero_point < qmin) or np.any(zero_point > qmax):
             raise ValueError(f"zero_point must lie in the code range {qmin}..{qmax}")
+        # every code must dequantize to a finite value of the data's float type
+        reach = np.maximum(qmax - zero_point, zero_point - qmin) * scale
+        if not np.all(reach <= np.finfo(dtype).max):
+            raise ValueError(f"scale is too large: codes up to {qmax} would dequantize "
+                             f"beyond the range of {np.dtype(dtype).name}")
     v = np.clip(a / scale + zero_point, qmin, qmax)
     codes = _IntegerRounder(rounding, rng)(v)
     return QuantizedTensor(codes.astype(np.int64), scale, zero_point, bits, signed, axis,
