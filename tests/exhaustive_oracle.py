@@ -228,61 +228,103 @@ def _report(x, got, want, bad, limit=3):
     return lines
 
 
+class _Buffers:
+    """Arrays of one binade's size, reused from binade to binade: fresh 32 MiB arrays
+    for every check cost more in page faults than the checks themselves."""
+
+    def __init__(self):
+        self.offsets = np.arange(PATTERNS, dtype=np.uint32)
+        self.x = np.empty(PATTERNS, np.uint32)
+        self.got = np.empty(PATTERNS, np.float32)
+        self.want = np.empty(PATTERNS, np.float32)
+        self.storage = {}
+
+    def binade(self, E, sign):
+        np.add(self.offsets, np.uint32((sign << 31) | (E << 23)), out=self.x)
+        return self.x.view(np.float32)
+
+    def cast_through(self, x, storage):
+        """Like cast_through, into the reused arrays."""
+        if x.size != PATTERNS:
+            return cast_through(x, storage)
+        small = self.storage.get(storage)
+        if small is None:
+            small = self.storage[storage] = np.empty(PATTERNS, storage)
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            np.copyto(small, x, casting="unsafe")
+            np.copyto(self.want, small, casting="unsafe")
+        return self.want
+
+
+_buffers = None
+
+
+def _nearest_check(name, fmt, E, x, got, rng, buffers):
+    """Round to nearest against the library cast; a list of result rows."""
+    rows = []
+    storage = library_oracle(name)
+    keep = slice(None)
+    if E == 255 and fmt.overflow == "saturate":
+        # fp6/fp4 storage has no NaN (ml_dtypes casts NaN to -0); srround keeps NaN:
+        # checked here, the infinity against the cast below
+        kept = np.isnan(got[1:])
+        rows.append((f"{name} nearest: NaN stays NaN", PATTERNS - 1,
+                     int(kept.size - np.count_nonzero(kept)), []))
+        keep = slice(0, 1)
+    value = constant_binade_value(x[keep], storage, rng)
+    if value is not None:
+        want = np.array([value], np.float32)
+        if np.isnan(value):
+            bad = np.flatnonzero(~np.isnan(got[keep]))
+        else:
+            bad = np.flatnonzero(got[keep].view(np.uint32) != want.view(np.uint32))
+        want = np.broadcast_to(want, got[keep].shape)
+    else:
+        want = buffers.cast_through(x[keep], storage)
+        bad = _nan_tolerant_mismatch(got[keep], want)
+    oracle = "NumPy float16 cast" if name == "binary16" else "ml_dtypes cast"
+    rows.append((f"{name} nearest vs {oracle}", want.size, int(bad.size),
+                 _report(x[keep], got[keep], want, bad)))
+    return rows
+
+
+def _mode_check(name, fmt, mode, E, sign, x, got):
+    """A deterministic mode against the binade oracle; one result row."""
+    if E == 255:
+        want = np.full(PATTERNS, np.nan, np.float32)
+        want[0] = special_binade_expected(sign, fmt)
+        bad = _nan_tolerant_mismatch(got, want)
+    else:
+        structure = Binade(E, sign, fmt)
+        bad = structure.mismatches(got, mode)
+        want = structure.expected_values(mode) if bad.size else None
+    return (f"{name} {mode} vs binade oracle", PATTERNS, int(bad.size),
+            _report(x, got, want, bad) if bad.size else [])
+
+
 def check_binade(E, sign, nearest=NEAREST_FORMATS, mode_formats=MODE_FORMATS,
                  modes=DETERMINISTIC):
     """Every check on binade (E, sign). Returns (results, seconds) with results a
     list of (check name, patterns compared, mismatches, examples)."""
+    global _buffers
+    if _buffers is None:
+        _buffers = _Buffers()
     t0 = time.perf_counter()
-    x = binade(E, sign)
+    x = _buffers.binade(E, sign)
+    got = _buffers.got
     results = []
-    rounded = {}
     rng = np.random.default_rng(E * 2 + sign)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        for name in nearest:
+        for name in dict.fromkeys(nearest + mode_formats):
             fmt = sr.format(name)
-            got = sr.round(x, fmt, "nearest")
-            rounded[name, "nearest"] = got
-            storage = library_oracle(name)
-            keep = slice(None)
-            if E == 255 and fmt.overflow == "saturate":
-                # fp6/fp4 storage has no NaN (ml_dtypes casts NaN to -0); srround keeps
-                # NaN: checked here, the infinity against the cast below
-                nan_kept = np.isnan(got[1:]).all()
-                results.append((f"{name} nearest: NaN stays NaN", PATTERNS - 1,
-                                0 if nan_kept else int((~np.isnan(got[1:])).sum()), []))
-                keep = slice(0, 1)
-            value = constant_binade_value(x[keep], storage, rng)
-            if value is not None:
-                want = np.array([value], np.float32)
-                if np.isnan(value):
-                    bad = np.flatnonzero(~np.isnan(got[keep]))
-                else:
-                    bad = np.flatnonzero(got[keep].view(np.uint32) != want.view(np.uint32))
-                want = np.broadcast_to(want, got[keep].shape)
-            else:
-                want = cast_through(x[keep], storage)
-                bad = _nan_tolerant_mismatch(got[keep], want)
-            oracle = "NumPy float16 cast" if name == "binary16" else "ml_dtypes cast"
-            results.append((f"{name} nearest vs {oracle}", want.size, int(bad.size),
-                            _report(x[keep], got[keep], want, bad)))
-        for name in mode_formats:
-            fmt = sr.format(name)
-            for mode in modes:
-                got = rounded.get((name, mode))
-                if got is None:
-                    got = sr.round(x, fmt, mode)
-                if E == 255:
-                    want = np.full(PATTERNS, np.nan, np.float32)
-                    want[0] = special_binade_expected(sign, fmt)
-                    bad = _nan_tolerant_mismatch(got, want)
-                else:
-                    structure = Binade(E, sign, fmt)
-                    bad = structure.mismatches(got, mode)
-                    want = None
-                    if bad.size:
-                        want = structure.expected_values(mode)
-                results.append((f"{name} {mode} vs binade oracle", PATTERNS, int(bad.size),
-                                _report(x, got, want, bad) if bad.size else []))
+            for mode in ("nearest",) + tuple(m for m in modes if m != "nearest"):
+                if mode != "nearest" and name not in mode_formats:
+                    break
+                sr.round(x, fmt, mode, out=got)
+                if mode == "nearest" and name in nearest:
+                    results += _nearest_check(name, fmt, E, x, got, rng, _buffers)
+                if name in mode_formats and mode in modes:
+                    results.append(_mode_check(name, fmt, mode, E, sign, x, got))
     return results, time.perf_counter() - t0
 
 

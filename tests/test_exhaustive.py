@@ -14,6 +14,7 @@ against tests/vector_oracle.py.
 """
 import multiprocessing
 import os
+import sys
 import time
 
 import numpy as np
@@ -46,7 +47,10 @@ def test_every_float32_pattern():
     processes = _processes()
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     with context.Pool(processes) as pool:
-        for (E, sign), (results, _) in pool.imap_unordered(_check, tasks):
+        for done, ((E, sign), (results, _)) in enumerate(pool.imap_unordered(_check, tasks), 1):
+            if done % 64 == 0:
+                print(f"  {done} of {len(tasks)} binades, {time.perf_counter() - start:.0f} s",
+                      file=sys.stderr, flush=True)
             for name, compared, bad, shown in results:
                 seen, wrong = totals.get(name, (0, 0))
                 totals[name] = (seen + compared, wrong + bad)
