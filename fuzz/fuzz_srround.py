@@ -322,20 +322,33 @@ def fuzz_decode(fdp):
 
 
 def fuzz_ode(fdp):
-    ctx = some_context(fdp)
-    y0 = some_array(fdp, (fdp.ConsumeIntInRange(1, 3),), np.float64)
+    ctx = some_context(fdp) if fdp.ConsumeProbability() < 0.95 else "binary16"
+    y0 = some_array(fdp, (fdp.ConsumeIntInRange(1, 3),), np.float64) \
+        if fdp.ConsumeProbability() < 0.9 else some_array(fdp)
     rate = fdp.ConsumeRegularFloat()
+    kind = fdp.PickValueInList(["linear", "nan", "shape", "text", "not callable"])
 
     def fun(t, y, c):
+        if kind == "nan":
+            return np.full(np.shape(y), np.nan)
+        if kind == "shape":
+            return np.zeros(np.shape(y) + (2,))
+        if kind == "text":
+            return np.full(np.shape(y), "x")
         return c.multiply(rate, y)
-    res = sr.ode.solve_ivp(fun, (0.0, fdp.PickValueInList([1.0, 1e-3, 1e30])), y0, ctx,
+    t_span = fdp.PickValueInList([(0.0, 1.0), (0.0, 1e-3), (0.0, 1e30), (1.0, 0.0), (0, np.inf),
+                                  (0.0,), 1.0, ("0", "1"), (0.0, 1.0, 2.0)])
+    step = {"h": fdp.PickValueInList([0.25, 0.3, -1.0, "0.5", 1e-300])} \
+        if fdp.ConsumeProbability() < 0.3 else \
+        {"n_steps": fdp.PickValueInList([1, 3, 8, 0, 2.0])}
+    res = sr.ode.solve_ivp(fun if kind != "not callable" else 3.0, t_span, y0, ctx,
                            fdp.PickValueInList(["euler", "heun", "midpoint", "rk4", "rk45"]),
-                           n_steps=fdp.PickValueInList([1, 3, 8, 0, 2.0]),
                            n_runs=fdp.PickValueInList([None, 1, 3]),
                            fused=fdp.PickValueInList([False, True]),
                            save_every=fdp.PickValueInList([1, 2, None]),
-                           on_nan=fdp.PickValueInList([None, "raise", "propagate"]))
+                           on_nan=fdp.PickValueInList([None, "raise", "propagate"]), **step)
     check_in_format(res.y, ctx.format)
+    assert res.y.shape[-1] == res.t.size
 
 
 def fuzz_misc(fdp):

@@ -61,6 +61,7 @@ __all__ = ["solve_ivp", "OdeResult", "METHODS", "ORDERS", "reference_solution"]
 METHODS = ("euler", "heun", "midpoint", "rk4")
 ORDERS = {"euler": 1, "heun": 2, "midpoint": 2, "rk4": 4}
 ON_NAN = ("raise", "propagate")
+MAX_STEPS = 2**53
 
 
 @dataclass
@@ -178,6 +179,9 @@ def _validate(fun, t_span, y0, ctx, method, n_steps, h, n_runs, save_every, fuse
         if abs(n_steps * h - (t1 - t0)) > 1e-9 * (t1 - t0):
             raise ValueError(f"h = {h} does not divide t_span {(t0, t1)} into whole steps; "
                              "pass n_steps instead")
+    if n_steps > MAX_STEPS:
+        raise ValueError(f"{n_steps} steps: at most 2**53 (time t0 + k h is kept in "
+                         "binary64, where larger k cannot be told apart)")
     if n_runs is not None:
         n_runs = _integer_option(n_runs, "n_runs", 1)
     save_every = n_steps if save_every is None else _integer_option(save_every, "save_every", 1)
@@ -276,27 +280,28 @@ def solve_ivp(fun, t_span, y0, ctx, method="euler", *, n_steps=None, h=None, n_r
             total = add(add(add(k1, mul(2.0, k2)), mul(2.0, k3)), k4)
             return axpy(y, h6, total)
 
-    saved_steps = list(range(0, n_steps + 1, save_every))
-    if saved_steps[-1] != n_steps:
-        saved_steps.append(n_steps)
-    Y = np.empty((len(saved_steps),) + shape)
+    # saved: steps 0, save_every, 2 save_every, ... and always the last one
+    n_saved = -(-n_steps // save_every) + 1
+    try:
+        Y = np.empty((n_saved,) + shape)
+    except (MemoryError, ValueError):
+        raise ValueError(f"keeping {n_saved} states of shape {shape} does not fit in memory; "
+                         "pass save_every=k (or None: only the first and the last)") from None
     Y[0] = y
     slot = 1
-    next_save = saved_steps[1]
     for k in range(n_steps):
         y = step(t0 + k * h, y)
-        if k + 1 == next_save:
+        if (k + 1) % save_every == 0 or k + 1 == n_steps:
             # NaN in the state stays NaN (every update is fl(y + ...)), so looking at
             # the saved states finds it, at the step where it appeared when save_every=1
             if nan_is_error and np.isnan(y).any():
                 raise ValueError(f"NaN appeared in the state between t = "
-                                 f"{t0 + h * saved_steps[slot - 1]!r} and "
+                                 f"{t0 + h * ((slot - 1) * save_every)!r} and "
                                  f"t = {t0 + h * (k + 1)!r} (on_nan='propagate' lets it "
                                  "through)")
             Y[slot] = y
             slot += 1
-            next_save = saved_steps[slot] if slot < len(saved_steps) else -1
-    t = t0 + h * np.array(saved_steps, dtype=np.float64)
+    t = t0 + h * np.minimum(np.arange(n_saved, dtype=np.int64) * save_every, n_steps)
     return OdeResult(t=t, y=np.ascontiguousarray(np.moveaxis(Y, 0, -1)), h=h,
                      n_steps=n_steps, method=method, n_runs=n_runs, fused=bool(fused),
                      nfev=nfev)
