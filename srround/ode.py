@@ -175,7 +175,11 @@ def _validate(fun, t_span, y0, ctx, method, n_steps, h, n_runs, save_every, fuse
         h = float(h)
         if not (math.isfinite(h) and h > 0):
             raise ValueError(f"h must be positive and finite, got {h}")
-        n_steps = max(1, round((t1 - t0) / h))
+        ratio = (t1 - t0) / h
+        if not ratio <= MAX_STEPS:                 # inf when the span overflows too
+            raise ValueError(f"h = {h} makes {ratio:.3g} steps over {(t0, t1)}: at most "
+                             "2**53 (time t0 + k h is kept in binary64)")
+        n_steps = max(1, round(ratio))
         if abs(n_steps * h - (t1 - t0)) > 1e-9 * (t1 - t0):
             raise ValueError(f"h = {h} does not divide t_span {(t0, t1)} into whole steps; "
                              "pass n_steps instead")

@@ -74,6 +74,11 @@ def test_solve_ivp_with_more_steps_than_binary64_time_can_count():
         sr.ode.solve_ivp(_decay, (0.0, 1e30), 1.0, ctx, h=0.25)
     with pytest.raises(ValueError, match="2\\*\\*53"):
         sr.ode.solve_ivp(_decay, (0.0, 1.0), 1.0, ctx, n_steps=2**53 + 1)
+    # (t1 - t0) / h = inf: OverflowError from round()
+    with pytest.raises(ValueError, match="2\\*\\*53"):
+        sr.ode.solve_ivp(_decay, (0.0, 1e30), 1.0, ctx, h=1e-300)
+    with pytest.raises(ValueError, match="2\\*\\*53"):
+        sr.ode.solve_ivp(_decay, (-1e308, 1e308), 1.0, ctx, h=1.0)
 
 
 def test_solve_ivp_saved_states_that_cannot_fit_are_refused_up_front():
