@@ -180,11 +180,16 @@ def fuzz_ufunc(fdp):
         args.append(some_array(fdp, tuple(s), dtype) if fdp.ConsumeProbability() < 0.9
                     else fdp.ConsumeRegularFloat())
     kwargs = {}
+    # Known, reported: for a format float32 cannot hold, NumPy casts the float64
+    # loop's result into a float32 out= (same_kind casting), rounding it twice
+    # (tests/test_fuzz_regressions.py, xfail); such contexts get float64 outputs here.
+    out_types = [np.float32, np.float64] if ctx.format.fits_float32 else [np.float64]
     if fdp.ConsumeProbability() < 0.3:
         kwargs["where"] = some_array(fdp, shape, np.bool_)
-        kwargs["out"] = np.zeros(shape, dtype if np.dtype(dtype).kind == "f" else np.float64)
+        kwargs["out"] = np.zeros(shape, dtype if np.dtype(dtype).kind == "f"
+                                 and np.dtype(dtype) in out_types else np.float64)
     elif fdp.ConsumeProbability() < 0.2:
-        kwargs["out"] = np.empty(some_shape(fdp), fdp.PickValueInList([np.float32, np.float64]))
+        kwargs["out"] = np.empty(some_shape(fdp), fdp.PickValueInList(out_types))
     r = u(*args, **kwargs)
     check_in_format(r, ctx.format)
 
