@@ -202,6 +202,8 @@ def fuzz_reduce(fdp):
     method = fdp.PickValueInList(["reduce", "accumulate", "reduce_initial"])
     if method == "reduce":
         r = u.reduce(x, axis=axis)
+        if u is ctx.multiply and 1 > ctx.format.max:
+            return     # an empty product is NumPy's identity 1, beyond such a format's max
     elif method == "accumulate":
         u.accumulate(x, axis=axis if axis is not None else 0)
         return                        # accumulate copies x[0] unrounded (NumPy's rule)
