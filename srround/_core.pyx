@@ -8,6 +8,7 @@ import operator
 
 import numpy as np
 
+cimport cython
 cimport numpy as cnp
 from cpython.ref cimport Py_INCREF, PyObject
 from libc.stdint cimport uint32_t, uint64_t
@@ -113,8 +114,15 @@ def _integer(value, what):
         raise TypeError(f"{what} must be an integer, got {value!r}") from None
 
 
+# Cython 3.3's embedsignature misplaces the '*' of an __init__ in the class doc; these
+# classes state their signature in CPython's text-signature form, which
+# inspect.signature and help() read.
+@cython.embedsignature(False)
 cdef class Format:
-    """A binary floating-point format: precision p (significand bits, implicit bit
+    """Format(precision, emax, emin=None, *, subnormals=True, overflow='inf', max=None, name=None)
+--
+
+A binary floating-point format: precision p (significand bits, implicit bit
     included), exponent range [emin, emax], subnormals, overflow policy and max.
 
     ``Format(11, 15)`` is IEEE binary16. emin defaults to 1 - emax. overflow is
@@ -125,12 +133,21 @@ cdef class Format:
     """
     cdef sr_format c
     cdef readonly object name
+    cdef bint ready     # set once by __init__: a Format never changes after that
 
     def __init__(self, precision, emax, emin=None, *, subnormals=True, overflow="inf",
                  max=None, name=None):
+        # Formats are values: hashed, shared as presets and keys of rounding.py's
+        # context cache, so running __init__ again must not change one.
+        if self.ready:
+            raise TypeError("Format objects are immutable; create a new Format instead")
         precision = _integer(precision, "precision")
         emax = _integer(emax, "emax")
         emin = 1 - emax if emin is None else _integer(emin, "emin")
+        if not isinstance(subnormals, (bool, np.bool_)):
+            raise TypeError(f"subnormals must be True or False, got {subnormals!r}")
+        if not isinstance(overflow, str):
+            raise TypeError(f"overflow must be a string, one of {OVERFLOWS}, got {overflow!r}")
         if overflow not in OVERFLOWS:
             raise ValueError(f"overflow must be one of {OVERFLOWS}, got {overflow!r}")
         if name is not None and not isinstance(name, str):
@@ -139,7 +156,10 @@ cdef class Format:
         if max is not None:
             if isinstance(max, (bool, np.bool_)) or not isinstance(max, (int, float, np.integer, np.floating)):
                 raise TypeError(f"max must be a real number, got {max!r}")
-            cmax = float(max)
+            try:
+                cmax = float(max)
+            except OverflowError:       # an int beyond binary64's range
+                raise ValueError(f"max must be a positive finite number, got {max!r}") from None
             if not cmax > 0:
                 raise ValueError(f"max must be a positive finite number, got {max!r}")
         # the C core checks ranges; keep the int conversion itself safe
@@ -152,6 +172,7 @@ cdef class Format:
             raise ValueError(f"{err.decode()} (precision={precision}, emax={emax}, "
                              f"emin={emin}, max={max!r})")
         self.name = name
+        self.ready = True
 
     property precision:
         def __get__(self): return self.c.precision
@@ -237,6 +258,17 @@ cdef class Format:
 
 def _make_format(p, emax, emin, sub, ov, mx, name):
     return Format(p, emax, emin, subnormals=sub, overflow=ov, max=mx, name=name)
+
+
+def check_rounding(rounding):
+    """Raises TypeError unless rounding is a string, ValueError unless it is one of
+    ROUNDINGS."""
+    if not isinstance(rounding, str):
+        raise TypeError(f"rounding must be a string, one of {ROUNDINGS}, got "
+                        f"{type(rounding).__name__}")
+    if rounding not in ROUNDINGS:
+        raise ValueError(f"unknown rounding {rounding!r}; choose one of {ROUNDINGS}")
+    return rounding
 
 
 def check_rng(rng):
@@ -336,8 +368,12 @@ cdef class _Core:
         return u
 
 
+@cython.embedsignature(False)
 cdef class Context:
-    """A format, a rounding mode and a random stream, with NumPy ufuncs:
+    """Context(fmt, rounding='stochastic', *, bits=None, rng=None)
+--
+
+A format, a rounding mode and a random stream, with NumPy ufuncs:
 
     ``round`` (1 input), ``add``, ``subtract``, ``multiply``, ``divide`` (2),
     ``fma`` (3) and ``sqrt`` (1). Each computes the exact result and rounds it once
@@ -357,16 +393,16 @@ cdef class Context:
     cdef dict _ufuncs
 
     def __init__(self, fmt, rounding="stochastic", *, bits=None, rng=None):
+        if self.core is not None:   # the ufuncs handed out point into the first core
+            raise TypeError("a Context cannot be re-initialised; create a new Context")
         fmt = _as_format(fmt)
-        if not isinstance(rounding, str) or rounding not in ROUNDINGS:
-            raise ValueError(f"unknown rounding {rounding!r}; choose one of {ROUNDINGS}")
-        cdef int cbits = 64
+        check_rounding(rounding)
         if bits is not None:
             if rounding != "stochastic":
                 raise ValueError(f"bits is only allowed with rounding='stochastic', not {rounding!r}")
-            cbits = _integer(bits, "bits")
-            if not 1 <= cbits <= 64:
-                raise ValueError(f"bits must be in 1..64, got {cbits}")
+            bits = _integer(bits, "bits")
+            if not 1 <= bits <= 64:    # checked before it meets a C int
+                raise ValueError(f"bits must be in 1..64, got {bits}")
         if rounding in ("stochastic", "stochastic_equal"):
             seed = seed_words(rng)
         else:   # no stream to seed, but a bad rng is still an error
@@ -377,6 +413,8 @@ cdef class Context:
     cdef _init(self, Format fmt, str rounding, object bits, cnp.ndarray seed):
         cdef cnp.ndarray[cnp.uint64_t, ndim=1] words = np.ascontiguousarray(seed, np.uint64)
         cdef const char *err = NULL
+        if not fmt.ready:
+            raise ValueError("the Format was never initialised (created with Format.__new__)")
         self.core = _Core()
         if sr_context_init(self.core.ctx, &fmt.c, ROUNDINGS.index(rounding),
                            64 if bits is None else bits, <uint64_t *>words.data, &err) != 0:
@@ -418,8 +456,8 @@ cdef class Context:
         dtype=np.uint32 the 32-bit half-words that rounding float32 data draws.
         For tests and for reproducing draws elsewhere."""
         n = _integer(n, "n")
-        if n < 0:
-            raise ValueError(f"n must be non-negative, got {n}")
+        if not 0 <= n < 2**48:          # checked before it meets a C size_t
+            raise ValueError(f"n must be in 0..2**48, got {n}")
         dtype = np.dtype(dtype)
         if dtype not in (np.dtype(np.uint64), np.dtype(np.uint32)):
             raise TypeError(f"dtype must be uint64 or uint32, got {dtype}")
@@ -473,14 +511,28 @@ cdef class Context:
             sr_context_unlock(self.core.ctx)
         return s, buf, pos, half
 
-    cdef _set_state(self, s, buf, int pos, half):
-        cdef cnp.ndarray s_ = np.ascontiguousarray(s, np.uint64).reshape(4, SR_RNG_LANES)
-        cdef cnp.ndarray b_ = np.ascontiguousarray(buf, np.uint64).reshape(SR_RNG_LANES)
+    cdef _set_state(self, s, buf, pos, half):
+        """Replaces the stream state with one from _state() (a pickle): checked, since
+        a pickle can be tampered with."""
+        s = np.asarray(s)
+        buf = np.asarray(buf)
+        for a, shape in ((s, (4, SR_RNG_LANES)), (buf, (SR_RNG_LANES,))):
+            if a.dtype.kind != "u" or a.dtype.itemsize != 8 or a.shape != shape:
+                raise ValueError(f"invalid stream state: s must be uint64 of shape "
+                                 f"(4, {SR_RNG_LANES}) and buf uint64 of shape "
+                                 f"({SR_RNG_LANES},)")
+        # xoshiro's all-zero state is a fixed point: that lane would emit 0 forever
+        # (stochastic rounding would then always round away from zero)
+        if not np.all(np.any(s != 0, axis=0)):
+            raise ValueError("invalid stream state: a generator lane is all zero")
+        pos = _integer(pos, "stream position")
         if not 0 <= pos <= SR_RNG_LANES:
             raise ValueError("invalid stream position")
-        half = int(half)
+        half = _integer(half, "waiting half-word")
         if not -1 <= half < 2**32:
             raise ValueError("invalid waiting half-word")
+        cdef cnp.ndarray s_ = np.ascontiguousarray(s, np.uint64)     # native byte order
+        cdef cnp.ndarray b_ = np.ascontiguousarray(buf, np.uint64)
         memcpy(self.core.ctx.rng.s, cnp.PyArray_DATA(s_), sizeof(self.core.ctx.rng.s))
         memcpy(self.core.ctx.rng.buf, cnp.PyArray_DATA(b_), sizeof(self.core.ctx.rng.buf))
         self.core.ctx.rng.pos = pos
@@ -520,6 +572,13 @@ cdef class Context:
 
 
 def _restore_context(fmt, rounding, bits, s, buf, pos, half=-1):
+    if not isinstance(fmt, Format):
+        raise TypeError(f"fmt must be a Format, got {type(fmt).__name__}")
+    check_rounding(rounding)
+    if bits is not None:
+        bits = _integer(bits, "bits")
+        if not 1 <= bits <= 64:
+            raise ValueError(f"bits must be in 1..64, got {bits}")
     cdef Context ctx = Context.__new__(Context)
     ctx._init(fmt, rounding, bits, np.zeros(4 * SR_RNG_LANES, np.uint64))
     ctx._set_state(s, buf, pos, half)

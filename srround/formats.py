@@ -1,4 +1,6 @@
 """The preset formats and lookup by name."""
+from types import MappingProxyType
+
 from srround._core import Format
 
 binary16 = Format(11, 15, -14, name="binary16")
@@ -13,8 +15,9 @@ e3m2 = Format(3, 4, -2, overflow="saturate", name="e3m2")
 e2m3 = Format(4, 2, 0, overflow="saturate", name="e2m3")
 e2m1 = Format(2, 2, 0, overflow="saturate", name="e2m1")
 
-PRESETS = {f.name: f for f in (binary16, bfloat16, tf32, binary32, binary64,
-                                e5m2, e4m3, e3m2, e2m3, e2m1)}
+# read-only: the presets are shared by every user of the package
+PRESETS = MappingProxyType({f.name: f for f in (binary16, bfloat16, tf32, binary32, binary64,
+                                                e5m2, e4m3, e3m2, e2m3, e2m1)})
 
 _ALIASES = {
     "binary16": ("fp16", "float16", "half", "ieee_half"),
@@ -28,18 +31,30 @@ _ALIASES = {
     "e2m3": ("fp6_e2m3", "float6_e2m3", "float6_e2m3fn", "e2m3fn"),
     "e2m1": ("fp4_e2m1", "float4_e2m1", "float4_e2m1fn", "e2m1fn", "fp4"),
 }
-_LOOKUP = {alias: name for name, aliases in _ALIASES.items() for alias in (name,) + aliases}
+
+
+def _key(name):
+    """The lookup key of a name: case, surrounding blanks, '-' and '_' do not matter."""
+    return name.strip().lower().replace("-", "").replace("_", "")
+
+
+_LOOKUP = {_key(alias): name for name, aliases in _ALIASES.items()
+           for alias in (name,) + aliases}
+assert all(_LOOKUP[_key(a)] == n for n, al in _ALIASES.items() for a in al), \
+    "two formats share an alias key"
 
 
 def format(name):
     """The preset Format called ``name`` or one of its common aliases ("bf16",
-    "fp16", "half", "fp8_e4m3", ...), case and '-' / '_' insensitive. A Format
-    passes through unchanged."""
+    "fp16", "half", "fp8_e4m3", ...), ignoring case, surrounding blanks and every
+    '-' and '_' (so "bf-16", "BF16" and "fp8-e4m3" work). A Format passes through
+    unchanged."""
     if isinstance(name, Format):
         return name
     if not isinstance(name, str):
         raise TypeError(f"format name must be a string, got {type(name).__name__}")
-    key = name.strip().lower().replace("-", "_")
+    key = _key(name)
     if key not in _LOOKUP:
-        raise ValueError(f"unknown format {name!r}; known: {', '.join(sorted(_LOOKUP))}")
+        known = sorted({a for n, al in _ALIASES.items() for a in (n,) + al})
+        raise ValueError(f"unknown format {name!r}; known: {', '.join(known)}")
     return PRESETS[_LOOKUP[key]]

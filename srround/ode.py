@@ -60,6 +60,8 @@ __all__ = ["solve_ivp", "OdeResult", "METHODS", "ORDERS", "reference_solution"]
 
 METHODS = ("euler", "heun", "midpoint", "rk4")
 ORDERS = {"euler": 1, "heun": 2, "midpoint": 2, "rk4": 4}
+ON_NAN = ("raise", "propagate")
+MAX_STEPS = 2**53
 
 
 @dataclass
@@ -87,8 +89,8 @@ class OdeResult:
         return self.y[..., -1]
 
 
-def _check_fun_output(k, shape, t, y):
-    """fun's output as a float64 array of the state's shape, or a clear ValueError."""
+def _check_fun_output(k, shape, t, y, nan_is_error):
+    """fun's output as an array of the state's shape, or a clear ValueError."""
     k = np.asarray(k)
     if k.shape != shape:
         raise ValueError(f"fun returned an array of shape {k.shape} at t = {t!r}; the state "
@@ -97,22 +99,56 @@ def _check_fun_output(k, shape, t, y):
                          "np.stack([...], axis=-1))")
     if k.dtype.kind not in "fiub":
         raise ValueError(f"fun returned a {k.dtype} array at t = {t!r}; expected real values")
-    if np.isnan(k).any() and not np.isnan(y).any():
-        raise ValueError(f"fun returned NaN at t = {t!r} for a state without NaN")
+    if nan_is_error and np.isnan(k).any() and not np.isnan(y).any():
+        raise ValueError(f"fun returned NaN at t = {t!r} for a state without NaN "
+                         "(on_nan='propagate' lets NaN through)")
     return k
 
 
-def _validate(fun, t_span, y0, ctx, method, n_steps, h, n_runs, save_every):
+def _default_on_nan(fmt):
+    """"propagate" for formats whose overflow policy turns finite values into NaN
+    (overflow="nan", as E4M3), where NaN is an ordinary result of the arithmetic;
+    "raise" for the others, where NaN means the problem or the step went wrong."""
+    return "propagate" if fmt.overflow == "nan" else "raise"
+
+
+def _integer_option(value, name, lowest):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    if value < lowest:
+        raise ValueError(f"{name} must be at least {lowest}, got {value}")
+    return int(value)
+
+
+def _choice(value, name, choices):
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, one of {choices}, got {value!r}")
+    if value not in choices:
+        raise ValueError(f"unknown {name} {value!r}; choose one of {choices}")
+    return value
+
+
+def _validate(fun, t_span, y0, ctx, method, n_steps, h, n_runs, save_every, fused, on_nan):
     if not callable(fun):
         raise TypeError(f"fun must be callable as fun(t, y, ctx), got {type(fun).__name__}")
     if not isinstance(ctx, Context):
         raise TypeError(f"ctx must be an sr.Context, got {type(ctx).__name__}")
-    if method not in METHODS:
-        raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
+    _choice(method, "method", METHODS)
+    on_nan = _default_on_nan(ctx.format) if on_nan is None else _choice(on_nan, "on_nan", ON_NAN)
+    if not isinstance(fused, (bool, np.bool_)):
+        raise TypeError(f"fused must be True or False, got {fused!r}")
     try:
-        t0, t1 = (float(v) for v in t_span)
-    except (TypeError, ValueError):
-        raise ValueError(f"t_span must be a pair of real numbers (t0, t1), got {t_span!r}")
+        t0, t1 = t_span
+    except TypeError:
+        raise TypeError(f"t_span must be a pair of real numbers (t0, t1), got {t_span!r}") \
+            from None
+    except ValueError:
+        raise ValueError(f"t_span must be a pair of real numbers (t0, t1), got {t_span!r}") \
+            from None
+    for v in (t0, t1):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
+            raise TypeError(f"t_span must hold real numbers, got {t_span!r}")
+    t0, t1 = float(t0), float(t1)
     if not (math.isfinite(t0) and math.isfinite(t1)):
         raise ValueError(f"t_span must be finite, got {(t0, t1)}")
     if not t1 > t0:
@@ -131,34 +167,33 @@ def _validate(fun, t_span, y0, ctx, method, n_steps, h, n_runs, save_every):
     if (n_steps is None) == (h is None):
         raise ValueError("give exactly one of n_steps and h")
     if n_steps is not None:
-        if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral):
-            raise ValueError(f"n_steps must be an integer, got {n_steps!r}")
-        if n_steps < 1:
-            raise ValueError(f"n_steps must be at least 1, got {n_steps}")
-        n_steps = int(n_steps)
+        n_steps = _integer_option(n_steps, "n_steps", 1)
         h = (t1 - t0) / n_steps
     else:
+        if isinstance(h, (bool, np.bool_)) or not isinstance(h, numbers.Real):
+            raise TypeError(f"h must be a real number, got {h!r}")
         h = float(h)
         if not (math.isfinite(h) and h > 0):
             raise ValueError(f"h must be positive and finite, got {h}")
-        n_steps = max(1, round((t1 - t0) / h))
+        ratio = (t1 - t0) / h
+        if not ratio <= MAX_STEPS:                 # inf when the span overflows too
+            raise ValueError(f"h = {h} makes {ratio:.3g} steps over {(t0, t1)}: at most "
+                             "2**53 (time t0 + k h is kept in binary64)")
+        n_steps = max(1, round(ratio))
         if abs(n_steps * h - (t1 - t0)) > 1e-9 * (t1 - t0):
             raise ValueError(f"h = {h} does not divide t_span {(t0, t1)} into whole steps; "
                              "pass n_steps instead")
+    if n_steps > MAX_STEPS:
+        raise ValueError(f"{n_steps} steps: at most 2**53 (time t0 + k h is kept in "
+                         "binary64, where larger k cannot be told apart)")
     if n_runs is not None:
-        if isinstance(n_runs, bool) or not isinstance(n_runs, numbers.Integral) or n_runs < 1:
-            raise ValueError(f"n_runs must be None or a positive integer, got {n_runs!r}")
-        n_runs = int(n_runs)
-    if save_every is None:
-        save_every = n_steps
-    if isinstance(save_every, bool) or not isinstance(save_every, numbers.Integral) \
-            or save_every < 1:
-        raise ValueError(f"save_every must be a positive integer, got {save_every!r}")
-    return t0, t1, y0, n_steps, h, n_runs, int(save_every)
+        n_runs = _integer_option(n_runs, "n_runs", 1)
+    save_every = n_steps if save_every is None else _integer_option(save_every, "save_every", 1)
+    return t0, t1, y0, n_steps, h, n_runs, save_every, on_nan
 
 
 def solve_ivp(fun, t_span, y0, ctx, method="euler", *, n_steps=None, h=None, n_runs=None,
-              fused=False, save_every=1):
+              fused=False, save_every=1, on_nan=None):
     """Integrate y' = fun(t, y, ctx) from t_span[0] to t_span[1] with a fixed step,
     every operation rounded in ctx.
 
@@ -177,6 +212,11 @@ def solve_ivp(fun, t_span, y0, ctx, method="euler", *, n_steps=None, h=None, n_r
     fused: use ctx.fma for the updates y + c * k (one rounding instead of two).
     save_every: keep every k-th state (and always the first and the last); None keeps
         only the first and the last. Saves memory for long ensembles.
+    on_nan: "raise" (ValueError as soon as fun returns NaN, or NaN is seen in a saved
+        state) or "propagate" (NaN is data: it stays in the runs it reaches, the others
+        go on). None (default): "propagate" for formats whose overflow policy makes NaN
+        from finite values (overflow="nan", as E4M3: every overflow is NaN by design),
+        "raise" for the others.
 
     Returns an OdeResult: t (n_saved,), y (..., n_saved) with time on the last axis.
 
@@ -189,8 +229,9 @@ def solve_ivp(fun, t_span, y0, ctx, method="euler", *, n_steps=None, h=None, n_r
                 y+ = fl(y + fl(h6 fl(fl(fl(k1 + fl(2 k2)) + fl(2 k3)) + k4)))
     (with fused=True each fl(y + fl(c k)) is one fl(y + c k)).
     """
-    t0, t1, y0, n_steps, h_exact, n_runs, save_every = _validate(
-        fun, t_span, y0, ctx, method, n_steps, h, n_runs, save_every)
+    t0, t1, y0, n_steps, h_exact, n_runs, save_every, on_nan = _validate(
+        fun, t_span, y0, ctx, method, n_steps, h, n_runs, save_every, fused, on_nan)
+    nan_is_error = on_nan == "raise"
     from srround.emulation.array import ode_right_hand_side
     fun = ode_right_hand_side(fun, ctx)     # SciPy's fun(t, y): y an EmulatedArray
     fmt = ctx.format
@@ -216,7 +257,7 @@ def solve_ivp(fun, t_span, y0, ctx, method="euler", *, n_steps=None, h=None, n_r
     def f(t, state):
         nonlocal nfev
         nfev += 1
-        return _check_fun_output(fun(t, state, ctx), shape, t, state)
+        return _check_fun_output(fun(t, state, ctx), shape, t, state, nan_is_error)
 
     if fused:
         def axpy(state, c, k):          # fl(state + c k), one rounding
@@ -247,20 +288,28 @@ def solve_ivp(fun, t_span, y0, ctx, method="euler", *, n_steps=None, h=None, n_r
             total = add(add(add(k1, mul(2.0, k2)), mul(2.0, k3)), k4)
             return axpy(y, h6, total)
 
-    saved_steps = list(range(0, n_steps + 1, save_every))
-    if saved_steps[-1] != n_steps:
-        saved_steps.append(n_steps)
-    Y = np.empty((len(saved_steps),) + shape)
+    # saved: steps 0, save_every, 2 save_every, ... and always the last one
+    n_saved = -(-n_steps // save_every) + 1
+    try:
+        Y = np.empty((n_saved,) + shape)
+    except (MemoryError, ValueError):
+        raise ValueError(f"keeping {n_saved} states of shape {shape} does not fit in memory; "
+                         "pass save_every=k (or None: only the first and the last)") from None
     Y[0] = y
     slot = 1
-    next_save = saved_steps[1]
     for k in range(n_steps):
         y = step(t0 + k * h, y)
-        if k + 1 == next_save:
+        if (k + 1) % save_every == 0 or k + 1 == n_steps:
+            # NaN in the state stays NaN (every update is fl(y + ...)), so looking at
+            # the saved states finds it, at the step where it appeared when save_every=1
+            if nan_is_error and np.isnan(y).any():
+                raise ValueError(f"NaN appeared in the state between t = "
+                                 f"{t0 + h * ((slot - 1) * save_every)!r} and "
+                                 f"t = {t0 + h * (k + 1)!r} (on_nan='propagate' lets it "
+                                 "through)")
             Y[slot] = y
             slot += 1
-            next_save = saved_steps[slot] if slot < len(saved_steps) else -1
-    t = t0 + h * np.array(saved_steps, dtype=np.float64)
+    t = t0 + h * np.minimum(np.arange(n_saved, dtype=np.int64) * save_every, n_steps)
     return OdeResult(t=t, y=np.ascontiguousarray(np.moveaxis(Y, 0, -1)), h=h,
                      n_steps=n_steps, method=method, n_runs=n_runs, fused=bool(fused),
                      nfev=nfev)

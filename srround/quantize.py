@@ -31,7 +31,7 @@ import math
 
 import numpy as np
 
-from srround._core import ROUNDINGS, Context, Format
+from srround._core import Context, Format, check_rounding
 from srround.formats import format as lookup
 
 __all__ = ["QuantizedTensor", "LevelTensor", "MXTensor", "uniform", "fixed", "levels",
@@ -64,10 +64,17 @@ def _check_int(value, name, lo, hi):
     return int(value)
 
 
-def _check_rounding(rounding):
-    if rounding not in ROUNDINGS:
-        raise ValueError(f"unknown rounding {rounding!r}; choose one of {ROUNDINGS}")
-    return rounding
+def _check_real(value, name):
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer,
+                                                                      np.floating)):
+        raise TypeError(f"{name} must be a real number, got {value!r}")
+    return value
+
+
+def _check_flag(value, name):
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def _normalize_axis(axis, ndim):
@@ -87,7 +94,7 @@ class _IntegerRounder:
     shared by all calls (one Context per binade size k, spawned from one seed)."""
 
     def __init__(self, rounding="nearest", rng=None, bits=None):
-        self.rounding = _check_rounding(rounding)
+        self.rounding = check_rounding(rounding)
         self.bits = bits
         self.seed = rng if not isinstance(rng, (int, np.integer)) or isinstance(rng, bool) \
             else np.random.SeedSequence(int(rng))
@@ -219,8 +226,8 @@ def _reduce_axes(ndim, axis):
     return None if axis is None else tuple(i for i in range(ndim) if i != axis)
 
 
-def uniform(x, bits=8, signed=True, symmetric=True, axis=None, rounding="nearest", rng=None,
-            calibration="minmax", percentile=99.99, scale=None, zero_point=None):
+def uniform(x, bits=8, rounding="nearest", *, signed=True, symmetric=True, axis=None,
+            rng=None, calibration="minmax", percentile=99.99, scale=None, zero_point=None):
     """Uniform (affine) integer quantization of x.
 
     bits: 2..16 (codes of 4 bits or fewer are packed two per byte). symmetric:
@@ -229,12 +236,17 @@ def uniform(x, bits=8, signed=True, symmetric=True, axis=None, rounding="nearest
     maps onto all 2**bits codes with an integer zero point. axis: None for one scale
     per tensor, an int for one scale per index along that axis (per channel).
     calibration: "minmax" or "percentile" (the range from the given percentile of |x|,
-    or of x at both ends when asymmetric; larger values saturate). scale (and
-    zero_point) may be given instead of calibrating. rounding: any srround mode;
-    rng seeds the stochastic modes.
+    or of x at both ends when asymmetric; larger values saturate). A channel (or
+    tensor) that is all zeros gets scale 1, so it dequantizes to exactly 0. scale
+    (and zero_point) may be given instead of calibrating: positive finite reals,
+    zero_point integers within the code range; per tensor one value, per channel
+    one value or one per channel. rounding: any srround mode; rng seeds the
+    stochastic modes.
     """
     bits = _check_int(bits, "bits", 2, 16)
-    _check_rounding(rounding)
+    check_rounding(rounding)
+    signed = _check_flag(signed, "signed")
+    symmetric = _check_flag(symmetric, "symmetric")
     a, dtype = _as_float_array(x)
     axis = _normalize_axis(axis, a.ndim)
     if axis is not None and a.ndim == 0:
@@ -249,71 +261,105 @@ def uniform(x, bits=8, signed=True, symmetric=True, axis=None, rounding="nearest
         scale, zero_point = _calibrate(a, axes, symmetric, signed, half, qmin, qmax,
                                        calibration, percentile)
     else:
-        scale = np.asarray(scale, np.float64)
+        channels = 1 if axis is None else a.shape[axis]
+        scale = _given_parameter(scale, "scale", "fiu", channels, axis, a.ndim)
         if not np.all(np.isfinite(scale)) or np.any(scale <= 0):
             raise ValueError("scale must be positive and finite")
         if zero_point is None:
             zero_point = 0 if (symmetric and signed) else (half if symmetric else 0)
-        zero_point = np.asarray(zero_point, np.int64)
-        if axis is not None:
-            shape = [1] * a.ndim
-            shape[axis] = -1
-            scale = scale.reshape(shape) if scale.ndim == 1 else scale
-            zero_point = zero_point.reshape(shape) if zero_point.ndim == 1 else zero_point
+        zero_point = _given_parameter(zero_point, "zero_point", "iu", channels, axis, a.ndim)
+        if np.any(zero_point < qmin) or np.any(zero_point > qmax):
+            raise ValueError(f"zero_point must lie in the code range {qmin}..{qmax}")
+        # every code must dequantize to a finite value of the data's float type
+        reach = np.maximum(qmax - zero_point, zero_point - qmin) * scale
+        if not np.all(reach <= np.finfo(dtype).max):
+            raise ValueError(f"scale is too large: codes up to {qmax} would dequantize "
+                             f"beyond the range of {np.dtype(dtype).name}")
     v = np.clip(a / scale + zero_point, qmin, qmax)
     codes = _IntegerRounder(rounding, rng)(v)
     return QuantizedTensor(codes.astype(np.int64), scale, zero_point, bits, signed, axis,
                            dtype)
 
 
+def _given_parameter(value, name, kinds, channels, axis, ndim):
+    """A caller's scale or zero point as an array that broadcasts against the data:
+    one value, or (per channel) one per channel."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in kinds or arr.dtype.kind == "b":
+        what = "integers" if kinds == "iu" else "real numbers"
+        raise TypeError(f"{name} must be {what}, got {value!r}")
+    if arr.size not in (1, channels):
+        per = "" if axis is None else f" or one per channel ({channels})"
+        raise ValueError(f"{name} must be one value{per}, got shape {arr.shape}")
+    arr = arr.astype(np.float64 if name == "scale" else np.int64)
+    if axis is None or arr.size == 1:
+        return arr.reshape(())
+    shape = [1] * ndim
+    shape[axis] = -1
+    return arr.reshape(shape)
+
+
 def _calibrate(a, axes, symmetric, signed, half, qmin, qmax, calibration, percentile):
+    """(scale, zero_point) from the data: per tensor (axes None) or per channel.
+
+    A channel whose calibrated range is empty (all of its values 0) gets scale 1:
+    its codes are then the zero point and it dequantizes to exactly 0. Zero
+    channels are common in real weights (pruned units), so this is not an error.
+    With "percentile", a channel whose percentile range is empty but which is not
+    all zero falls back to its min/max range."""
+    if not isinstance(calibration, str):
+        raise TypeError(f"calibration must be a string, got {type(calibration).__name__}")
     if calibration not in ("minmax", "percentile"):
         raise ValueError(f"calibration must be 'minmax' or 'percentile', got {calibration!r}")
     if calibration == "percentile":
-        if not (isinstance(percentile, (int, float, np.number)) and 50 < percentile <= 100):
+        _check_real(percentile, "percentile")
+        if not 50 < percentile <= 100:
             raise ValueError(f"percentile must be in (50, 100], got {percentile!r}")
     keep = axes is not None
-    if symmetric:
-        if calibration == "minmax":
-            amax = np.max(np.abs(a), axis=axes, keepdims=keep)
+
+    def value_range(method):
+        """(lo, hi) of the calibration range, widened to contain 0."""
+        if symmetric:
+            if method == "minmax":
+                amax = np.max(np.abs(a), axis=axes, keepdims=keep)
+            else:
+                amax = np.percentile(np.abs(a), percentile, axis=axes, keepdims=keep)
+            return -amax, amax
+        if method == "minmax":
+            lo = np.min(a, axis=axes, keepdims=keep)
+            hi = np.max(a, axis=axes, keepdims=keep)
         else:
-            amax = np.percentile(np.abs(a), percentile, axis=axes, keepdims=keep)
-        lo = np.min(a, axis=axes, keepdims=keep)
-        hi = np.max(a, axis=axes, keepdims=keep)
-        if np.any(hi == lo) or np.any(amax == 0):
-            raise ValueError("cannot calibrate on constant data (max == min"
-                             + (" in some channel" if keep else "")
-                             + "); pass scale= explicitly")
-        scale = amax / (half - 1)
+            lo = np.percentile(a, 100 - percentile, axis=axes, keepdims=keep)
+            hi = np.percentile(a, percentile, axis=axes, keepdims=keep)
+        return np.minimum(lo, 0.0), np.maximum(hi, 0.0)
+
+    lo, hi = value_range(calibration)
+    if calibration == "percentile" and np.any(hi == lo):
+        mlo, mhi = value_range("minmax")
+        lo, hi = np.where(hi == lo, mlo, lo), np.where(hi == lo, mhi, hi)
+    empty = hi == lo                                    # all-zero channels
+    if symmetric:
+        scale = np.where(empty, 1.0, hi / (half - 1))
         zero_point = np.zeros_like(scale, np.int64) + (0 if signed else half)
         return scale, zero_point
-    if calibration == "minmax":
-        lo = np.min(a, axis=axes, keepdims=keep)
-        hi = np.max(a, axis=axes, keepdims=keep)
-    else:
-        lo = np.percentile(a, 100 - percentile, axis=axes, keepdims=keep)
-        hi = np.percentile(a, percentile, axis=axes, keepdims=keep)
-    if np.any(hi == lo):
-        raise ValueError("cannot calibrate on constant data (max == min"
-                         + (" in some channel" if keep else "") + "); pass scale= explicitly")
-    lo, hi = np.minimum(lo, 0.0), np.maximum(hi, 0.0)
-    scale = (hi - lo) / (qmax - qmin)
+    scale = np.where(empty, 1.0, (hi - lo) / (qmax - qmin))
     zero_point = np.clip(np.rint(qmin - lo / scale), qmin, qmax).astype(np.int64)
     return scale, zero_point
 
 
-def fixed(x, m, n, rounding="nearest", rng=None, signed=True):
+def fixed(x, m, n, rounding="nearest", *, rng=None, signed=True):
     """Fixed point Qm.n: m integer bits, n fraction bits, and a sign bit when signed
     (word length m + n + 1, 2..32). Values lie on the grid k * 2**-n in
     [-2**m, 2**m - 2**-n] (unsigned: [0, 2**m - 2**-n]); values beyond saturate.
     Returns a QuantizedTensor with scale 2**-n and zero point 0."""
     m = _check_int(m, "m", 0, 31)
     n = _check_int(n, "n", 0, 64)
+    signed = _check_flag(signed, "signed")
     width = m + n + (1 if signed else 0)
     if not 2 <= width <= 32:
         raise ValueError(f"word length m + n{' + 1' if signed else ''} must be in 2..32, "
                          f"got {width}")
-    _check_rounding(rounding)
+    check_rounding(rounding)
     a, dtype = _as_float_array(x)
     top = 2 ** (m + n)
     v = np.clip(np.ldexp(a, n), -top if signed else 0, top - 1)   # exact scaling
@@ -372,12 +418,13 @@ def _check_levels(levels):
     return lv
 
 
-def levels(x, levels, rounding="nearest", rng=None):
+def levels(x, levels, rounding="nearest", *, rng=None):
     """Quantize x onto a strictly increasing set of levels (values beyond the ends
     saturate). nearest: the closest level (ties to the even index); stochastic: one
     of the two neighbours lo <= x <= hi, hi with probability (x - lo) / (hi - lo),
     so E[result] = x; also nearest_away, toward_zero, up, down, stochastic_equal."""
     lv = _check_levels(levels)
+    check_rounding(rounding)
     if rounding not in _LEVEL_ROUNDINGS:
         raise ValueError(f"rounding {rounding!r} is not available for levels; choose one "
                          f"of {_LEVEL_ROUNDINGS}")
@@ -409,11 +456,13 @@ def levels(x, levels, rounding="nearest", rng=None):
     return LevelTensor((i + up).astype(np.int64), lv, dtype)
 
 
-def log2_levels(count, top=1.0, signed=True):
+def log2_levels(count, *, top=1.0, signed=True):
     """0 and the magnitudes top * 2**-j, j = 0..count-1 (with their negatives when
     signed): logarithmic (power-of-two) levels."""
     count = _check_int(count, "count", 1, 1074)
-    if not (isinstance(top, (int, float, np.number)) and np.isfinite(top) and top > 0):
+    _check_real(top, "top")
+    signed = _check_flag(signed, "signed")
+    if not (np.isfinite(top) and top > 0):
         raise ValueError(f"top must be positive and finite, got {top!r}")
     mags = float(top) * 2.0 ** -np.arange(count - 1, -1, -1, dtype=np.float64)
     return np.concatenate([-mags[::-1], [0.0], mags]) if signed else \
@@ -431,16 +480,20 @@ def quantile_levels(x, count):
     return lv
 
 
-def lloyd_max_levels(x, count, iterations=50, tol=1e-9):
+def lloyd_max_levels(x, count, *, iterations=50, tol=1e-9):
     """Lloyd-Max levels (1-D k-means, minimum MSE for the data): start from the
     quantile levels, then alternate thresholds at midpoints and levels at the means of
     their cells until the levels move less than tol * (range of x)."""
     count = _check_int(count, "count", 2, 65536)
+    iterations = _check_int(iterations, "iterations", 0, 2**31)
+    _check_real(tol, "tol")
+    if not tol >= 0:
+        raise ValueError(f"tol must be non-negative, got {tol!r}")
     a, _ = _as_float_array(x)
     a = np.sort(a.ravel())
     lv = quantile_levels(a, count)
     span = a[-1] - a[0]
-    for _ in range(int(iterations)):
+    for _ in range(iterations):
         edges = np.searchsorted(a, 0.5 * (lv[:-1] + lv[1:]))
         bounds = np.concatenate([[0], edges, [a.size]])
         sums = np.add.reduceat(np.concatenate([a, [0.0]]), bounds[:-1])
@@ -494,15 +547,17 @@ class MXTensor:
                 f"block={self.block}, nbytes={self.nbytes})")
 
 
-def mx(x, fmt="mxfp8", axis=-1, block=32, rounding="nearest", rng=None):
+def mx(x, fmt="mxfp8", rounding="nearest", *, axis=-1, block=32, rng=None):
     """OCP Microscaling: each block of `block` consecutive elements along axis shares
     the scale X = 2**(floor(log2(amax)) - emax_elem) (amax the block's largest |x|,
     clamped to E8M0's 2**-127..2**127); elements x / X are rounded into the element
     format (e4m3, e5m2, e2m3, e3m2, e2m1, saturating at its max) or, for mxint8, to
     int8 codes k / 64 with |k| <= 127."""
+    if not isinstance(fmt, str):
+        raise TypeError(f"fmt must be the name of an MX format, got {type(fmt).__name__}")
     if fmt not in MX_FORMATS:
         raise ValueError(f"unknown MX format {fmt!r}; choose one of {list(MX_FORMATS)}")
-    _check_rounding(rounding)
+    check_rounding(rounding)
     a, dtype = _as_float_array(x)
     if a.ndim == 0:
         raise ValueError("mx needs an array with at least one axis")
@@ -539,9 +594,16 @@ def _values(y):
     return y.dequantize() if hasattr(y, "dequantize") else y
 
 
+def _real(v, name):
+    a = np.asarray(_values(v))
+    if a.dtype.kind not in "fiub":
+        raise TypeError(f"{name} must be real numbers (or a quantized tensor), got dtype "
+                        f"{a.dtype}")
+    return a.astype(np.float64)
+
+
 def _pair(x, y):
-    x = np.asarray(_values(x), np.float64)
-    y = np.asarray(_values(y), np.float64)
+    x, y = _real(x, "x"), _real(y, "y")
     if x.shape != y.shape:
         raise ValueError(f"shapes differ: {x.shape} and {y.shape}")
     return x, y
@@ -582,4 +644,7 @@ def nbytes(a):
 
 def compression_ratio(original, quantized):
     """nbytes(original) / nbytes(quantized)."""
-    return nbytes(original) / nbytes(quantized)
+    size = nbytes(quantized)
+    if size == 0:
+        raise ValueError("the quantized data has no bytes: no compression ratio")
+    return nbytes(original) / size

@@ -1,7 +1,7 @@
 """sr.round: round an array to a format, in any rounding mode."""
 import numpy as np
 
-from srround._core import ROUNDINGS, Context, check_rng
+from srround._core import Context, check_rng, check_rounding
 from srround.formats import format as _lookup
 
 # Deterministic contexts carry no state, so one per (format, mode) serves every call.
@@ -35,8 +35,7 @@ def round(x, fmt, rounding="nearest", *, bits=None, rng=None, out=None):
     x's shape and float dtype to write into.
     """
     fmt = _lookup(fmt)
-    if not isinstance(rounding, str) or rounding not in ROUNDINGS:
-        raise ValueError(f"unknown rounding {rounding!r}; choose one of {ROUNDINGS}")
+    check_rounding(rounding)
     arr = as_float_array(x)
     if arr.dtype == np.float32 and not fmt.fits_float32:
         raise ValueError(f"{fmt!r} has values that float32 cannot hold; "

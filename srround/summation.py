@@ -20,6 +20,9 @@ summed axes are moved to the front and the data laid out as an (n, m) C-ordered
 array: n terms for each of m lanes (m = 1 for a 1-D sum); "step-major" below means
 step 1 of every lane (lanes in C order of the remaining axes), then step 2, and so on.
 """
+import copy
+import math
+
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
@@ -121,11 +124,13 @@ def sum(x, ctx, method="recursive", *, axis=None, block=DEFAULT_BLOCK):
     the block sums in order). kahan: lane by lane, 4 words per element in the order
     of the four operations.
 
-    Errors: TypeError for a ctx that is not a Context or non-real x; ValueError for
-    an unknown method, block < 1, an empty sum, or float32 x with a format that
-    float32 cannot hold.
+    Errors: TypeError for a ctx that is not a Context, non-real x, or a method or
+    block of the wrong type; ValueError for an unknown method, block < 1, an empty
+    sum, or float32 x with a format that float32 cannot hold.
     """
     _check_context(ctx)
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a string, one of {METHODS}, got {method!r}")
     if method not in METHODS:
         raise ValueError(f"unknown summation method {method!r}; choose one of {METHODS}")
     if method == "blocked":
@@ -277,10 +282,17 @@ def matmul(A, B, ctx, *, accumulate=None):
     rounded in ``accumulate`` (a Context, default ctx). Batch dimensions broadcast;
     1-D operands are promoted and the added axis removed, as in np.matmul.
 
-    The products are formed in chunks of whole output rows (at most MATMUL_CHUNK
-    products each, batches grouped when they fit). Random words, chunk by chunk: the
+    Memory: besides the inputs and the result, the temporary arrays (a chunk's
+    products, its sums, and copies of the operand blocks they come from) hold at
+    most about 3 * MATMUL_CHUNK values together, whatever the shapes.
+
+    Random words, chunk by chunk. The products are formed in chunks of whole output
+    rows (batches grouped when they fit), at most MATMUL_CHUNK products each: the
     chunk's products in order of (l, batch, i, j), then its sums step-major over l,
-    each step in order of (batch, i, j).
+    each step in order of (batch, i, j). A single output row with more than
+    MATMUL_CHUNK products (k * n > MATMUL_CHUNK) is one chunk in this order too, but
+    is computed in slices of l (and of j when n > MATMUL_CHUNK) that draw the same
+    words: its products' words come first and its sums' after them.
     """
     acc = _product_and_sum_contexts(ctx, accumulate)
     a, b = _float_pair(A, B, [ctx, acc])
@@ -302,9 +314,10 @@ def matmul(A, B, ctx, *, accumulate=None):
     except ValueError:
         raise ValueError(f"matmul: batch dimensions do not broadcast: {np.shape(A)} @ "
                          f"{np.shape(B)}") from None
-    a3 = np.broadcast_to(a, batch + (m, k)).reshape(-1, m, k)
-    b3 = np.broadcast_to(b, batch + (k, n)).reshape(-1, k, n)
-    nb = a3.shape[0]
+    # broadcast views, never materialized: batches are taken out a group at a time
+    a_all = np.broadcast_to(a, batch + (m, k))
+    b_all = np.broadcast_to(b, batch + (k, n))
+    nb = math.prod(batch)
     out = np.empty((nb, m, n), a.dtype)
     if out.size:
         per_batch = k * m * n
@@ -314,15 +327,23 @@ def matmul(A, B, ctx, *, accumulate=None):
             groups, rows = 1, max(1, MATMUL_CHUNK // (k * n))
         for b0 in range(0, nb, groups):
             bs = slice(b0, b0 + groups)
+            a3 = _batches(a_all, batch, b0, groups)
+            b3 = _batches(b_all, batch, b0, groups)
+            if k * n > MATMUL_CHUNK:             # one row's products exceed a chunk
+                for i in range(m):
+                    out[b0, i] = _matmul_long_row(a3[0, i], b3[0], ctx, acc)
+                continue
             # (k, g, n): B's rows l for every batch of the group
-            bt = np.ascontiguousarray(np.moveaxis(b3[bs], 1, 0))[:, :, None, :]
+            bt = np.ascontiguousarray(np.moveaxis(b3, 1, 0))[:, :, None, :]
             for i0 in range(0, m, rows):
                 rs = slice(i0, i0 + rows)
-                at = np.ascontiguousarray(np.moveaxis(a3[bs, rs], 2, 0))[..., None]
+                at = np.ascontiguousarray(np.moveaxis(a3[:, rs], 2, 0))[..., None]
                 shape = (k,) + at.shape[1:3] + (n,)
                 products = np.empty(shape, a.dtype)
                 ctx.multiply(at, bt, out=products)
                 out[bs, rs] = acc.add.reduce(products, axis=0)
+                del products, at            # freed before the next chunk is allocated
+            del a3, b3, bt
     out = out.reshape(batch + (m, n))
     if a_vec and b_vec:
         return out[..., 0, 0][()]
@@ -331,3 +352,50 @@ def matmul(A, B, ctx, *, accumulate=None):
     if b_vec:
         return out[..., 0]
     return out
+
+
+def _batches(x, batch, b0, count):
+    """Batches b0 .. b0 + count - 1 (C order of the batch shape) of the broadcast
+    view x, as an array (count, rows, cols): a view for one batch, else a copy of
+    those batches only."""
+    nb = math.prod(batch)
+    if count == 1 or nb == 1:
+        index = np.unravel_index(b0, batch) if batch else ()
+        return x[index][None]
+    index = np.unravel_index(np.arange(b0, min(b0 + count, nb)), batch)
+    return x[index]
+
+
+def _matmul_long_row(a_row, b, ctx, acc):
+    """One output row sum_l fl(a_row[l] * b[l, :]) (each product in ctx, the sum
+    recursive in acc) with temporaries of at most about MATMUL_CHUNK elements,
+    drawing exactly the words the row would draw as one chunk: all k * n products
+    in order (l, j), then all sums step-major. When ctx and acc share a stream
+    (ctx is acc), the products draw from a copy of the stream and the stream itself
+    skips their words first."""
+    k, n = b.shape
+    budget = max(1, MATMUL_CHUNK // 2)           # products and B's block: one chunk
+    width = min(n, budget)                       # columns per slice
+    steps = max(1, budget // width)              # values of l per slice
+    product_ctx = ctx
+    if ctx is acc and ctx.stochastic:
+        product_ctx = copy.copy(ctx)             # the stream at the products' first word
+        for done in range(0, k * n, MATMUL_CHUNK):
+            ctx.random_words(min(MATMUL_CHUNK, k * n - done))
+    sums = np.empty(n, b.dtype)
+    space = np.empty((min(steps, k) + 1) * width, b.dtype)    # reused by every slice
+    for l0 in range(0, k, steps):
+        l1 = min(k, l0 + steps)
+        for j0 in range(0, n, width):
+            j1 = min(n, j0 + width)
+            # row 0 holds the running sums, the products go below them (C-ordered)
+            block = space[:(l1 - l0 + 1) * (j1 - j0)].reshape(l1 - l0 + 1, j1 - j0)
+            block[0] = sums[j0:j1]
+            factors = np.ascontiguousarray(a_row[l0:l1])[:, None]
+            product_ctx.multiply(factors, np.ascontiguousarray(b[l0:l1, j0:j1]),
+                                 out=block[1:])
+            if l0 == 0:     # s = fl(0 + p_0): the reduction starts from the identity
+                sums[j0:j1] = acc.add.reduce(block[1:], axis=0)
+            else:           # continues from the running sums, copied in unrounded
+                sums[j0:j1] = acc.add.reduce(block, axis=0, initial=None)
+    return sums

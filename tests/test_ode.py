@@ -247,7 +247,7 @@ def test_bad_input():
     for n in (0, -3):
         with pytest.raises(ValueError, match="n_steps"):
             solve_ivp(negate, (0, 1), 1.0, ctx, n_steps=n)
-    with pytest.raises(ValueError, match="n_steps"):
+    with pytest.raises(TypeError, match="n_steps"):
         solve_ivp(negate, (0, 1), 1.0, ctx, n_steps=2.5)
     with pytest.raises(ValueError, match="exactly one"):
         solve_ivp(negate, (0, 1), 1.0, ctx)

@@ -318,13 +318,7 @@ def test_bad_input():
         q.uniform(x, bits=8.0)
     with pytest.raises(ValueError, match="empty"):
         q.uniform(np.array([]))
-    for const in (np.zeros(10), np.full(10, 3.0)):
-        with pytest.raises(ValueError, match="constant"):
-            q.uniform(const)
-        with pytest.raises(ValueError, match="constant"):
-            q.uniform(const, symmetric=False, calibration="percentile")
-    with pytest.raises(ValueError, match="constant"):
-        q.uniform(np.stack([x[0], np.ones(64)]), axis=0)
+    # constant and all-zero data calibrate (tests/test_hardening.py)
     bad = x.copy()
     bad[1, 3] = np.nan
     for fn in (q.uniform, lambda a: q.fixed(a, 1, 6), lambda a: q.mx(a, "mxfp4"),
