@@ -588,6 +588,8 @@ def write_markdown(path, args_line, peers, results, sizes, repeats, notes, runti
              f"{np.__version__}; Python {sys.version.split()[0]}")
     L.extend(peer_status_lines(peers))
     L.append("")
+    L.append("## Speed")
+    L.append("")
     L.append(f"ns per element, median of {repeats} calls after one warm-up (†: only "
              f"{SLOW_REPEATS} calls, where one call took more than {SLOW_S:.0f} s); "
              "in brackets the ratio to `np.copyto` of the same array (same dtype, preallocated) "

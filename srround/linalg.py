@@ -169,7 +169,7 @@ def lu_factor(A, ctx=None):
     Matrix Computations, Alg. 3.4.1; Higham, Accuracy and Stability of Numerical
     Algorithms, 2nd ed., sec. 9.1), for k = 1, ..., n:
 
-        p = the first i >= k with |a_ik| maximal              (exact)
+        p = the first i >= k with abs(a_ik) maximal           (exact)
         swap rows k and p (whole rows: L's part too)          (exact)
         a_kk == 0: LinAlgError (singular)
         l_ik = fl(a_ik / a_kk)                   i > k        (one ctx.divide)
@@ -177,7 +177,7 @@ def lu_factor(A, ctx=None):
 
     Each u_ij (i <= j) is thus a_ij minus the products l_ik u_kj, k = 1..i-1,
     subtracted one at a time in order of k, and l_ij the same for k < j, divided by
-    u_jj: Higham's Theorem 9.3 applies, |A - LU| <= gamma_n |L||U| (Thm 9.4, with
+    u_jj: Higham's Theorem 9.3 applies, ``|A - LU| <= gamma_n |L||U|`` (Thm 9.4, with
     PA for A), gamma_n = n u / (1 - n u) and u the unit roundoff of ctx's mode (2^-p
     for round to nearest; 2^(1-p) for the others).
 
@@ -509,7 +509,7 @@ def cholesky(A, ctx=None, *, lower=True):
         a_ij = fl(a_ij - fl(r_ki * r_kj))             k < i <= j
 
     Each r_ij is a_ij minus the products r_ki r_kj, k < i, one at a time in order of
-    k: Higham's Theorem 10.3 bound |A - R^T R| <= gamma_(n+1) |R^T||R| applies.
+    k: Higham's Theorem 10.3 bound ``|A - R^T R| <= gamma_(n+1) |R^T||R|`` applies.
     Random words per k: the square root, the divisions (in order of j), then the
     products and the subtractions over the trailing upper triangle (row by row).
 

@@ -38,7 +38,7 @@ Writing a right-hand side::
 
 Index the components of y with ``y[..., i]`` and build the result with
 ``np.stack(..., axis=-1)``: with ``n_runs=R`` the state has a leading batch dimension
-(shape (R, *y0.shape)) and the same function then serves every run at once, one ufunc
+(shape ``(R, *y0.shape)``) and the same function then serves every run at once, one ufunc
 call per operation for the whole ensemble. Exact operations (negation, scaling by a
 power of two that neither overflows nor underflows) need no rounding.
 
@@ -73,7 +73,7 @@ class OdeResult:
     t : numpy.ndarray
         Times of the saved states, shape (n_saved,), in binary64 (t0 + k h).
     y : numpy.ndarray
-        States, shape (*y0.shape, n_saved), or (n_runs, *y0.shape, n_saved) for an
+        States, shape ``(*y0.shape, n_saved)``, or ``(n_runs, *y0.shape, n_saved)`` for an
         ensemble; time on the last axis as in scipy.integrate.solve_ivp, so
         ``y[..., -1]`` is the state at the end.
     h : float
@@ -222,7 +222,7 @@ def solve_ivp(fun, t_span, y0, ctx, method="euler", *, n_steps=None, h=None, n_r
     ----------
     fun : callable
         ``fun(t, y, ctx) -> dy/dt`` with y's shape; t a float, y a float64 array of
-        values in ctx's format (shape y0.shape, or (n_runs, *y0.shape) for an
+        values in ctx's format (shape y0.shape, or ``(n_runs, *y0.shape)`` for an
         ensemble). Or SciPy's ``fun(t, y)`` (when fun takes two positional
         arguments): y is then an `srround.EmulatedArray` of ctx, so plain NumPy
         code in fun is rounded in the format.

@@ -15,14 +15,14 @@ puts v + C in the binade [2**k, 2**(k+1)) and ctx's format has precision k + 1, 
 its spacing there is exactly 1: the exact sum is rounded once, so every rounding mode
 (stochastic rounding included, with its exact probabilities) acts on v itself. C is
 even, so ties-to-even and round-to-odd see v's own parity; modes that depend on the
-sign (toward_zero, nearest_away) are applied to |v|.
+sign (toward_zero, nearest_away) are applied to abs(v).
 
 Stochastic rounding onto arbitrary levels compares one 64-bit random word u of the
 context's stream with t = floor(f * 2**64), f the distance to the lower neighbour in
 units of the gap: P(u < t) = t / 2**64 = f (f is a float64, so f * 2**64 is exact).
 
 Conventions (docs/experiments.md, "quantization"): symmetric quantization uses
-scale = max|x| / (2**(bits-1) - 1) and the narrow code range [-(2**(bits-1) - 1),
+scale = max(abs(x)) / (2**(bits-1) - 1) and the narrow code range [-(2**(bits-1) - 1),
 2**(bits-1) - 1] (0 exact, as PyTorch and TFLite); asymmetric quantization widens the
 calibration range to contain 0 and uses an integer zero point. Values beyond the range
 saturate. Non-finite input raises ValueError.
@@ -280,7 +280,7 @@ def uniform(x, bits=8, rounding="nearest", *, signed=True, symmetric=True, axis=
     signed : bool, optional
         Signed (default) or unsigned codes.
     symmetric : bool, optional
-        True (default): scale = max|x| / (2**(bits-1) - 1), codes in
+        True (default): scale = max(abs(x)) / (2**(bits-1) - 1), codes in
         +-(2**(bits-1) - 1), zero point 0 (signed) or 2**(bits-1) (unsigned).
         False: the range [min(x, 0), max(x, 0)] maps onto all 2**bits codes with an
         integer zero point.
@@ -290,7 +290,7 @@ def uniform(x, bits=8, rounding="nearest", *, signed=True, symmetric=True, axis=
     rng : None, int, numpy.random.SeedSequence or numpy.random.Generator, optional
         Seeds the stochastic modes.
     calibration : {"minmax", "percentile"}, optional
-        "percentile" takes the range from the given percentile of |x| (of x at both
+        "percentile" takes the range from the given percentile of abs(x) (of x at both
         ends when asymmetric); larger values saturate.
     percentile : float, optional
         In (50, 100]; default 99.99.
@@ -871,10 +871,10 @@ def mx(x, fmt="mxfp8", rounding="nearest", *, axis=-1, block=32, rng=None):
     """OCP Microscaling (MX v1.0): blocks of elements sharing a power-of-two scale.
 
     Each block of ``block`` consecutive elements along axis shares the scale
-    X = 2**(floor(log2(amax)) - emax_elem) (amax the block's largest |x|, clamped to
+    X = 2**(floor(log2(amax)) - emax_elem) (amax the block's largest abs(x), clamped to
     E8M0's 2**-127..2**127); the elements x / X are rounded into the element format
     (e4m3, e5m2, e2m3, e3m2, e2m1, saturating at its max) or, for mxint8, to int8
-    codes k / 64 with |k| <= 127.
+    codes k / 64 with abs(k) <= 127.
 
     Parameters
     ----------
@@ -1033,7 +1033,7 @@ def sqnr_db(x, y):
 
 
 def max_error(x, y):
-    """Largest absolute error max |y - x|.
+    """Largest absolute error max(abs(y - x)).
 
     Parameters
     ----------

@@ -152,8 +152,8 @@ def gemm_error_study(instruction, K_values, *, M=32, N=32, promote_every=None,
     -------
     dict of numpy.ndarray
         One entry per K: ``K``; ``max_relative`` and ``median_relative``, over the
-        elements where AB is not zero, of |C - AB| / |AB| (nan if there is none);
-        and ``normwise``, max |C - AB| / max |AB| (nan if AB = 0).
+        elements where AB is not zero, of ``|C - AB| / |AB|`` (nan if there is
+        none); and ``normwise``, ``max |C - AB| / max |AB|`` (nan if AB = 0).
 
     Raises
     ------
