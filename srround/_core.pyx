@@ -170,8 +170,9 @@ A binary floating-point format: precision p (significand bits, implicit bit
     TypeError
         For parameters of the wrong type (a bool precision, a non-string overflow).
     ValueError
-        For parameters the core cannot hold (p < 1, emin > emax, a max outside the
-        top binade, ...).
+        For parameters the core cannot hold (p outside 1..53, an exponent range
+        beyond binary64's or with emin not below emax, a max outside the top binade,
+        ...).
 
     Examples
     --------

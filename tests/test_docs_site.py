@@ -93,8 +93,9 @@ def test_api_reference_lists_every_public_name(module_name, page):
 
 def test_every_figure_is_shown_and_every_experiment_has_its_section():
     pages = "\n".join(p.read_text(encoding="utf-8") for p in DOCS.glob("*.md"))
-    for png in sorted((DOCS / "figures").glob("*.png")):
-        assert f"figures/{png.name}" in pages, f"docs/figures/{png.name} is on no page"
+    for png in sorted(DOCS.glob("*.png")) + sorted((DOCS / "figures").glob("*.png")):
+        name = png.relative_to(DOCS).as_posix()
+        assert f"]({name})" in pages, f"docs/{name} is on no page"
     experiments = (DOCS / "experiments.md").read_text(encoding="utf-8")
     for name, exp in srround.experiments.EXPERIMENTS.items():
         assert f"python -m srround {name}" in experiments, f"no command for {name}"
