@@ -573,7 +573,42 @@ def peer_status_lines(peers):
     return lines
 
 
-def write_markdown(path, args_line, peers, results, sizes, repeats, notes, runtime_s, load):
+FEATURES = [
+    "## Features",
+    "",
+    "What each library offers for rounding arrays, as used in the measurements below "
+    "(the tables and notes that follow show how well each does it).",
+    "",
+    "| library | formats | rounding modes | float64 input | random bits |",
+    "|---|---|---|---|---|",
+    "| srround | any binary format: precision, exponent range, subnormals, overflow policy, "
+    "max | nearest, nearest_away, toward_zero, up, down, odd, stochastic (also with r random "
+    "bits), stochastic_equal | rounded once, straight to the target | seeded xoshiro256++ "
+    "streams, spawnable; 32 per float32 element, 64 per float64 element |",
+    "| NumPy `astype(float16)` | binary16 | nearest | rounded once | – |",
+    "| ml_dtypes | bfloat16, float8, float6, float4 types | nearest (casts) | through float32: "
+    "rounded twice | – |",
+    "| pychop | `Chop(exponent bits, significand bits)`, IEEE-style | nearest, stochastic and "
+    "others (`rmode`) | rounded once | NumPy generator (`random_state`) |",
+    "| gfloat | formats described by `format_info_*` (IEEE, OCP, P3109) | nearest, stochastic "
+    "(`srnumbits` bits) and others | rounded once | supplied by the caller (`srbits`) |",
+    "| qtorch | `float_quantize(x, exponent bits, mantissa bits)`, no inf/NaN codes | nearest "
+    "(ties away), stochastic | float32 tensors only | torch's generator |",
+    "| torch add-random-bits-and-mask | bfloat16 | stochastic (16 random bits) | float32 only "
+    "| torch's generator |",
+    "| torchao `_fp32_to_bf16_sr` | bfloat16 | stochastic | float32 only | torch's "
+    "generator |",
+    "",
+    "Beyond rounding arrays, srround computes in the format: every operation of its Context "
+    "ufuncs, reductions, sums, dot and matrix products, ODE solvers and emulated NumPy code "
+    "is rounded once ([Arithmetic](arithmetic.md)); the peers' other features are not "
+    "compared here.",
+    "",
+]
+
+
+def write_markdown(path, args_line, peers, results, sizes, repeats, notes, runtime_s, load,
+                   png=None):
     L = []
     L.append("# srround beside its peers")
     L.append("")
@@ -588,6 +623,9 @@ def write_markdown(path, args_line, peers, results, sizes, repeats, notes, runti
              f"{np.__version__}; Python {sys.version.split()[0]}")
     L.extend(peer_status_lines(peers))
     L.append("")
+    L.extend(FEATURES)
+    L.append("## Speed")
+    L.append("")
     L.append(f"ns per element, median of {repeats} calls after one warm-up (†: only "
              f"{SLOW_REPEATS} calls, where one call took more than {SLOW_S:.0f} s); "
              "in brackets the ratio to `np.copyto` of the same array (same dtype, preallocated) "
@@ -595,6 +633,10 @@ def write_markdown(path, args_line, peers, results, sizes, repeats, notes, runti
              "`n/a`: the method has no path for that case (reasons below); "
              "`not installed` / `import failed`: see the peer list above.")
     L.append("")
+    if png:   # the figure, linked from the page's own folder
+        rel = os.path.relpath(png, os.path.dirname(os.path.abspath(path)))
+        L.append(f"![ns per element of every method at {max(sizes):.0e} elements]({rel})")
+        L.append("")
     reasons = {}
     for n in sizes:
         L.append(f"### {n:.0e} elements")
@@ -765,7 +807,8 @@ def main(argv=None):
         notes = run_correctness(peers)
     runtime = time.perf_counter() - t_start
     load = (load_start, os.getloadavg())
-    write_markdown(args.out_md, args_line, peers, results, sizes, repeats, notes, runtime, load)
+    write_markdown(args.out_md, args_line, peers, results, sizes, repeats, notes, runtime, load,
+                   png=args.out_png)
     write_png(args.out_png, results, max(sizes))
     log(f"wrote {args.out_md} and {args.out_png} in {runtime:.0f} s")
     with open(args.out_md) as fh:

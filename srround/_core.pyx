@@ -73,8 +73,22 @@ ISAS = ("scalar", "avx2", "avx512")
 
 
 def isa():
-    """The kernel path in use: "scalar" (portable C), "avx2" or "avx512". All paths
-    give bit-identical results; SRROUND_ISA=scalar|avx2|avx512 forces one."""
+    """The kernel path in use.
+
+    Every path gives bit-identical results; the fastest one the CPU runs is chosen
+    at import, and the environment variable ``SRROUND_ISA=scalar|avx2|avx512``
+    forces one.
+
+    Returns
+    -------
+    str
+        ``"scalar"`` (portable C), ``"avx2"`` or ``"avx512"``.
+
+    Examples
+    --------
+    >>> sr.isa() in sr.ISAS
+    True
+    """
     return sr_isa().decode()
 
 
@@ -130,6 +144,43 @@ A binary floating-point format: precision p (significand bits, implicit bit
     max (largest finite value) must be representable and lie in the top binade; it
     defaults to the largest value of the top binade. Equality compares the
     parameters, not the name.
+
+    Parameters
+    ----------
+    precision : int
+        p, the significand bits with the implicit bit (``Format(11, 15)`` is IEEE
+        binary16).
+    emax : int
+        Exponent of the top binade [2**emax, 2**(emax + 1)).
+    emin : int, optional
+        Exponent of the smallest normal value 2**emin; default ``1 - emax``.
+    subnormals : bool, optional
+        Whether values below 2**emin exist (spacing 2**(emin - p + 1)).
+    overflow : {"inf", "saturate", "nan"}, optional
+        What lies beyond max: IEEE infinities, +-max (infinite input too), or NaN
+        wherever IEEE gives +-inf.
+    max : float, optional
+        The largest finite value: a value of the top binade (E4M3's 448); default
+        the largest one, (2 - 2**(1 - p)) 2**emax.
+    name : str, optional
+        A label for tables and reprs (the presets have one).
+
+    Raises
+    ------
+    TypeError
+        For parameters of the wrong type (a bool precision, a non-string overflow).
+    ValueError
+        For parameters the core cannot hold (p outside 1..53, an exponent range
+        beyond binary64's or with emin not below emax, a max outside the top binade,
+        ...).
+
+    Examples
+    --------
+    >>> fp6 = sr.Format(4, 2, 0, overflow="saturate")     # OCP FP6 E2M3
+    >>> fp6.max, fp6.smallest_subnormal
+    (7.5, 0.125)
+    >>> sr.Format(11, 15) == sr.binary16
+    True
     """
     cdef sr_format c
     cdef readonly object name
@@ -175,14 +226,19 @@ A binary floating-point format: precision p (significand bits, implicit bit
         self.ready = True
 
     property precision:
+        """Significand bits p, the implicit bit included."""
         def __get__(self): return self.c.precision
     property emax:
+        """Exponent of the top binade."""
         def __get__(self): return self.c.emax
     property emin:
+        """Exponent of the smallest normal value 2**emin."""
         def __get__(self): return self.c.emin
     property subnormals:
+        """Whether the format has subnormal values."""
         def __get__(self): return bool(self.c.subnormals)
     property overflow:
+        """The overflow policy: "inf", "saturate" or "nan"."""
         def __get__(self): return OVERFLOWS[self.c.overflow]
     property max:
         """Largest finite value."""
@@ -385,6 +441,47 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
     the stream, whatever NumPy's buffering or chunking. Rounding float32 data draws
     32-bit half-words instead (low half, then high half of each word), so stochastic
     rounding of float32 data uses at most 32 random bits per element.
+
+    Parameters
+    ----------
+    fmt : Format or str
+        The format, or a name that `srround.format` knows.
+    rounding : str, optional
+        One of `srround.ROUNDINGS`; default ``"stochastic"``.
+    bits : int, optional
+        With ``"stochastic"`` only: stochastic rounding with ``bits`` random bits
+        (1..64); the default uses 64 (32 when rounding float32 data).
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator, optional
+        Seeds the stream (None: fresh entropy; a Generator is advanced).
+
+    Attributes
+    ----------
+    round, add, subtract, multiply, divide, fma, sqrt : numpy.ufunc
+        The rounded operations.
+    format : Format
+    rounding : str
+    bits : int or None
+    stochastic : bool
+        Whether the mode draws random words.
+
+    Raises
+    ------
+    TypeError
+        For a fmt, rounding, bits or rng of the wrong type.
+    ValueError
+        For an unknown format name or rounding, bits outside 1..64 or given with
+        another mode, a negative seed.
+
+    Examples
+    --------
+    >>> ctx = sr.Context(sr.binary16, "stochastic", rng=0)
+    >>> ctx.add(np.float32(2048.0), np.ones(8, np.float32))  # 2049 is a tie in binary16
+    array([2048., 2048., 2048., 2050., 2050., 2048., 2050., 2048.], dtype=float32)
+    >>> rn = sr.Context("bf16", "nearest")
+    >>> rn.round(np.array([1 / 3, 100.7]))
+    array([  0.33398438, 100.5       ])
+    >>> rn.add.reduce(np.full(1000, 0.01))     # every partial sum rounded: stagnates
+    np.float64(4.0)
     """
     cdef _Core core
     cdef readonly Format format
@@ -448,13 +545,42 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
 
     @property
     def stochastic(self):
+        """Whether the rounding mode draws random words (the two stochastic modes)."""
         return self.rounding in ("stochastic", "stochastic_equal")
 
     def random_words(self, n, dtype=np.uint64):
-        """The next n words of this context's random stream, as rounding would draw
-        them: uint64 words (float64 rounding and all arithmetic), or with
-        dtype=np.uint32 the 32-bit half-words that rounding float32 data draws.
-        For tests and for reproducing draws elsewhere."""
+        """The next n words of this context's random stream, as rounding would draw them.
+
+        For tests and for reproducing draws elsewhere; the stream moves on by n.
+
+        Parameters
+        ----------
+        n : int
+            How many words, 0 <= n < 2**48.
+        dtype : {numpy.uint64, numpy.uint32}, optional
+            uint64 words (what float64 rounding and all arithmetic draw), or the
+            32-bit half-words that rounding float32 data draws.
+
+        Returns
+        -------
+        numpy.ndarray
+            n words of that dtype.
+
+        Raises
+        ------
+        TypeError
+            For a non-integer n or another dtype.
+        ValueError
+            For n out of range.
+
+        Examples
+        --------
+        >>> a, b = sr.Context("bf16", rng=7), sr.Context("bf16", rng=7)
+        >>> words = a.random_words(2)
+        >>> halves = b.random_words(4, np.uint32)     # low half first
+        >>> bool(halves[0] == words[0] & 0xFFFFFFFF and halves[1] == words[0] >> 32)
+        True
+        """
         n = _integer(n, "n")
         if not 0 <= n < 2**48:          # checked before it meets a C size_t
             raise ValueError(f"n must be in 0..2**48, got {n}")
@@ -474,10 +600,36 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
         return out
 
     def kahan_sum(self, x):
-        """Kahan-compensated sum of the 1-D float32 or float64 array x, with every
-        operation (y = x_i - c, t = s + y, c = (t - s) - y) rounded in this context:
-        four rounded operations, and four random words, per element. Returns a
-        scalar of x's dtype."""
+        """Kahan-compensated sum with every operation rounded in this context.
+
+        Each element costs four rounded operations, y = x_i - c, t = s + y,
+        c = (t - s) - y, s = t (and four random words); `srround.sum` with
+        ``method="kahan"`` calls this for any shape and axis.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            A 1-D float32 or float64 array.
+
+        Returns
+        -------
+        numpy.float32 or numpy.float64
+            The sum, a value of the format, of x's dtype.
+
+        Raises
+        ------
+        TypeError
+            For other dtypes.
+        ValueError
+            For arrays that are not 1-D, or float32 data and a format float32
+            cannot hold.
+
+        Examples
+        --------
+        >>> x = np.full(1000, 0.01)
+        >>> sr.Context("bf16", "nearest").kahan_sum(x)    # recursive summation gives 4.0
+        np.float64(10.0)
+        """
         cdef cnp.ndarray arr = x
         if arr.ndim != 1:
             raise ValueError(f"kahan_sum takes a 1-D array, got {arr.ndim} dimensions")
@@ -540,10 +692,36 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
         self.core.ctx.rng.half = half if half >= 0 else 0
 
     def spawn(self, n):
-        """n new contexts with the same format and rounding and non-overlapping
-        streams: child i takes this stream's next 2^128-word stretch (one jump
-        each), and this context moves past them all. Use one per thread or
-        worker for reproducible parallel runs."""
+        """New contexts with the same format and rounding and non-overlapping streams.
+
+        Child i takes this stream's next 2**128-word stretch (one jump each), and
+        this context moves past them all. Use one per thread or worker for
+        reproducible parallel runs.
+
+        Parameters
+        ----------
+        n : int
+            How many contexts (n >= 0).
+
+        Returns
+        -------
+        list of Context
+
+        Raises
+        ------
+        TypeError
+            For a non-integer n.
+        ValueError
+            For a negative n.
+
+        Examples
+        --------
+        >>> workers = sr.Context(sr.bfloat16, rng=1).spawn(2)
+        >>> workers[0]
+        Context(Format(8, 127, emin=-126, name='bfloat16'), rounding='stochastic')
+        >>> bool((workers[0].random_words(4) != workers[1].random_words(4)).all())
+        True
+        """
         n = _integer(n, "n")
         if n < 0:
             raise ValueError(f"n must be non-negative, got {n}")

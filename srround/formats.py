@@ -45,10 +45,35 @@ assert all(_LOOKUP[_key(a)] == n for n, al in _ALIASES.items() for a in al), \
 
 
 def format(name):
-    """The preset Format called ``name`` or one of its common aliases ("bf16",
-    "fp16", "half", "fp8_e4m3", ...), ignoring case, surrounding blanks and every
-    '-' and '_' (so "bf-16", "BF16" and "fp8-e4m3" work). A Format passes through
-    unchanged."""
+    """The preset Format called ``name`` or one of its common aliases.
+
+    Names and aliases ("bf16", "fp16", "half", "fp8_e4m3", ...) are matched ignoring
+    case, surrounding blanks and every '-' and '_' (so "bf-16", "BF16" and
+    "fp8-e4m3" work). The presets are listed in `srround.PRESETS`.
+
+    Parameters
+    ----------
+    name : str or Format
+        A preset's name or alias; a Format passes through unchanged.
+
+    Returns
+    -------
+    Format
+
+    Raises
+    ------
+    TypeError
+        If name is neither a string nor a Format.
+    ValueError
+        For an unknown name (the message lists the known ones).
+
+    Examples
+    --------
+    >>> sr.format("BF-16") is sr.bfloat16
+    True
+    >>> sr.format("fp8_e4m3")
+    Format(4, 8, emin=-6, overflow='nan', max=448.0, name='e4m3')
+    """
     if isinstance(name, Format):
         return name
     if not isinstance(name, str):

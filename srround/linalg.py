@@ -138,15 +138,38 @@ def _lu_in_place(A, setting):
 def lu_factor(A, ctx=None):
     """LU factorization with partial pivoting, PA = LU, every operation rounded in ctx.
 
-    Returns (lu, piv) as scipy.linalg.lu_factor does: lu holds U on and above the
-    diagonal and L's multipliers below it (L has a unit diagonal); row i was
-    interchanged with row piv[i] at step i (int32, shape (..., n)).
+    Parameters
+    ----------
+    A : array_like or EmulatedArray
+        Square matrices (..., n, n).
+    ctx : Context, optional
+        Rounds every operation; may be omitted for an EmulatedArray (its context).
 
+    Returns
+    -------
+    lu : numpy.ndarray or EmulatedArray
+        U on and above the diagonal and L's multipliers below it (L has a unit
+        diagonal), as scipy.linalg.lu_factor returns.
+    piv : numpy.ndarray
+        int32, shape (..., n): row i was interchanged with row piv[i] at step i.
+
+    Raises
+    ------
+    TypeError
+        For complex input, or a ctx that is not a Context.
+    ValueError
+        For shapes that do not fit, NaN or inf (also after rounding into the
+        format), no ctx for plain arrays, or a ctx other than an EmulatedArray's.
+    numpy.linalg.LinAlgError
+        For a singular matrix (a zero pivot).
+
+    Notes
+    -----
     Algorithm: right-looking Gaussian elimination (the kij form; Golub & Van Loan,
     Matrix Computations, Alg. 3.4.1; Higham, Accuracy and Stability of Numerical
     Algorithms, 2nd ed., sec. 9.1), for k = 1, ..., n:
 
-        p = the first i >= k with |a_ik| maximal              (exact)
+        p = the first i >= k with abs(a_ik) maximal           (exact)
         swap rows k and p (whole rows: L's part too)          (exact)
         a_kk == 0: LinAlgError (singular)
         l_ik = fl(a_ik / a_kk)                   i > k        (one ctx.divide)
@@ -154,12 +177,20 @@ def lu_factor(A, ctx=None):
 
     Each u_ij (i <= j) is thus a_ij minus the products l_ik u_kj, k = 1..i-1,
     subtracted one at a time in order of k, and l_ij the same for k < j, divided by
-    u_jj: Higham's Theorem 9.3 applies, |A - LU| <= gamma_n |L||U| (Thm 9.4, with
+    u_jj: Higham's Theorem 9.3 applies, ``|A - LU| <= gamma_n |L||U|`` (Thm 9.4, with
     PA for A), gamma_n = n u / (1 - n u) and u the unit roundoff of ctx's mode (2^-p
     for round to nearest; 2^(1-p) for the others).
 
     Random words, per k: the n - k divisions (rows in order), then the (n - k)^2
     products, then the (n - k)^2 subtractions (each in C order over the trailing block).
+
+    Examples
+    --------
+    >>> A = np.array([[4.0, 1.0], [1.0, 3.0]])
+    >>> lu, piv = sr.linalg.lu_factor(A, sr.Context(sr.bfloat16, "nearest"))
+    >>> lu, piv
+    (array([[4.  , 1.  ],
+           [0.25, 2.75]]), array([0, 1], dtype=int32))
     """
     ops = _Operands(ctx, [A], ["A"])
     (a,) = ops.values
@@ -200,16 +231,52 @@ def _substitute(T, X, setting, lower, unit_diagonal):
 def solve_triangular(A, b, ctx=None, *, lower=False, unit_diagonal=False):
     """Solve A x = b for triangular A, every operation rounded in ctx.
 
-    Only A's lower (lower=True) or upper triangle is read; with unit_diagonal its
-    diagonal is taken as ones. Column-oriented substitution (Golub & Van Loan, Matrix
+    Parameters
+    ----------
+    A : array_like or EmulatedArray
+        Triangular matrices (..., n, n); only the lower (lower=True) or upper
+        triangle is read.
+    b : array_like or EmulatedArray
+        (n,) or (..., n, k).
+    ctx : Context, optional
+        Rounds every operation; may be omitted for EmulatedArrays.
+    lower : bool, optional
+        Use A's lower triangle (default the upper).
+    unit_diagonal : bool, optional
+        Take A's diagonal as ones.
+
+    Returns
+    -------
+    numpy.ndarray or EmulatedArray
+        x, shaped as b (broadcast against A's stack).
+
+    Raises
+    ------
+    TypeError
+        For complex input, or a ctx that is not a Context.
+    ValueError
+        For shapes that do not fit, NaN or inf (also after rounding into the
+        format), no ctx for plain arrays, or a ctx other than an EmulatedArray's.
+    numpy.linalg.LinAlgError
+        For a zero on the diagonal.
+
+    Notes
+    -----
+    Column-oriented substitution (Golub & Van Loan, Matrix
     Computations, Alg. 3.1.3 / 3.1.4; backward stable: Higham, Thm 8.5), for j = 1, ..., n
     (lower; j = n, ..., 1 for upper):
 
         x_j = fl(b_j / a_jj)                            (skipped with unit_diagonal)
         b_i = fl(b_i - fl(a_ij * x_j))    for the i after j (i > j lower, i < j upper)
 
-    A zero on the diagonal raises LinAlgError. Random words per j: the divisions
-    (b's columns in order), then the products, then the subtractions (rows in order).
+    Random words per j: the divisions (b's columns in order), then the products,
+    then the subtractions (rows in order).
+
+    Examples
+    --------
+    >>> U = np.array([[4.0, 1.0], [0.0, 3.0]])
+    >>> sr.linalg.solve_triangular(U, np.array([1.0, 2.0]), sr.Context("bf16", "nearest"))
+    array([0.08300781, 0.66796875])
     """
     ops = _Operands(ctx, [A, b], ["A", "b"])
     a, bv = ops.values
@@ -237,12 +304,47 @@ def _solve_factored(lu, piv, X, setting):
 def lu_solve(lu_and_piv, b, ctx=None):
     """Solve A x = b from lu_factor's (lu, piv), every operation rounded in ctx.
 
+    Parameters
+    ----------
+    lu_and_piv : tuple
+        (lu, piv) as `lu_factor` returns them.
+    b : array_like or EmulatedArray
+        (n,) or (..., n, k).
+    ctx : Context, optional
+        Rounds every operation; may be omitted for EmulatedArrays.
+
+    Returns
+    -------
+    numpy.ndarray or EmulatedArray
+        x, shaped as b (broadcast against the stack).
+
+    Raises
+    ------
+    TypeError
+        For complex input, a ctx that is not a Context, or lu_and_piv that is
+        not a pair.
+    ValueError
+        For shapes that do not fit, NaN or inf (also after rounding into the
+        format), no ctx for plain arrays, a ctx other than an EmulatedArray's, or
+        pivots that are not row indices.
+    numpy.linalg.LinAlgError
+        For a zero on U's diagonal.
+
+    Notes
+    -----
     b is permuted as piv says (exact), then L y = P b is solved by forward
     substitution (unit diagonal: no divisions) and U x = y by back substitution, both
     column-oriented as solve_triangular describes:
 
         y = P b;  for j = 1..n:  y_i = fl(y_i - fl(l_ij * y_j)),  i > j
                   for j = n..1:  x_j = fl(y_j / u_jj);  y_i = fl(y_i - fl(u_ij * x_j)),  i < j
+
+    Examples
+    --------
+    >>> ctx = sr.Context(sr.bfloat16, "nearest")
+    >>> factors = sr.linalg.lu_factor(np.array([[4.0, 1.0], [1.0, 3.0]]), ctx)
+    >>> sr.linalg.lu_solve(factors, np.array([1.0, 2.0]), ctx)
+    array([0.09082031, 0.63671875])
     """
     if not isinstance(lu_and_piv, (tuple, list)) or len(lu_and_piv) != 2:
         raise TypeError("lu_and_piv must be the pair (lu, piv) that lu_factor returns")
@@ -264,10 +366,49 @@ def lu_solve(lu_and_piv, b, ctx=None):
 
 
 def solve(A, b, ctx=None):
-    """Solve A x = b, every operation rounded in ctx: lu_factor(A), then lu_solve
-    (Gaussian elimination with partial pivoting; Higham, Thm 9.4 for the factors,
-    Thm 8.5 for the substitutions). Random words: the factorization's, then the
-    substitutions'."""
+    """Solve A x = b, every operation rounded in ctx.
+
+    `lu_factor` (A), then `lu_solve`: Gaussian elimination with partial pivoting
+    (Higham, Accuracy and Stability of Numerical Algorithms, Thm 9.4 for the
+    factors, Thm 8.5 for the substitutions). ``np.linalg.solve`` on EmulatedArrays
+    calls this.
+
+    Parameters
+    ----------
+    A : array_like or EmulatedArray
+        Square matrices (..., n, n).
+    b : array_like or EmulatedArray
+        (n,) or (..., n, k) (a vector only when 1-D, as in np.linalg.solve).
+    ctx : Context, optional
+        Rounds every operation; may be omitted for EmulatedArrays.
+
+    Returns
+    -------
+    numpy.ndarray or EmulatedArray
+        x, shaped as b (broadcast against A's stack).
+
+    Raises
+    ------
+    TypeError
+        For complex input, or a ctx that is not a Context.
+    ValueError
+        For shapes that do not fit, NaN or inf (also after rounding into the
+        format), no ctx for plain arrays, or a ctx other than an EmulatedArray's.
+    numpy.linalg.LinAlgError
+        For a singular matrix (a zero pivot).
+
+    Notes
+    -----
+    Random words: the factorization's, then the substitutions'.
+
+    Examples
+    --------
+    >>> A, b = np.array([[4.0, 1.0], [1.0, 3.0]]), np.array([1.0, 2.0])
+    >>> sr.linalg.solve(A, b, sr.Context(sr.bfloat16, "nearest"))   # exact: 1/11, 7/11
+    array([0.09082031, 0.63671875])
+    >>> np.linalg.solve(sr.emulate(A, sr.Context(sr.bfloat16, "nearest")), b)
+    EmulatedArray([0.09082031, 0.63671875], dtype=float64, format=bfloat16, rounding='nearest')
+    """
     ops = _Operands(ctx, [A, b], ["A", "b"])
     a, bv = ops.values
     _check_square(a)
@@ -280,10 +421,43 @@ def solve(A, b, ctx=None):
 
 
 def inv(A, ctx=None):
-    """The inverse of A, every operation rounded in ctx: lu_factor(A), then lu_solve
-    with the identity as right-hand side (its n columns solved together, each step
-    one call over all of them). Random words: the factorization's, then the
-    substitutions'."""
+    """The inverse of A, every operation rounded in ctx.
+
+    `lu_factor` (A), then `lu_solve` with the identity as right-hand side (its n
+    columns solved together, each step one call over all of them).
+
+    Parameters
+    ----------
+    A : array_like or EmulatedArray
+        Square matrices (..., n, n).
+    ctx : Context, optional
+        Rounds every operation; may be omitted for an EmulatedArray.
+
+    Returns
+    -------
+    numpy.ndarray or EmulatedArray
+        The inverses, shaped as A.
+
+    Raises
+    ------
+    TypeError
+        For complex input, or a ctx that is not a Context.
+    ValueError
+        For shapes that do not fit, NaN or inf (also after rounding into the
+        format), no ctx for plain arrays, or a ctx other than an EmulatedArray's.
+    numpy.linalg.LinAlgError
+        For a singular matrix (a zero pivot).
+
+    Notes
+    -----
+    Random words: the factorization's, then the substitutions'.
+
+    Examples
+    --------
+    >>> sr.linalg.inv(np.array([[4.0, 1.0], [1.0, 3.0]]), sr.Context("bf16", "nearest"))
+    array([[ 0.2734375 , -0.09082031],
+           [-0.09082031,  0.36328125]])
+    """
     ops = _Operands(ctx, [A], ["A"])
     (a,) = ops.values
     _check_square(a)
@@ -298,10 +472,34 @@ def inv(A, ctx=None):
 def cholesky(A, ctx=None, *, lower=True):
     """Cholesky factor of a symmetric positive definite A, every operation rounded.
 
-    lower=True gives L with A = L L^T from A's lower triangle (as np.linalg.cholesky);
-    lower=False gives R = L^T with A = R^T R from A's upper triangle (as
-    scipy.linalg.cholesky). The other triangle is not read; the result's is zero.
+    Parameters
+    ----------
+    A : array_like or EmulatedArray
+        Symmetric positive definite matrices (..., n, n); only one triangle is read.
+    ctx : Context, optional
+        Rounds every operation; may be omitted for an EmulatedArray.
+    lower : bool, optional
+        True (default): L with A = L L^T from A's lower triangle (as
+        np.linalg.cholesky). False: R = L^T with A = R^T R from A's upper triangle
+        (as scipy.linalg.cholesky).
 
+    Returns
+    -------
+    numpy.ndarray or EmulatedArray
+        The factor; its other triangle is zero.
+
+    Raises
+    ------
+    TypeError
+        For complex input, or a ctx that is not a Context.
+    ValueError
+        For shapes that do not fit, NaN or inf (also after rounding into the
+        format), no ctx for plain arrays, or a ctx other than an EmulatedArray's.
+    numpy.linalg.LinAlgError
+        For a matrix that is not positive definite (a pivot <= 0).
+
+    Notes
+    -----
     Algorithm: outer-product (right-looking) Cholesky on the upper triangle (Golub &
     Van Loan, Matrix Computations, Alg. 4.2.2; for lower=True on A^T), for k = 1..n:
 
@@ -311,9 +509,15 @@ def cholesky(A, ctx=None, *, lower=True):
         a_ij = fl(a_ij - fl(r_ki * r_kj))             k < i <= j
 
     Each r_ij is a_ij minus the products r_ki r_kj, k < i, one at a time in order of
-    k: Higham's Theorem 10.3 bound |A - R^T R| <= gamma_(n+1) |R^T||R| applies.
+    k: Higham's Theorem 10.3 bound ``|A - R^T R| <= gamma_(n+1) |R^T||R|`` applies.
     Random words per k: the square root, the divisions (in order of j), then the
     products and the subtractions over the trailing upper triangle (row by row).
+
+    Examples
+    --------
+    >>> sr.linalg.cholesky(np.array([[4.0, 1.0], [1.0, 3.0]]), sr.Context("bf16", "nearest"))
+    array([[2.     , 0.     ],
+           [0.5    , 1.65625]])
     """
     ops = _Operands(ctx, [A], ["A"])
     (a,) = ops.values

@@ -38,7 +38,7 @@ Writing a right-hand side::
 
 Index the components of y with ``y[..., i]`` and build the result with
 ``np.stack(..., axis=-1)``: with ``n_runs=R`` the state has a leading batch dimension
-(shape (R, *y0.shape)) and the same function then serves every run at once, one ufunc
+(shape ``(R, *y0.shape)``) and the same function then serves every run at once, one ufunc
 call per operation for the whole ensemble. Exact operations (negation, scaling by a
 power of two that neither overflows nor underflows) need no rounding.
 
@@ -66,13 +66,35 @@ MAX_STEPS = 2**53
 
 @dataclass
 class OdeResult:
-    """What solve_ivp returns.
+    """What `solve_ivp` returns.
 
-    t: times of the saved states, shape (n_saved,), in binary64 (t0 + k h).
-    y: states, shape (*y0.shape, n_saved), or (n_runs, *y0.shape, n_saved) for an
-       ensemble; time on the last axis as in scipy.integrate.solve_ivp, so
-       ``y[..., -1]`` is the state at the end.
-    h: the step actually taken (rounded to nearest into the format).
+    Parameters
+    ----------
+    t : numpy.ndarray
+        Times of the saved states, shape (n_saved,), in binary64 (t0 + k h).
+    y : numpy.ndarray
+        States, shape ``(*y0.shape, n_saved)``, or ``(n_runs, *y0.shape, n_saved)`` for an
+        ensemble; time on the last axis as in scipy.integrate.solve_ivp, so
+        ``y[..., -1]`` is the state at the end.
+    h : float
+        The step actually taken (rounded to nearest into the format).
+    n_steps : int
+        Steps taken.
+    method : str
+        The Runge-Kutta method.
+    n_runs : int or None
+        Runs of the ensemble (None: one trajectory, no run axis).
+    fused : bool
+        Whether the updates were fused multiply-adds.
+    nfev : int
+        Calls of fun (each serves all runs of an ensemble).
+
+    Examples
+    --------
+    >>> res = sr.ode.solve_ivp(lambda t, y, c: c.multiply(-1.0, y), (0.0, 1.0), 1.0,
+    ...                        sr.Context("bf16", "nearest"), n_steps=8)
+    >>> res.t.shape, res.y.shape, res.h, res.nfev
+    ((9,), (9,), 0.125, 8)
     """
     t: np.ndarray
     y: np.ndarray
@@ -85,7 +107,7 @@ class OdeResult:
 
     @property
     def y_end(self):
-        """The final state (all runs)."""
+        """The final state (all runs): ``y[..., -1]``."""
         return self.y[..., -1]
 
 
@@ -194,40 +216,89 @@ def _validate(fun, t_span, y0, ctx, method, n_steps, h, n_runs, save_every, fuse
 
 def solve_ivp(fun, t_span, y0, ctx, method="euler", *, n_steps=None, h=None, n_runs=None,
               fused=False, save_every=1, on_nan=None):
-    """Integrate y' = fun(t, y, ctx) from t_span[0] to t_span[1] with a fixed step,
-    every operation rounded in ctx.
+    """Integrate y' = fun(t, y, ctx) with a fixed step, every operation rounded in ctx.
 
-    fun: fun(t, y, ctx) -> dy/dt with y's shape; t a float, y a float64 array of values
-        in ctx's format (shape y0.shape, or (n_runs, *y0.shape) for an ensemble).
-        Or SciPy's fun(t, y) (when fun takes two positional arguments): y is then an
-        sr.EmulatedArray of ctx, so plain NumPy code in fun is rounded in the format.
-    t_span: (t0, t1), finite, t0 < t1.
-    y0: scalar or 1-d array; rounded to nearest into the format.
-    ctx: an sr.Context (format and rounding of every operation).
-    method: "euler" (order 1), "heun" (explicit trapezoid, 2), "midpoint" (2), "rk4" (4).
-    n_steps or h: the number of steps, or the step (which must divide t1 - t0). The step
-        is rounded to nearest into the format; time advances by the rounded step.
-    n_runs: None for one trajectory; R for R independent trajectories computed together
+    Parameters
+    ----------
+    fun : callable
+        ``fun(t, y, ctx) -> dy/dt`` with y's shape; t a float, y a float64 array of
+        values in ctx's format (shape y0.shape, or ``(n_runs, *y0.shape)`` for an
+        ensemble). Or SciPy's ``fun(t, y)`` (when fun takes two positional
+        arguments): y is then an `srround.EmulatedArray` of ctx, so plain NumPy
+        code in fun is rounded in the format.
+    t_span : tuple of float
+        (t0, t1), finite, t0 < t1.
+    y0 : float or array_like
+        Scalar or 1-d initial state; rounded to nearest into the format.
+    ctx : Context
+        The format and rounding of every operation.
+    method : {"euler", "heun", "midpoint", "rk4"}, optional
+        Explicit Euler (order 1), Heun's explicit trapezoid (2), the midpoint
+        method (2) or classical Runge-Kutta (4).
+    n_steps : int, optional
+        The number of steps (give n_steps or h).
+    h : float, optional
+        The step, which must divide t1 - t0. The step is rounded to nearest into
+        the format; time advances by the rounded step.
+    n_runs : int, optional
+        None for one trajectory; R for R independent trajectories computed together
         (a leading batch dimension; meaningful with stochastic rounding).
-    fused: use ctx.fma for the updates y + c * k (one rounding instead of two).
-    save_every: keep every k-th state (and always the first and the last); None keeps
-        only the first and the last. Saves memory for long ensembles.
-    on_nan: "raise" (ValueError as soon as fun returns NaN, or NaN is seen in a saved
-        state) or "propagate" (NaN is data: it stays in the runs it reaches, the others
-        go on). None (default): "propagate" for formats whose overflow policy makes NaN
-        from finite values (overflow="nan", as E4M3: every overflow is NaN by design),
-        "raise" for the others.
+    fused : bool, optional
+        Use ctx.fma for the updates y + c * k (one rounding instead of two).
+    save_every : int or None, optional
+        Keep every k-th state (and always the first and the last); None keeps only
+        the first and the last. Saves memory for long ensembles.
+    on_nan : {"raise", "propagate"}, optional
+        "raise": ValueError as soon as fun returns NaN, or NaN is seen in a saved
+        state. "propagate": NaN is data; it stays in the runs it reaches, the
+        others go on. None (default): "propagate" for formats whose overflow policy
+        makes NaN from finite values (overflow="nan", as E4M3: every overflow is NaN
+        by design), "raise" for the others.
 
-    Returns an OdeResult: t (n_saved,), y (..., n_saved) with time on the last axis.
+    Returns
+    -------
+    OdeResult
+        t (n_saved,) and y (..., n_saved), time on the last axis.
 
-    The stages, with fl one rounded ctx operation and h2 = fl(h/2), h6 = fl(h/6):
-      euler     y+ = fl(y + fl(h k1))
-      heun      k2 = f(t + h, fl(y + fl(h k1)));   y+ = fl(y + fl(h2 fl(k1 + k2)))
-      midpoint  k2 = f(t + h/2, fl(y + fl(h2 k1))); y+ = fl(y + fl(h k2))
-      rk4       k2 = f(t + h/2, fl(y + fl(h2 k1))), k3 = f(t + h/2, fl(y + fl(h2 k2))),
-                k4 = f(t + h, fl(y + fl(h k3)));
-                y+ = fl(y + fl(h6 fl(fl(fl(k1 + fl(2 k2)) + fl(2 k3)) + k4)))
-    (with fused=True each fl(y + fl(c k)) is one fl(y + c k)).
+    Raises
+    ------
+    TypeError
+        For options of the wrong type (a ctx that is not a Context, a non-integer
+        n_steps, ...).
+    ValueError
+        For bad values: an empty or infinite t_span, neither or both of n_steps
+        and h, an h that does not divide the span or rounds to 0, a y0 that
+        overflows the format, fun's output of the wrong shape, NaN with
+        on_nan="raise".
+
+    Notes
+    -----
+    The stages, with fl one rounded ctx operation and h2 = fl(h/2), h6 = fl(h/6)::
+
+        euler     y+ = fl(y + fl(h k1))
+        heun      k2 = f(t + h, fl(y + fl(h k1)));   y+ = fl(y + fl(h2 fl(k1 + k2)))
+        midpoint  k2 = f(t + h/2, fl(y + fl(h2 k1))); y+ = fl(y + fl(h k2))
+        rk4       k2 = f(t + h/2, fl(y + fl(h2 k1))), k3 = f(t + h/2, fl(y + fl(h2 k2))),
+                  k4 = f(t + h, fl(y + fl(h k3)));
+                  y+ = fl(y + fl(h6 fl(fl(fl(k1 + fl(2 k2)) + fl(2 k3)) + k4)))
+
+    With fused=True each fl(y + fl(c k)) is one fl(y + c k). The module docstring
+    says how to write fun for ensembles.
+
+    Examples
+    --------
+    y' = -y, y(0) = 2**-6 in binary16: round to nearest drifts away from
+    y(1) = 2**-6 / e = 0.0057481; stochastic rounding is right on average.
+
+    >>> def decay(t, y, ctx):
+    ...     return ctx.multiply(-1.0, y)
+    >>> rn = sr.Context(sr.binary16, "nearest")
+    >>> sr.ode.solve_ivp(decay, (0.0, 1.0), 2.0**-6, rn, n_steps=1024).y_end
+    array(0.00583649)
+    >>> sr_ctx = sr.Context(sr.binary16, "stochastic", rng=0)
+    >>> res = sr.ode.solve_ivp(decay, (0.0, 1.0), 2.0**-6, sr_ctx, n_steps=1024, n_runs=100)
+    >>> res.y.shape, round(float(res.y_end.mean()), 5)
+    ((100, 1025), 0.00574)
     """
     t0, t1, y0, n_steps, h_exact, n_runs, save_every, on_nan = _validate(
         fun, t_span, y0, ctx, method, n_steps, h, n_runs, save_every, fused, on_nan)
@@ -318,8 +389,38 @@ def solve_ivp(fun, t_span, y0, ctx, method="euler", *, n_steps=None, h=None, n_r
 def reference_solution(fun64, t_span, y0, t_eval, rtol=1e-12, atol=1e-14):
     """The binary64 reference: scipy.integrate.solve_ivp (DOP853) with tight tolerances.
 
-    fun64(t, y) works on 1-d float64 arrays (no rounding). Returns an array of shape
-    (len(y0), len(t_eval)). Needs SciPy (the [ode] extra)."""
+    Needs SciPy (the ``ode`` extra).
+
+    Parameters
+    ----------
+    fun64 : callable
+        ``fun64(t, y)`` on 1-d float64 arrays (no rounding).
+    t_span : tuple of float
+        (t0, t1).
+    y0 : float or array_like
+        The initial state.
+    t_eval : array_like
+        The times at which the solution is wanted.
+    rtol, atol : float, optional
+        SciPy's tolerances.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (len(y0), len(t_eval)).
+
+    Raises
+    ------
+    ImportError
+        Without SciPy.
+    RuntimeError
+        If SciPy's solver fails.
+
+    Examples
+    --------
+    >>> sr.ode.reference_solution(lambda t, y: -y, (0.0, 1.0), 2.0**-6, [1.0])
+    array([[0.00574812]])
+    """
     try:
         from scipy.integrate import solve_ivp as scipy_solve_ivp
     except ImportError:

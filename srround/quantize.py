@@ -15,14 +15,14 @@ puts v + C in the binade [2**k, 2**(k+1)) and ctx's format has precision k + 1, 
 its spacing there is exactly 1: the exact sum is rounded once, so every rounding mode
 (stochastic rounding included, with its exact probabilities) acts on v itself. C is
 even, so ties-to-even and round-to-odd see v's own parity; modes that depend on the
-sign (toward_zero, nearest_away) are applied to |v|.
+sign (toward_zero, nearest_away) are applied to abs(v).
 
 Stochastic rounding onto arbitrary levels compares one 64-bit random word u of the
 context's stream with t = floor(f * 2**64), f the distance to the lower neighbour in
 units of the gap: P(u < t) = t / 2**64 = f (f is a float64, so f * 2**64 is exact).
 
 Conventions (docs/experiments.md, "quantization"): symmetric quantization uses
-scale = max|x| / (2**(bits-1) - 1) and the narrow code range [-(2**(bits-1) - 1),
+scale = max(abs(x)) / (2**(bits-1) - 1) and the narrow code range [-(2**(bits-1) - 1),
 2**(bits-1) - 1] (0 exact, as PyTorch and TFLite); asymmetric quantization widens the
 calibration range to contain 0 and uses an integer zero point. Values beyond the range
 saturate. Non-finite input raises ValueError.
@@ -177,10 +177,42 @@ def _unpack_nibbles(packed, size, signed):
 class QuantizedTensor:
     """Integer codes q with x ~ (q - zero_point) * scale.
 
-    data: the stored codes (uint8 bytes holding two codes each when bits <= 4,
-    otherwise int8/uint8/int16/... of the tensor's shape). scale and zero_point are
-    arrays that broadcast against the tensor (per-tensor: shape (); per-channel: the
-    channel axis kept, the others of length 1). dtype: the float type of dequantize().
+    Made by `uniform` and `fixed`; not usually constructed directly.
+
+    Parameters
+    ----------
+    codes : numpy.ndarray
+        The integer codes, of the tensor's shape.
+    scale : array_like
+        The step between codes; broadcasts against the tensor (per tensor: shape
+        (); per channel: the channel axis kept, the others of length 1).
+    zero_point : array_like
+        The code of 0, shaped as scale.
+    bits : int
+        Bits per code.
+    signed : bool
+        Signed or unsigned codes.
+    axis : int or None
+        The channel axis, or None for one scale per tensor.
+    dtype : numpy.dtype
+        The float type of `dequantize`.
+
+    Attributes
+    ----------
+    data : numpy.ndarray
+        The stored codes: uint8 bytes holding two codes each (low nibble first)
+        when bits <= 4, otherwise int8/uint8/int16/... of the tensor's shape.
+    shape : tuple of int
+    packed : bool
+        Whether two codes share a byte.
+
+    Examples
+    --------
+    >>> q = sr.quantize.uniform(np.array([-1.0, -0.3, 0.0, 0.25, 1.27]), bits=4)
+    >>> q
+    QuantizedTensor(shape=(5,), bits=4, signed, per-tensor, nbytes=7)
+    >>> q.codes, q.data
+    (array([-6, -2,  0,  1,  7], dtype=int8), array([234,  16,   7], dtype=uint8))
     """
 
     def __init__(self, codes, scale, zero_point, bits, signed, axis, dtype):
@@ -204,6 +236,13 @@ class QuantizedTensor:
         return self.data
 
     def dequantize(self):
+        """The values the codes stand for, (codes - zero_point) * scale.
+
+        Returns
+        -------
+        numpy.ndarray
+            Of the tensor's shape and float dtype.
+        """
         return ((self.codes.astype(np.float64) - self.zero_point) * self.scale).astype(
             self.dtype)
 
@@ -230,18 +269,74 @@ def uniform(x, bits=8, rounding="nearest", *, signed=True, symmetric=True, axis=
             rng=None, calibration="minmax", percentile=99.99, scale=None, zero_point=None):
     """Uniform (affine) integer quantization of x.
 
-    bits: 2..16 (codes of 4 bits or fewer are packed two per byte). symmetric:
-    scale = max|x| / (2**(bits-1) - 1), codes in +-(2**(bits-1) - 1), zero point 0
-    (signed) or 2**(bits-1) (unsigned). Asymmetric: the range [min(x, 0), max(x, 0)]
-    maps onto all 2**bits codes with an integer zero point. axis: None for one scale
-    per tensor, an int for one scale per index along that axis (per channel).
-    calibration: "minmax" or "percentile" (the range from the given percentile of |x|,
-    or of x at both ends when asymmetric; larger values saturate). A channel (or
-    tensor) that is all zeros gets scale 1, so it dequantizes to exactly 0. scale
-    (and zero_point) may be given instead of calibrating: positive finite reals,
-    zero_point integers within the code range; per tensor one value, per channel
-    one value or one per channel. rounding: any srround mode; rng seeds the
-    stochastic modes.
+    Parameters
+    ----------
+    x : array_like
+        Finite real values.
+    bits : int, optional
+        2..16 (codes of 4 bits or fewer are packed two per byte); default 8.
+    rounding : str, optional
+        Any of `srround.ROUNDINGS`; default ``"nearest"``.
+    signed : bool, optional
+        Signed (default) or unsigned codes.
+    symmetric : bool, optional
+        True (default): scale = max(abs(x)) / (2**(bits-1) - 1), codes in
+        +-(2**(bits-1) - 1), zero point 0 (signed) or 2**(bits-1) (unsigned).
+        False: the range [min(x, 0), max(x, 0)] maps onto all 2**bits codes with an
+        integer zero point.
+    axis : int, optional
+        None for one scale per tensor, an int for one scale per index along that
+        axis (per channel).
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator, optional
+        Seeds the stochastic modes.
+    calibration : {"minmax", "percentile"}, optional
+        "percentile" takes the range from the given percentile of abs(x) (of x at both
+        ends when asymmetric); larger values saturate.
+    percentile : float, optional
+        In (50, 100]; default 99.99.
+    scale : float or array_like, optional
+        Given instead of calibrating: positive finite reals; per tensor one value,
+        per channel one value or one per channel.
+    zero_point : int or array_like, optional
+        With scale: integers within the code range.
+
+    Returns
+    -------
+    QuantizedTensor
+
+    Raises
+    ------
+    TypeError
+        For non-real x, or options of the wrong type.
+    ValueError
+        For empty or non-finite x, bits out of range, an unknown rounding or
+        calibration, a bad axis, scale or zero_point.
+
+    Notes
+    -----
+    A channel (or tensor) that is all zeros gets scale 1, so it dequantizes to
+    exactly 0. Values beyond the calibrated range saturate.
+
+    Examples
+    --------
+    >>> x = np.array([-1.0, -0.3, 0.0, 0.25, 1.27])
+    >>> q = sr.quantize.uniform(x, bits=8)
+    >>> q.codes, q.scale
+    (array([-100,  -30,    0,   25,  127], dtype=int8), array(0.01))
+    >>> w = np.arange(6.0).reshape(2, 3)
+    >>> sr.quantize.uniform(w, bits=8, axis=0).codes        # a scale per row
+    array([[  0,  64, 127],
+           [ 76, 102, 127]], dtype=int8)
+
+    Stochastic rounding keeps the mean: 0.3 lies between the 4-bit codes 2/7 and
+    3/7 of a tensor whose largest value is 1.
+
+    >>> y = np.r_[1.0, np.full(9999, 0.3)]
+    >>> sr.quantize.uniform(y, bits=4).dequantize()[1]
+    np.float64(0.2857142857142857)
+    >>> sto = sr.quantize.uniform(y, bits=4, rounding="stochastic", rng=1)
+    >>> round(float(sto.dequantize()[1:].mean()), 3)
+    0.3
     """
     bits = _check_int(bits, "bits", 2, 16)
     check_rounding(rounding)
@@ -348,10 +443,44 @@ def _calibrate(a, axes, symmetric, signed, half, qmin, qmax, calibration, percen
 
 
 def fixed(x, m, n, rounding="nearest", *, rng=None, signed=True):
-    """Fixed point Qm.n: m integer bits, n fraction bits, and a sign bit when signed
-    (word length m + n + 1, 2..32). Values lie on the grid k * 2**-n in
-    [-2**m, 2**m - 2**-n] (unsigned: [0, 2**m - 2**-n]); values beyond saturate.
-    Returns a QuantizedTensor with scale 2**-n and zero point 0."""
+    """Fixed point Qm.n: m integer bits, n fraction bits, and a sign bit when signed.
+
+    Values lie on the grid k * 2**-n in [-2**m, 2**m - 2**-n] (unsigned:
+    [0, 2**m - 2**-n]); values beyond saturate.
+
+    Parameters
+    ----------
+    x : array_like
+        Finite real values.
+    m : int
+        Integer bits, 0..31.
+    n : int
+        Fraction bits; the word length m + n (+ 1 when signed) is 2..32.
+    rounding : str, optional
+        Any of `srround.ROUNDINGS`; default ``"nearest"``.
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator, optional
+        Seeds the stochastic modes.
+    signed : bool, optional
+        Whether there is a sign bit (default True).
+
+    Returns
+    -------
+    QuantizedTensor
+        Scale 2**-n, zero point 0.
+
+    Raises
+    ------
+    TypeError
+        For non-real x, or options of the wrong type.
+    ValueError
+        For empty or non-finite x, m or n out of range, a word length outside 2..32.
+
+    Examples
+    --------
+    >>> q = sr.quantize.fixed(np.array([0.3, -1.7, 5.0]), 1, 6)     # Q1.6, 8-bit words
+    >>> q.codes, q.dequantize()
+    (array([  19, -109,  127], dtype=int8), array([ 0.296875, -1.703125,  1.984375]))
+    """
     m = _check_int(m, "m", 0, 31)
     n = _check_int(n, "n", 0, 64)
     signed = _check_flag(signed, "signed")
@@ -374,7 +503,34 @@ _LEVEL_ROUNDINGS = ("nearest", "nearest_away", "toward_zero", "up", "down", "sto
 
 
 class LevelTensor:
-    """Indices into a sorted table of levels; dequantize() looks them up."""
+    """Indices into a sorted table of levels; `dequantize` looks them up.
+
+    Made by `levels`; not usually constructed directly.
+
+    Parameters
+    ----------
+    indices : numpy.ndarray
+        Indices into levels, of the tensor's shape.
+    levels : numpy.ndarray
+        The strictly increasing levels (float64).
+    dtype : numpy.dtype
+        The float type of `dequantize`.
+
+    Attributes
+    ----------
+    data : numpy.ndarray
+        The stored indices: two per byte (low nibble first) for at most 16 levels,
+        else uint8 or uint16 of the tensor's shape.
+    shape : tuple of int
+    packed : bool
+        Whether two indices share a byte.
+
+    Examples
+    --------
+    >>> t = sr.quantize.levels(np.array([0.3, -0.6, 0.9]), sr.quantize.log2_levels(3))
+    >>> t.indices, t.dequantize()
+    (array([4, 1, 6], dtype=uint8), array([ 0.25, -0.5 ,  1.  ]))
+    """
 
     def __init__(self, indices, levels, dtype):
         self.shape = indices.shape
@@ -386,11 +542,19 @@ class LevelTensor:
 
     @property
     def indices(self):
+        """The indices into levels, unpacked, of the tensor's shape."""
         if self.packed:
             return _unpack_nibbles(self.data, math.prod(self.shape), False).reshape(self.shape)
         return self.data
 
     def dequantize(self):
+        """The levels the indices point at.
+
+        Returns
+        -------
+        numpy.ndarray
+            Of the tensor's shape and float dtype.
+        """
         return self.levels[self.indices].astype(self.dtype)
 
     @property
@@ -419,10 +583,46 @@ def _check_levels(levels):
 
 
 def levels(x, levels, rounding="nearest", *, rng=None):
-    """Quantize x onto a strictly increasing set of levels (values beyond the ends
-    saturate). nearest: the closest level (ties to the even index); stochastic: one
-    of the two neighbours lo <= x <= hi, hi with probability (x - lo) / (hi - lo),
-    so E[result] = x; also nearest_away, toward_zero, up, down, stochastic_equal."""
+    """Quantize x onto a strictly increasing set of levels.
+
+    Values beyond the ends saturate.
+
+    Parameters
+    ----------
+    x : array_like
+        Finite real values.
+    levels : array_like
+        At least two strictly increasing finite values (at most 65536).
+    rounding : str, optional
+        ``"nearest"`` (default): the closest level, ties to the even index;
+        ``"stochastic"``: one of the two neighbours lo <= x <= hi, hi with
+        probability (x - lo) / (hi - lo), so E[result] = x; also
+        ``"nearest_away"``, ``"toward_zero"``, ``"up"``, ``"down"``,
+        ``"stochastic_equal"``.
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator, optional
+        Seeds the stochastic modes.
+
+    Returns
+    -------
+    LevelTensor
+
+    Raises
+    ------
+    TypeError
+        For non-real x or levels.
+    ValueError
+        For empty or non-finite x, bad levels, or a rounding levels do not have
+        (``"odd"``).
+
+    Examples
+    --------
+    >>> lv = sr.quantize.log2_levels(3)
+    >>> sr.quantize.levels(np.array([0.3, -0.6, 0.9]), lv).dequantize()
+    array([ 0.25, -0.5 ,  1.  ])
+    >>> t = sr.quantize.levels(np.full(10000, 0.3), lv, "stochastic", rng=0)
+    >>> round(float(t.dequantize().mean()), 2)                 # 0.25 or 0.5, mean 0.3
+    0.3
+    """
     lv = _check_levels(levels)
     check_rounding(rounding)
     if rounding not in _LEVEL_ROUNDINGS:
@@ -457,8 +657,34 @@ def levels(x, levels, rounding="nearest", *, rng=None):
 
 
 def log2_levels(count, *, top=1.0, signed=True):
-    """0 and the magnitudes top * 2**-j, j = 0..count-1 (with their negatives when
-    signed): logarithmic (power-of-two) levels."""
+    """Logarithmic (power-of-two) levels: 0 and the magnitudes top * 2**-j.
+
+    Parameters
+    ----------
+    count : int
+        Magnitudes top * 2**-j, j = 0..count-1 (1..1074).
+    top : float, optional
+        The largest level (positive, finite; default 1).
+    signed : bool, optional
+        Include the negatives (default True).
+
+    Returns
+    -------
+    numpy.ndarray
+        The levels, increasing (2 count + 1 of them when signed, else count + 1).
+
+    Raises
+    ------
+    TypeError
+        For options of the wrong type.
+    ValueError
+        For count or top out of range.
+
+    Examples
+    --------
+    >>> sr.quantize.log2_levels(3)
+    array([-1.  , -0.5 , -0.25,  0.  ,  0.25,  0.5 ,  1.  ])
+    """
     count = _check_int(count, "count", 1, 1074)
     _check_real(top, "top")
     signed = _check_flag(signed, "signed")
@@ -470,8 +696,32 @@ def log2_levels(count, *, top=1.0, signed=True):
 
 
 def quantile_levels(x, count):
-    """count levels at the quantiles (j + 1/2) / count of x (adapted to the data:
-    equally many values near each level)."""
+    """Levels at the quantiles (j + 1/2) / count of x: equally many values near each.
+
+    Parameters
+    ----------
+    x : array_like
+        Finite real data.
+    count : int
+        How many levels (2..65536); fewer come back when quantiles coincide.
+
+    Returns
+    -------
+    numpy.ndarray
+        The distinct levels, increasing.
+
+    Raises
+    ------
+    TypeError
+        For non-real x or count.
+    ValueError
+        For empty, non-finite or constant data.
+
+    Examples
+    --------
+    >>> sr.quantize.quantile_levels(np.arange(100.0), 4)
+    array([12.375, 37.125, 61.875, 86.625])
+    """
     count = _check_int(count, "count", 2, 65536)
     a, _ = _as_float_array(x)
     lv = np.unique(np.quantile(a.ravel(), (np.arange(count) + 0.5) / count))
@@ -481,9 +731,40 @@ def quantile_levels(x, count):
 
 
 def lloyd_max_levels(x, count, *, iterations=50, tol=1e-9):
-    """Lloyd-Max levels (1-D k-means, minimum MSE for the data): start from the
-    quantile levels, then alternate thresholds at midpoints and levels at the means of
-    their cells until the levels move less than tol * (range of x)."""
+    """Lloyd-Max levels: 1-D k-means, the minimum-MSE levels for the data.
+
+    Starts from the quantile levels, then alternates thresholds at midpoints and
+    levels at the means of their cells until the levels move less than
+    tol * (range of x).
+
+    Parameters
+    ----------
+    x : array_like
+        Finite real data.
+    count : int
+        How many levels (2..65536).
+    iterations : int, optional
+        At most this many rounds (default 50).
+    tol : float, optional
+        Stop when no level moves more than tol * (max(x) - min(x)).
+
+    Returns
+    -------
+    numpy.ndarray
+        The levels, increasing.
+
+    Raises
+    ------
+    TypeError
+        For non-real x or options of the wrong type.
+    ValueError
+        For empty, non-finite or constant data, options out of range.
+
+    Examples
+    --------
+    >>> sr.quantize.lloyd_max_levels(np.array([0.0, 0.1, 0.2, 5.0, 5.1, 5.2]), 2)
+    array([0.1, 5.1])
+    """
     count = _check_int(count, "count", 2, 65536)
     iterations = _check_int(iterations, "iterations", 0, 2**31)
     _check_real(tol, "tol")
@@ -517,11 +798,43 @@ MX_FORMATS = {"mxfp8": ("e4m3", 8, 8), "mxfp8_e4m3": ("e4m3", 8, 8),
 
 
 class MXTensor:
-    """Blocks of `block` elements along `axis` sharing a scale 2**exponent.
+    """Blocks of ``block`` elements along ``axis`` sharing a scale 2**exponent.
 
-    elements: the element values (representable in the element format; for mxint8,
-    integer codes / 64), of the tensor's shape; exponents: int16, the block axis
-    replaced by the number of blocks (E8M0 holds -127..127)."""
+    Made by `mx`; not usually constructed directly.
+
+    Parameters
+    ----------
+    elements : numpy.ndarray
+        The element values (representable in the element format; for mxint8,
+        integer codes / 64), of the tensor's shape.
+    exponents : numpy.ndarray
+        int16 scale exponents, the block axis replaced by the number of blocks
+        (E8M0 holds -127..127).
+    fmt : str
+        The MX format's name (a key of `MX_FORMATS`).
+    axis : int
+        The axis along which blocks run.
+    block : int
+        Elements per block.
+    elem_bits : int
+        Bits per element.
+    dtype : numpy.dtype
+        The float type of `dequantize`.
+
+    Attributes
+    ----------
+    format : str
+        The MX format's name.
+    shape : tuple of int
+
+    Examples
+    --------
+    >>> m = sr.quantize.mx(np.linspace(-1, 1, 32), "mxfp4")
+    >>> m
+    MXTensor(mxfp4, shape=(32,), axis=0, block=32, nbytes=17)
+    >>> m.exponents, m.elements[:3], m.dequantize()[:3]
+    (array([-2], dtype=int16), array([-4., -4., -3.]), array([-1.  , -1.  , -0.75]))
+    """
 
     def __init__(self, elements, exponents, fmt, axis, block, elem_bits, dtype):
         self.elements = elements
@@ -534,6 +847,13 @@ class MXTensor:
         self.dtype = np.dtype(dtype)
 
     def dequantize(self):
+        """The values the blocks stand for, elements * 2**exponent.
+
+        Returns
+        -------
+        numpy.ndarray
+            Of the tensor's shape and float dtype.
+        """
         e = np.repeat(self.exponents.astype(np.int64), self.block, axis=self.axis)
         return np.ldexp(self.elements.astype(np.float64), e).astype(self.dtype)
 
@@ -548,11 +868,47 @@ class MXTensor:
 
 
 def mx(x, fmt="mxfp8", rounding="nearest", *, axis=-1, block=32, rng=None):
-    """OCP Microscaling: each block of `block` consecutive elements along axis shares
-    the scale X = 2**(floor(log2(amax)) - emax_elem) (amax the block's largest |x|,
-    clamped to E8M0's 2**-127..2**127); elements x / X are rounded into the element
-    format (e4m3, e5m2, e2m3, e3m2, e2m1, saturating at its max) or, for mxint8, to
-    int8 codes k / 64 with |k| <= 127."""
+    """OCP Microscaling (MX v1.0): blocks of elements sharing a power-of-two scale.
+
+    Each block of ``block`` consecutive elements along axis shares the scale
+    X = 2**(floor(log2(amax)) - emax_elem) (amax the block's largest abs(x), clamped to
+    E8M0's 2**-127..2**127); the elements x / X are rounded into the element format
+    (e4m3, e5m2, e2m3, e3m2, e2m1, saturating at its max) or, for mxint8, to int8
+    codes k / 64 with abs(k) <= 127.
+
+    Parameters
+    ----------
+    x : array_like
+        Finite real values, at least 1-D.
+    fmt : str, optional
+        A key of `MX_FORMATS` (default ``"mxfp8"``, E4M3 elements).
+    rounding : str, optional
+        Any of `srround.ROUNDINGS`; default ``"nearest"``.
+    axis : int, optional
+        The axis along which blocks run (default the last).
+    block : int, optional
+        Elements per block (default 32, the standard's); must divide the axis.
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator, optional
+        Seeds the stochastic modes.
+
+    Returns
+    -------
+    MXTensor
+
+    Raises
+    ------
+    TypeError
+        For non-real x or a non-string fmt.
+    ValueError
+        For an unknown fmt or rounding, empty or non-finite x, a scalar x, or a
+        block that does not divide the axis.
+
+    Examples
+    --------
+    >>> m = sr.quantize.mx(np.linspace(-1, 1, 32), "mxfp4")
+    >>> m.exponents, m.dequantize()[:4]
+    (array([-2], dtype=int16), array([-1.  , -1.  , -0.75, -0.75]))
+    """
     if not isinstance(fmt, str):
         raise TypeError(f"fmt must be the name of an MX format, got {type(fmt).__name__}")
     if fmt not in MX_FORMATS:
@@ -610,14 +966,64 @@ def _pair(x, y):
 
 
 def mse(x, y):
-    """Mean squared error between x and y (y may be a quantized tensor)."""
+    """Mean squared error between x and y.
+
+    Parameters
+    ----------
+    x : array_like
+        The original values.
+    y : array_like or QuantizedTensor or LevelTensor or MXTensor
+        Their approximation (a quantized tensor is dequantized).
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        For non-real input.
+    ValueError
+        For shapes that differ.
+
+    Examples
+    --------
+    >>> x = np.array([0.1, 0.2, 0.3])
+    >>> sr.quantize.mse(x, sr.quantize.fixed(x, 0, 3))
+    0.001874999999999999
+    """
     x, y = _pair(x, y)
     return float(np.mean((y - x) ** 2))
 
 
 def sqnr_db(x, y):
-    """Signal-to-quantization-noise ratio 10 log10(sum x**2 / sum (y - x)**2) in dB
-    (inf when y == x)."""
+    """Signal-to-quantization-noise ratio 10 log10(sum x**2 / sum (y - x)**2) in dB.
+
+    Parameters
+    ----------
+    x : array_like
+        The original values.
+    y : array_like or QuantizedTensor or LevelTensor or MXTensor
+        Their approximation.
+
+    Returns
+    -------
+    float
+        inf when y == x.
+
+    Raises
+    ------
+    TypeError
+        For non-real input.
+    ValueError
+        For shapes that differ.
+
+    Examples
+    --------
+    >>> x = np.random.default_rng(0).standard_normal(1000)
+    >>> round(sr.quantize.sqnr_db(x, sr.quantize.uniform(x, bits=8)), 1)
+    40.8
+    """
     x, y = _pair(x, y)
     noise = float(np.sum((y - x) ** 2))
     signal = float(np.sum(x ** 2))
@@ -627,23 +1033,115 @@ def sqnr_db(x, y):
 
 
 def max_error(x, y):
+    """Largest absolute error max(abs(y - x)).
+
+    Parameters
+    ----------
+    x : array_like
+        The original values.
+    y : array_like or QuantizedTensor or LevelTensor or MXTensor
+        Their approximation.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        For non-real input.
+    ValueError
+        For shapes that differ.
+
+    Examples
+    --------
+    >>> x = np.array([0.1, 0.2, 0.3])
+    >>> sr.quantize.max_error(x, sr.quantize.fixed(x, 0, 3))
+    0.04999999999999999
+    """
     x, y = _pair(x, y)
     return float(np.max(np.abs(y - x)))
 
 
 def bias(x, y):
-    """Mean error mean(y - x): near 0 for unbiased (stochastic) rounding."""
+    """Mean error mean(y - x): near 0 for unbiased (stochastic) rounding.
+
+    Parameters
+    ----------
+    x : array_like
+        The original values.
+    y : array_like or QuantizedTensor or LevelTensor or MXTensor
+        Their approximation.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        For non-real input.
+    ValueError
+        For shapes that differ.
+
+    Examples
+    --------
+    >>> x = np.full(10000, 0.3)
+    >>> sr.quantize.bias(x, sr.quantize.fixed(x, 0, 2))           # always 0.25
+    -0.04999999999999999
+    >>> abs(sr.quantize.bias(x, sr.quantize.fixed(x, 0, 2, "stochastic", rng=0))) < 0.005
+    True
+    """
     x, y = _pair(x, y)
     return float(np.mean(y - x))
 
 
 def nbytes(a):
-    """Bytes of an array or of a quantized tensor's storage."""
+    """Bytes of an array or of a quantized tensor's storage.
+
+    Parameters
+    ----------
+    a : array_like or QuantizedTensor or LevelTensor or MXTensor
+        Anything with an ``nbytes``, or array_like.
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    >>> x = np.zeros(64)
+    >>> sr.quantize.nbytes(x), sr.quantize.nbytes(sr.quantize.uniform(x, bits=4))
+    (512, 36)
+    """
     return int(a.nbytes) if hasattr(a, "nbytes") else int(np.asarray(a).nbytes)
 
 
 def compression_ratio(original, quantized):
-    """nbytes(original) / nbytes(quantized)."""
+    """The storage saved: nbytes(original) / nbytes(quantized).
+
+    Parameters
+    ----------
+    original : array_like
+        The data.
+    quantized : QuantizedTensor or LevelTensor or MXTensor or array_like
+        Its quantized form.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    ValueError
+        If the quantized data has no bytes.
+
+    Examples
+    --------
+    >>> x = np.random.default_rng(0).standard_normal(1024)
+    >>> sr.quantize.compression_ratio(x, sr.quantize.mx(x, "mxfp4"))
+    15.0588...
+    """
     size = nbytes(quantized)
     if size == 0:
         raise ValueError("the quantized data has no bytes: no compression ratio")

@@ -27,12 +27,52 @@ def as_float_array(x, name="x"):
 def round(x, fmt, rounding="nearest", *, bits=None, rng=None, out=None):
     """Round x to the format fmt.
 
-    x: array_like of float32 or float64 (other real input is converted to float64);
-    the result has x's float dtype and holds values of fmt. fmt: a Format or a name
-    that ``sr.format`` accepts. rounding: one of ``sr.ROUNDINGS``. bits=r (with
-    "stochastic" only): stochastic rounding with r random bits. rng: None (fresh
-    entropy), a non-negative int, a SeedSequence or a Generator. out: an array of
-    x's shape and float dtype to write into.
+    The result is x's exact value rounded once into fmt (float64 input goes
+    straight to the target, never through float32).
+
+    Parameters
+    ----------
+    x : array_like
+        float32 or float64 values; other real input (integers, bool, float16) is
+        converted to float64.
+    fmt : Format or str
+        The target format, or a name that `srround.format` accepts.
+    rounding : str, optional
+        One of `srround.ROUNDINGS`; default ``"nearest"`` (ties to even).
+    bits : int, optional
+        With ``"stochastic"`` only: stochastic rounding with ``bits`` random bits.
+    rng : None, int, numpy.random.SeedSequence or numpy.random.Generator, optional
+        Seeds the stochastic modes (None: fresh entropy).
+    out : numpy.ndarray, optional
+        An array of x's shape and float dtype to write into.
+
+    Returns
+    -------
+    numpy.ndarray
+        Values of fmt, in x's float dtype (float64 for other input).
+
+    Raises
+    ------
+    TypeError
+        For non-real x (complex, strings, longdouble: convert explicitly), a wrong
+        type of fmt, rounding, bits or rng, or an out that is not an array.
+    ValueError
+        For an unknown format or rounding, bits with a deterministic mode, float32
+        x with a format float32 cannot hold, or an out of another shape or dtype.
+
+    See Also
+    --------
+    Context.round : the same rounding as a ufunc, with a stream that runs on.
+
+    Examples
+    --------
+    >>> x = np.array([1.0, 1 + 2**-9, 3.0e5], np.float32)
+    >>> sr.round(x, sr.bfloat16)              # 1 + 2**-9 is a tie: to even
+    array([1.00000e+00, 1.00000e+00, 2.99008e+05], dtype=float32)
+    >>> sr.round(np.full(6, 1 + 2**-9), "bf16", "stochastic", rng=42)
+    array([1.       , 1.       , 1.       , 1.       , 1.0078125, 1.       ])
+    >>> sr.round([1000.0, -1000.0], sr.e4m3, "toward_zero")
+    array([ 448., -448.])
     """
     fmt = _lookup(fmt)
     check_rounding(rounding)

@@ -94,39 +94,77 @@ def _zero(dtype):
 def sum(x, ctx, method="recursive", *, axis=None, block=DEFAULT_BLOCK):
     """Sum of x with every addition rounded in ctx's format and rounding mode.
 
-    x: array_like of float32 or float64 (other real input becomes float64); the
-    result has its dtype. x is taken as given, not rounded into the format first
-    (use ``ctx.round(x)`` to model data stored in the format); every sum is rounded,
-    so the result is a value of the format. axis: None (all elements), an int or a
-    tuple of ints. method:
+    x is taken as given, not rounded into the format first (use ``ctx.round(x)`` to
+    model data stored in the format); every sum is rounded, so the result is a
+    value of the format.
 
-    ``"recursive"``: s = fl(s + x_i) for i = 1..n from s = 0, so the first step is
-      fl(0 + x_1) (as ``ctx.add.reduce``). n rounded additions.
-    ``"pairwise"``: level by level, adjacent pairs: level 1 forms fl(x_1 + x_2),
-      fl(x_3 + x_4), ...; an odd element at the end moves up to the next level
-      unchanged; repeat until one value is left (a tree of depth ceil(log2 n); for
-      n a power of two this is the classic recursive halving). n - 1 rounded
-      additions; n = 1 gives fl(0 + x_1).
-    ``"blocked"``: x is cut into blocks of ``block`` elements (the last one may be
-      shorter, and is not padded); each block is summed recursively, then the block
-      sums are summed recursively (both from 0). n + ceil(n / block) rounded
-      additions.
-    ``"kahan"``: Kahan's compensated summation, every operation rounded:
-      y = fl(x_i - c), t = fl(s + y), c = fl(fl(t - s) - y), s = t, from s = c = 0.
-      4n rounded operations. (An infinite term makes the compensation inf - inf,
-      so the Kahan sum is NaN, as in IEEE arithmetic.)
+    Parameters
+    ----------
+    x : array_like
+        float32 or float64 values (other real input becomes float64).
+    ctx : Context
+        The format and rounding of every operation.
+    method : {"recursive", "pairwise", "blocked", "kahan"}, optional
+        ``"recursive"`` (default): s = fl(s + x_i) for i = 1..n from s = 0, so the
+        first step is fl(0 + x_1) (as ``ctx.add.reduce``); n rounded additions.
 
-    Random words (stochastic contexts), one per rounded operation:
-    recursive: step-major (a 1-D sum: element order). pairwise: level by level;
-    within a level pair by pair, each pair across the lanes. blocked: block by
-    block, within a block step-major; then the last, shorter block step-major; then
-    the block sums step-major (a 1-D sum: blocks in order, elements in order, then
-    the block sums in order). kahan: lane by lane, 4 words per element in the order
-    of the four operations.
+        ``"pairwise"``: level by level, adjacent pairs: level 1 forms
+        fl(x_1 + x_2), fl(x_3 + x_4), ...; an odd element at the end moves up to
+        the next level unchanged; repeat until one value is left (a tree of depth
+        ceil(log2 n); for n a power of two the classic recursive halving). n - 1
+        rounded additions; n = 1 gives fl(0 + x_1).
 
-    Errors: TypeError for a ctx that is not a Context, non-real x, or a method or
-    block of the wrong type; ValueError for an unknown method, block < 1, an empty
-    sum, or float32 x with a format that float32 cannot hold.
+        ``"blocked"``: x is cut into blocks of ``block`` elements (the last one may
+        be shorter, and is not padded); each block is summed recursively, then the
+        block sums are summed recursively (both from 0). n + ceil(n / block)
+        rounded additions.
+
+        ``"kahan"``: Kahan's compensated summation, every operation rounded:
+        y = fl(x_i - c), t = fl(s + y), c = fl(fl(t - s) - y), s = t, from
+        s = c = 0. 4n rounded operations. (An infinite term makes the compensation
+        inf - inf, so the Kahan sum is NaN, as in IEEE arithmetic.)
+    axis : None, int or tuple of int, optional
+        The summed axes (None: all elements).
+    block : int, optional
+        The block size of ``"blocked"`` (default 128).
+
+    Returns
+    -------
+    numpy.ndarray or numpy scalar
+        The sums, of x's float dtype, shaped as x without the summed axes.
+
+    Raises
+    ------
+    TypeError
+        For a ctx that is not a Context, non-real x, or a method or block of the
+        wrong type.
+    ValueError
+        For an unknown method, block < 1, an empty sum, or float32 x with a format
+        that float32 cannot hold.
+
+    Notes
+    -----
+    Random words (stochastic contexts), one per rounded operation. recursive:
+    step-major (a 1-D sum: element order). pairwise: level by level; within a level
+    pair by pair, each pair across the lanes. blocked: block by block, within a
+    block step-major; then the last, shorter block step-major; then the block sums
+    step-major (a 1-D sum: blocks in order, elements in order, then the block sums
+    in order). kahan: lane by lane, 4 words per element in the order of the four
+    operations. (The module docstring defines lanes and step-major order.)
+
+    Examples
+    --------
+    4096 terms 0.1 (exact sum 409.6) in binary16 with round to nearest: the
+    recursive sum stagnates where 0.1 falls below half the spacing.
+
+    >>> x = np.full(4096, 0.1)
+    >>> rn = sr.Context(sr.binary16, "nearest")
+    >>> sr.sum(x, rn), sr.sum(x, rn, "pairwise"), sr.sum(x, rn, "kahan")
+    (np.float64(256.0), np.float64(409.5), np.float64(409.5))
+    >>> sr.sum(x, sr.Context(sr.binary16, "stochastic", rng=0))
+    np.float64(405.75)
+    >>> sr.sum(np.ones((3, 1000)), rn, axis=1)
+    array([1000., 1000., 1000.])
     """
     _check_context(ctx)
     if not isinstance(method, str):
@@ -200,16 +238,45 @@ _SUMS = {"recursive": _sum_recursive, "pairwise": _sum_pairwise,
 
 
 def cumsum(x, ctx, *, axis=None):
-    """Running sums of recursive summation, each rounded in ctx:
-    out[0] = fl(0 + x_0), out[k] = fl(out[k-1] + x_k).
+    """Running sums of recursive summation, each rounded in ctx.
 
-    Unlike ``ctx.add.accumulate`` (NumPy's rule copies x_0 unrounded), the first
-    value is rounded too, so every entry is a value of the format, and for 1-D x
-    out[-1] equals ``sum(x, ctx, "recursive")`` from the same stream state (same
-    operations, same words). axis=None flattens x (as ``np.cumsum``);
-    an int gives x's shape. Random words, one per element: the first element of
-    every lane (lanes in C order of the other axes), then lane by lane the rest in
-    order (a 1-D cumsum: element order).
+    out[0] = fl(0 + x_0), out[k] = fl(out[k-1] + x_k). Unlike
+    ``ctx.add.accumulate`` (NumPy's rule copies x_0 unrounded), the first value is
+    rounded too, so every entry is a value of the format, and for 1-D x out[-1]
+    equals ``sum(x, ctx, "recursive")`` from the same stream state (same
+    operations, same words).
+
+    Parameters
+    ----------
+    x : array_like
+        float32 or float64 values (other real input becomes float64).
+    ctx : Context
+        The format and rounding of every addition.
+    axis : None or int, optional
+        None flattens x (as ``np.cumsum``); an int sums along that axis.
+
+    Returns
+    -------
+    numpy.ndarray
+        The running sums: 1-D for axis=None, else of x's shape.
+
+    Raises
+    ------
+    TypeError
+        For a ctx that is not a Context or non-real x.
+    ValueError
+        For an empty axis, or float32 x with a format float32 cannot hold.
+
+    Notes
+    -----
+    Random words, one per element: the first element of every lane (lanes in C
+    order of the other axes), then lane by lane the rest in order (a 1-D cumsum:
+    element order).
+
+    Examples
+    --------
+    >>> sr.cumsum(np.full(5, 0.1), sr.Context(sr.binary16, "nearest"))
+    array([0.09997559, 0.19995117, 0.30004883, 0.40014648, 0.5       ])
     """
     _check_context(ctx)
     arr = as_float_array(x)
@@ -243,15 +310,51 @@ def _float_pair(a, b, contexts):
 
 
 def dot(x, y, ctx, *, axis=-1, accumulate=None):
-    """Inner products along ``axis`` (like ``np.vecdot`` for real input): each product
-    fl(x_i * y_i) rounded in ctx, then the products summed recursively,
-    s = fl(s + p_i) from s = 0, each addition rounded in ``accumulate`` (a Context,
-    default ctx; e.g. binary16 products accumulated in binary32, as tensor cores do).
+    """Inner products along ``axis`` with every operation rounded.
 
-    The other axes of x and y broadcast against each other; the summed axis must have
-    the same length in both. The result has the float dtype of x and y (float32 only
-    when both are float32). Random words: all products step-major, then all
-    additions step-major (from accumulate's stream, which may be ctx's).
+    Like ``np.vecdot`` for real input: each product fl(x_i * y_i) is rounded in
+    ctx, then the products are summed recursively, s = fl(s + p_i) from s = 0, each
+    addition rounded in ``accumulate`` (binary16 products accumulated in binary32,
+    for instance, as tensor cores do).
+
+    Parameters
+    ----------
+    x, y : array_like
+        Real values; the axes other than ``axis`` broadcast against each other and
+        the summed axis has the same length in both.
+    ctx : Context
+        Rounds the products.
+    axis : int, optional
+        The summed axis (default the last).
+    accumulate : Context, optional
+        Rounds the additions (default ctx).
+
+    Returns
+    -------
+    numpy.ndarray or numpy scalar
+        The float dtype of x and y (float32 only when both are float32).
+
+    Raises
+    ------
+    TypeError
+        For contexts that are not Contexts, or non-real input.
+    ValueError
+        For scalars, summed axes of different lengths, shapes that do not
+        broadcast, or float32 input with a format float32 cannot hold.
+
+    Notes
+    -----
+    Random words: all products step-major, then all additions step-major (from
+    accumulate's stream, which may be ctx's).
+
+    Examples
+    --------
+    >>> x = np.ones(3000)
+    >>> fp16 = sr.Context(sr.binary16, "nearest")
+    >>> sr.dot(x, x, fp16)           # 2048 + 1 rounds back to 2048 in binary16
+    np.float64(2048.0)
+    >>> sr.dot(x, x, fp16, accumulate=sr.Context(sr.binary32, "nearest"))
+    np.float64(3000.0)
     """
     acc = _product_and_sum_contexts(ctx, accumulate)
     a, b = _float_pair(x, y, [ctx, acc])
@@ -276,12 +379,37 @@ def dot(x, y, ctx, *, axis=-1, accumulate=None):
 
 
 def matmul(A, B, ctx, *, accumulate=None):
-    """Matrix product with rounded arithmetic, shaped like ``np.matmul``:
-    C[..., i, j] = sum over l of fl(A[..., i, l] * B[..., l, j]), each product rounded
-    in ctx, the sum recursive (s = fl(s + p_l) from 0, l in order), each addition
-    rounded in ``accumulate`` (a Context, default ctx). Batch dimensions broadcast;
-    1-D operands are promoted and the added axis removed, as in np.matmul.
+    """Matrix product with rounded arithmetic, shaped like ``np.matmul``.
 
+    C[..., i, j] = sum over l of fl(A[..., i, l] * B[..., l, j]), each product
+    rounded in ctx, the sum recursive (s = fl(s + p_l) from 0, l in order), each
+    addition rounded in ``accumulate``. Batch dimensions broadcast; 1-D operands
+    are promoted and the added axis removed, as in np.matmul.
+
+    Parameters
+    ----------
+    A, B : array_like
+        Real matrices (or stacks of them, or vectors) whose inner dimensions agree.
+    ctx : Context
+        Rounds the products.
+    accumulate : Context, optional
+        Rounds the additions (default ctx): mixed precision.
+
+    Returns
+    -------
+    numpy.ndarray or numpy scalar
+        The float dtype of A and B (float32 only when both are float32).
+
+    Raises
+    ------
+    TypeError
+        For contexts that are not Contexts, or non-real input.
+    ValueError
+        For scalars, inner dimensions that differ or are empty, batch dimensions
+        that do not broadcast, or float32 input with a format float32 cannot hold.
+
+    Notes
+    -----
     Memory: besides the inputs and the result, the temporary arrays (a chunk's
     products, its sums, and copies of the operand blocks they come from) hold at
     most about 3 * MATMUL_CHUNK values together, whatever the shapes.
@@ -293,6 +421,18 @@ def matmul(A, B, ctx, *, accumulate=None):
     MATMUL_CHUNK products (k * n > MATMUL_CHUNK) is one chunk in this order too, but
     is computed in slices of l (and of j when n > MATMUL_CHUNK) that draw the same
     words: its products' words come first and its sums' after them.
+
+    Examples
+    --------
+    binary16 products accumulated in binary32, as a tensor core's mixed precision:
+
+    >>> A, B = np.ones((2, 3000)), np.ones((3000, 2))
+    >>> sr.matmul(A, B, sr.Context("fp16", "nearest"))
+    array([[2048., 2048.],
+           [2048., 2048.]])
+    >>> sr.matmul(A, B, sr.Context("fp16", "nearest"), accumulate=sr.Context("fp32", "nearest"))
+    array([[3000., 3000.],
+           [3000., 3000.]])
     """
     acc = _product_and_sum_contexts(ctx, accumulate)
     a, b = _float_pair(A, B, [ctx, acc])

@@ -210,11 +210,26 @@ def _is_foreign(x):
 
 
 class EmulatedArray(NDArrayOperatorsMixin):
-    """An array whose every operation is rounded into a format (see sr.emulate).
+    """An array whose every operation is rounded into a format.
 
-    ``a.values``: the stored values (a plain ndarray, float32 or float64);
-    ``a.context``: the Context; ``a.format``: its Format. ``np.asarray(a)`` gives
-    ``a.values``: that is how to leave emulation explicitly.
+    Made by `srround.emulate` (or by `srround.emulated` for a function's
+    arguments), not constructed directly. NumPy's operators, ufuncs, reductions, ``@`` and ``np.linalg.solve/inv/cholesky``
+    run on it with every operation rounded, and anything not emulated raises
+    TypeError. ``np.asarray(a)`` gives ``a.values``: that is how to leave emulation
+    explicitly. docs/emulate.md has the rules.
+
+    Attributes
+    ----------
+    shape, ndim, size, dtype, nbytes, itemsize, strides, T, mT, real
+        As ndarray's, of the stored values (T and mT are EmulatedArrays).
+
+    Examples
+    --------
+    >>> a = sr.emulate([1.0, 2.0, 3.0], sr.Context(sr.bfloat16, "nearest"))
+    >>> a / 3
+    EmulatedArray([0.33398438, 0.66796875, 1.        ], dtype=float64, format=bfloat16, rounding='nearest')
+    >>> np.sum(a / 3), np.asarray(a / 3)
+    (EmulatedArray(2., dtype=float64, format=bfloat16, rounding='nearest'), array([0.33398438, 0.66796875, 1.        ]))
     """
 
     __slots__ = ("_values", "_setting", "__weakref__")
@@ -223,14 +238,17 @@ class EmulatedArray(NDArrayOperatorsMixin):
     # ------------------------------------------------------------ attributes
     @property
     def values(self):
+        """The stored values: a plain ndarray (float32 or float64) of the format."""
         return self._values
 
     @property
     def context(self):
+        """The Context that rounds every operation."""
         return self._setting.ctx
 
     @property
     def format(self):
+        """The Format of the context."""
         return self._setting.format
 
     @property
@@ -841,16 +859,40 @@ UFUNC_METHODS = {"__call__": _call, "reduce": _reduce, "accumulate": _accumulate
 def emulate(x, ctx, *, sum="recursive", accumulate=None):
     """x rounded into ctx's format, as an array whose every operation is rounded.
 
-    x: array_like of real numbers (an EmulatedArray gives its stored values). The
-    storage dtype follows sr.round: float32 stays float32 where the format fits in
-    it; everything else becomes float64. x is rounded by ``ctx.round`` (in ctx's
-    mode; a stochastic context draws one word per element: a 32-bit half-word for
-    float32 storage). sum: how sums are computed ("recursive", "pairwise",
-    "blocked", "kahan"; see sr.sum). accumulate: the Context that rounds the sums
-    of dot and matrix products (default ctx), as in sr.dot / sr.matmul.
+    Parameters
+    ----------
+    x : array_like
+        Real numbers (an EmulatedArray gives its stored values). The storage dtype
+        follows `srround.round`: float32 stays float32 where the format fits in it;
+        everything else becomes float64. x is rounded by ``ctx.round`` (in ctx's
+        mode; a stochastic context draws one word per element: a 32-bit half-word
+        for float32 storage).
+    ctx : Context
+        Rounds every operation.
+    sum : {"recursive", "pairwise", "blocked", "kahan"}, optional
+        How sums are computed (see `srround.sum`).
+    accumulate : Context, optional
+        Rounds the sums of dot and matrix products (default ctx), as in
+        `srround.dot` / `srround.matmul`.
 
-    Returns an EmulatedArray: plain NumPy code runs on it unchanged, every operation
-    rounded in the format (docs/emulate.md).
+    Returns
+    -------
+    EmulatedArray
+        Plain NumPy code runs on it unchanged, every operation rounded in the
+        format (docs/emulate.md).
+
+    Raises
+    ------
+    TypeError
+        For a ctx that is not a Context, non-real x, options of the wrong type.
+    ValueError
+        For an unknown sum method.
+
+    Examples
+    --------
+    >>> x = sr.emulate(np.full(1000, 0.01), sr.Context(sr.bfloat16, "nearest"))
+    >>> x.sum()                           # every partial sum rounded to bfloat16
+    EmulatedArray(4., dtype=float64, format=bfloat16, rounding='nearest')
     """
     setting = Setting(ctx, sum, accumulate)
     arr = x._values if isinstance(x, EmulatedArray) else as_float_array(x)
@@ -865,13 +907,41 @@ def emulate(x, ctx, *, sum="recursive", accumulate=None):
 def emulated(ctx, **options):
     """Decorator: run a NumPy function in ctx's format.
 
-    ``f_bf16 = sr.emulated(ctx)(f)``: every floating-point ndarray argument (positional
-    or keyword) reaches f as ``sr.emulate(arg, ctx, **options)``, so every operation
-    in f is rounded; EmulatedArrays in f's result (also inside tuples, lists and
-    dicts) come back as plain ndarrays of the stored values (a NumPy scalar for 0-d).
-    Other arguments (numbers, integer and boolean arrays) pass unchanged; numbers
-    become constants of the format when f combines them with an EmulatedArray.
-    options: sum=, accumulate= as for sr.emulate.
+    ``f_bf16 = sr.emulated(ctx)(f)``: every floating-point ndarray argument
+    (positional or keyword) reaches f as ``sr.emulate(arg, ctx, **options)``, so
+    every operation in f is rounded; EmulatedArrays in f's result (also inside
+    tuples, lists and dicts) come back as plain ndarrays of the stored values (a
+    NumPy scalar for 0-d). Other arguments (numbers, integer and boolean arrays)
+    pass unchanged; numbers become constants of the format when f combines them
+    with an EmulatedArray.
+
+    Parameters
+    ----------
+    ctx : Context
+        Rounds every operation.
+    **options
+        ``sum=``, ``accumulate=`` as for `emulate`.
+
+    Returns
+    -------
+    callable
+        A decorator: it takes f and returns the emulated f.
+
+    Raises
+    ------
+    TypeError
+        For a ctx that is not a Context or unknown options (at once, not at the
+        first call).
+
+    Examples
+    --------
+    >>> @sr.emulated(sr.Context("fp16", "nearest"))
+    ... def norm(v):
+    ...     return np.sqrt(v @ v)
+    >>> norm(np.ones(3000))             # v @ v stagnates at 2048 in binary16
+    np.float64(45.25)
+    >>> sr.emulated(sr.Context("bf16", "nearest"))(np.cumsum)(np.full(3, 0.1))
+    array([0.10009766, 0.20019531, 0.30078125])
     """
     Setting(ctx, **options)          # check ctx and options now, not at the first call
 

@@ -18,8 +18,28 @@ def compared_modes(rounding):
 
 
 def fitted_slope(ns, errors):
-    """Least-squares slope of log(error) against log(n), over the positive errors
-    (nan if fewer than two)."""
+    """Least-squares slope of log(error) against log(n), over the positive errors.
+
+    How errors grow with n: 1 for a bound proportional to n u, 0.5 for sqrt(n) u.
+
+    Parameters
+    ----------
+    ns : array_like
+        The sizes.
+    errors : array_like
+        The errors; non-finite and non-positive ones are left out.
+
+    Returns
+    -------
+    float
+        The slope, or nan with fewer than two errors left.
+
+    Examples
+    --------
+    >>> from srround import experiments
+    >>> round(experiments.fitted_slope([16, 256, 4096], [0.01, 0.04, 0.16]), 6)
+    0.5
+    """
     ns, errors = np.asarray(ns, float), np.asarray(errors, float)
     keep = np.isfinite(errors) & (errors > 0)
     if keep.sum() < 2:

@@ -126,15 +126,51 @@ def gemm_error_study(instruction, K_values, *, M=32, N=32, promote_every=None,
 
     A (M x K) and B (K x N) hold standard-normal ("normal") or uniform [0, 1)
     ("uniform") data rounded to the instruction's A and B types; the product goes
-    through ``matmul(A, B, instruction, promote_every=..., accumulate=...)``.
-    ``instruction="binary32"`` instead sums the (exact) products of e4m3 data
-    recursively in binary32 with round to nearest, the IEEE contrast. The reference
-    is the exact product AB of the same values, rounded once to binary64
-    (``exact_matmul``).
+    through ``matmul(A, B, instruction, promote_every=..., accumulate=...)``. The
+    reference is the exact product AB of the same values, rounded once to binary64
+    (``exact_matmul``). This is the computation of ``python -m srround tensorcore``.
 
-    Returns a dict of NumPy arrays, one entry per K: ``K``; ``max_relative`` and
-    ``median_relative``, over the elements where AB is not zero, of |C - AB| / |AB|
-    (nan if there is none); and ``normwise``, max |C - AB| / max |AB| (nan if AB = 0).
+    Parameters
+    ----------
+    instruction : Instruction or "binary32"
+        The matrix instruction; ``"binary32"`` instead sums the (exact) products of
+        e4m3 data recursively in binary32 with round to nearest, the IEEE contrast.
+    K_values : sequence of int
+        The inner dimensions to measure.
+    M, N : int, optional
+        The outer dimensions (default 32).
+    promote_every : int, optional
+        As for `matmul`.
+    accumulate : Context, optional
+        As for `matmul`.
+    distribution : {"normal", "uniform"}, optional
+        The data.
+    seed : int, optional
+        Seeds the data (default 0).
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        One entry per K: ``K``; ``max_relative`` and ``median_relative``, over the
+        elements where AB is not zero, of ``|C - AB| / |AB|`` (nan if there is
+        none); and ``normwise``, ``max |C - AB| / max |AB|`` (nan if AB = 0).
+
+    Raises
+    ------
+    TypeError
+        For an instruction of the wrong type, or K_values that is not a sequence.
+    ValueError
+        For an unknown instruction name or distribution, or sizes that are not
+        positive integers.
+
+    Examples
+    --------
+    >>> from srround import hardware as hw
+    >>> op = hw.WGMMA("Hopper", "m64n8k32.f32.e4m3.e4m3")
+    >>> plain = hw.gemm_error_study(op, [4096], M=8, N=8)
+    >>> promoted = hw.gemm_error_study(op, [4096], M=8, N=8, promote_every=128)
+    >>> bool(plain["median_relative"][0] > 5 * promoted["median_relative"][0])
+    True
     """
     if distribution not in DISTRIBUTIONS:
         raise ValueError(f"distribution must be one of {DISTRIBUTIONS}, got {distribution!r}")
