@@ -452,7 +452,7 @@ static inline int increment_is_fixed(sr_rounding mode)
 }
 
 /* fl(a op b), op add or multiply; for binary32 data, a and b are binary32 values */
-static inline double chain_step(const chain *ch, int op, double a, double b, int f32,
+static inline double chain_step(const chain *ch, sr_op op, double a, double b, int f32,
                                 sr_rounding mode, uint64_t rnd)
 {
     double r = op == SR_OP_MULTIPLY ? a * b : a + b;
@@ -495,7 +495,7 @@ static inline double chain_step(const chain *ch, int op, double a, double b, int
     }
 
 #define SR_DEFINE_REDUCE(T)                                                                \
-    static void reduce_##T(int op, char **args, sr_intp n, const sr_intp *steps,          \
+    static void reduce_##T(sr_op op, char **args, sr_intp n, const sr_intp *steps,          \
                            sr_context *ctx)                                                \
     {                                                                                      \
         chain ch = chain_setup(ctx);                                                       \
@@ -581,7 +581,7 @@ static inline int shifted_overlap(char *const *p, int nargs, const char *out, sr
         sr_context *ctx = data;                                                            \
         sr_rounding mode = ctx->rounding;                                                  \
         int rshift = 64 - ctx->bits, stochastic = sr_rounding_is_stochastic(mode);         \
-        int op = OP;                                                                       \
+        sr_op op = OP;                                                                     \
         if ((op == SR_OP_ADD || op == SR_OP_MULTIPLY) && args[0] == args[2] &&             \
             steps[0] == 0 && steps[2] == 0) {                                              \
             reduce_##T(op, args, dims[0], steps, ctx);                                     \

@@ -18,7 +18,7 @@
    and returns 1, or 2 when some elements still need the exact path (undecided[i]
    set). Operands: in[k] with stride st[k], 0 (a broadcast scalar) or sizeof(SR_T);
    out is contiguous. */
-static inline int SR_FN(sr_arith_fast)(int op, const char *const *in, const sr_intp *st,
+static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr_intp *st,
                                        char *out, sr_intp n, const sr_type_consts *c,
                                        sr_rounding mode, int rshift, const uint64_t *rnd,
                                        uint64_t *undecided)
@@ -51,31 +51,31 @@ static inline int SR_FN(sr_arith_fast)(int op, const char *const *in, const sr_i
         bad |= out_of_range | (uint64_t)(((u & 0x7fffffffffffffffu) - range_lo) >= span); \
     }
     /* the operations; each sets r, flag (exact result != r), maybe out_of_range */
-#define SR_OP_SUM(Y)                                                                       \
+#define SR_COMPUTE_SUM(Y)                                                                   \
     {                                                                                      \
         double yy = (Y);                                                                   \
         r = x + yy;                                                                        \
         double bb = r - x;                                                                 \
         flag = ((x - (r - bb)) + (yy - bb)) != 0;                                          \
     }
-#define SR_OP_PRODUCT                                                                      \
+#define SR_COMPUTE_PRODUCT                                                                  \
     {                                                                                      \
         r = x * y;       /* exact for binary32: their products fit in binary64 */          \
         flag = !single && fma(x, y, -r) != 0;                                              \
     }
-#define SR_OP_QUOTIENT                                                                     \
+#define SR_COMPUTE_QUOTIENT                                                                 \
     {                                                                                      \
         r = x / y;                                                                         \
         flag = fma(-r, y, x) != 0;                                                         \
         out_of_range = !single && !(fabs(x) >= tiny);                                      \
     }
-#define SR_OP_ROOT                                                                         \
+#define SR_COMPUTE_ROOT                                                                     \
     {                                                                                      \
         r = sqrt(x);                                                                       \
         flag = fma(-r, r, x) != 0;                                                         \
         out_of_range = !single && !(x >= tiny);                                            \
     }
-#define SR_OP_FMA                                                                          \
+#define SR_COMPUTE_FMA                                                                      \
     {                                                                                      \
         double p = x * y;                                                                  \
         if (single) {    /* p is exact: a TwoSum of p + z */                               \
@@ -110,19 +110,20 @@ static inline int SR_FN(sr_arith_fast)(int op, const char *const *in, const sr_i
     }
     /* the caller points unused operands at the first one, with its stride */
     switch (op) {
-    case SR_OP_ADD: SR_PASS1_ANY(SR_OP_SUM(y)) break;
-    case SR_OP_SUBTRACT: SR_PASS1_ANY(SR_OP_SUM(-y)) break;
-    case SR_OP_MULTIPLY: SR_PASS1_ANY(SR_OP_PRODUCT) break;
-    case SR_OP_DIVIDE: SR_PASS1_ANY(SR_OP_QUOTIENT) break;
-    case SR_OP_SQRT: SR_PASS1_ANY(SR_OP_ROOT) break;
-    default: SR_PASS1_ANY(SR_OP_FMA) break;
+    case SR_OP_ADD: SR_PASS1_ANY(SR_COMPUTE_SUM(y)) break;
+    case SR_OP_SUBTRACT: SR_PASS1_ANY(SR_COMPUTE_SUM(-y)) break;
+    case SR_OP_MULTIPLY: SR_PASS1_ANY(SR_COMPUTE_PRODUCT) break;
+    case SR_OP_DIVIDE: SR_PASS1_ANY(SR_COMPUTE_QUOTIENT) break;
+    case SR_OP_SQRT: SR_PASS1_ANY(SR_COMPUTE_ROOT) break;
+    case SR_OP_FMA: SR_PASS1_ANY(SR_COMPUTE_FMA) break;
+    default: SR_UNREACHABLE();
     }
 #undef SR_PASS1_ANY
-#undef SR_OP_SUM
-#undef SR_OP_PRODUCT
-#undef SR_OP_QUOTIENT
-#undef SR_OP_ROOT
-#undef SR_OP_FMA
+#undef SR_COMPUTE_SUM
+#undef SR_COMPUTE_PRODUCT
+#undef SR_COMPUTE_QUOTIENT
+#undef SR_COMPUTE_ROOT
+#undef SR_COMPUTE_FMA
 #undef SR_PASS1
     sr_restore_fp_flags(flags);
     if (bad) return 0;

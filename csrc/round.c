@@ -12,7 +12,7 @@ int sr_rounding_is_stochastic(sr_rounding r)
 int sr_context_init(sr_context *ctx, const sr_format *fmt, sr_rounding rounding, int bits,
                     const uint64_t *seed, const char **err)
 {
-    if ((int)rounding < 0 || rounding >= SR_NUM_ROUNDINGS) {
+    if ((int)rounding < 0 || (int)rounding >= SR_NUM_ROUNDINGS) {
         *err = "unknown rounding mode"; return -1;
     }
     if (bits < 1 || bits > 64) { *err = "bits must be in 1..64"; return -1; }

@@ -51,12 +51,16 @@ static inline sr_split SR_FN(sr_split)(SR_U a, const sr_type_consts *c)
     if (a < c->gap_bits) {
         /* Below the format's smallest nonzero magnitude: neighbours 0 and the gap. */
         uint64_t m = E ? ((a & SR_FRAC_MASK) | ((SR_U)1 << (SR_P - 1))) : a;
-        int dG = c->gap_exp - qe_in;             /* >= 1, since a < gap */
+        int dG = c->gap_exp - qe_in;             /* >= 1 unless a == 0 */
         s.trunc = 0;
         s.up = c->gap_bits;
         s.odd = 0;
         s.ulp_exp = c->gap_exp;
-        if (dG <= 64) {                          /* m < 2^dG: all bits fit */
+        if (m == 0) {                            /* zero: exact (dG may be 0, when the gap
+                                                    is the input type's own) */
+            s.frac = 0;
+            s.sticky = 0;
+        } else if (dG <= 64) {                   /* m < 2^dG: all bits fit */
             s.frac = m << (64 - dG);
             s.sticky = 0;
         } else if (dG < 128) {
@@ -137,15 +141,18 @@ static inline SR_FN(sr_normal_consts) SR_FN(sr_normal_setup)(const sr_type_const
     SR_FN(sr_normal_consts) k;
     k.d = c->shift;
     k.mask = ((SR_U)1 << k.d) - 1;
-    k.half = (SR_U)1 << (k.d - 1);
+    /* d == 0 (the format is the input type itself, e.g. binary64 reductions): the
+       constants are never used, but must be computed without shifting by -1 */
+    k.half = k.d ? (SR_U)1 << (k.d - 1) : 0;
     k.max_bits = (SR_U)c->max_bits;
     k.ovf_pos = (SR_U)(sr_overflows_outward(mode, 0) ? c->inf_result : c->max_bits);
     k.ovf_neg = (SR_U)(sr_overflows_outward(mode, 1) ? c->inf_result : c->max_bits);
     k.parity_offset = c->parity_offset;
-    int used = bits < k.d ? bits : k.d;   /* random bits that can matter, >= 1 */
+    int used = bits < k.d ? bits : k.d;   /* random bits that can matter, >= 1 if d is */
+    used = used > 0 ? used : 1;
     k.rnd_shift = SR_W - used;            /* keep the top `used` bits of the word */
     k.rnd_mask = (SR_U)(((SR_U)1 << (used - 1) << 1) - 1);
-    k.x_shift = k.d - used;
+    k.x_shift = k.d > used ? k.d - used : 0;
     k.rnd_bits = bits;
     k.emin_biased = c->emin_biased;
     k.one = 1;
@@ -173,7 +180,8 @@ static inline SR_U SR_FN(sr_increment)(SR_U bits, SR_U odd, SR_U mask, SR_U half
     case SR_DOWN: return mask & negmask;
     case SR_ODD: return mask & (odd - 1);
     case SR_STOCHASTIC: return (~(rtop >> rnd_shift) & rnd_mask) << x_shift;
-    default: return mask & ((SR_U)0 - (rtop >> (SR_W - 1)));
+    case SR_STOCHASTIC_EQUAL: return mask & ((SR_U)0 - (rtop >> (SR_W - 1)));
+    default: SR_UNREACHABLE();
     }
 }
 

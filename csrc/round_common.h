@@ -82,8 +82,9 @@ static inline void sr_restore_fp_flags(sr_fp_flags f) { fesetexceptflag(&f, FE_A
 typedef void (*sr_round_chunk_fn)(const char *in, sr_intp is, char *out, sr_intp os,
                                   sr_intp n, const sr_type_consts *c, sr_rounding mode,
                                   int rshift, const void *rnd);
-enum { SR_OP_ADD, SR_OP_SUBTRACT, SR_OP_MULTIPLY, SR_OP_DIVIDE, SR_OP_SQRT, SR_OP_FMA };
-typedef int (*sr_arith_chunk_fn)(int op, const char *const *in, const sr_intp *strides,
+typedef enum { SR_OP_ADD, SR_OP_SUBTRACT, SR_OP_MULTIPLY, SR_OP_DIVIDE, SR_OP_SQRT,
+               SR_OP_FMA } sr_op;
+typedef int (*sr_arith_chunk_fn)(sr_op op, const char *const *in, const sr_intp *strides,
                                  char *out, sr_intp n, const sr_type_consts *c64,
                                  sr_rounding mode, int rshift, const uint64_t *rnd,
                                  uint64_t *undecided);

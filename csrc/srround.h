@@ -34,9 +34,11 @@ typedef enum {
     SR_DOWN,              /* toward -infinity */
     SR_ODD,               /* truncate, then set the last bit if inexact */
     SR_STOCHASTIC,        /* P(away from zero) = distance to RZ(x), in ulps */
-    SR_STOCHASTIC_EQUAL,  /* P(away from zero) = 1/2 for inexact x */
-    SR_NUM_ROUNDINGS
+    SR_STOCHASTIC_EQUAL   /* P(away from zero) = 1/2 for inexact x */
 } sr_rounding;
+/* The number of modes, outside the enum so that switches over modes need no case
+   for it. */
+enum { SR_NUM_ROUNDINGS = SR_STOCHASTIC_EQUAL + 1 };
 
 typedef enum {
     SR_OVERFLOW_INF = 0,   /* IEEE 754: overflow gives +-inf */
