@@ -344,6 +344,26 @@ static inline double round_exact(exact_result x, const sr_format *f, sr_rounding
     return dval(round_dd(x.hi, lo, tail_away(x.tail, x.hi), c, mode, rshift, rnd));
 }
 
+/* The flags an operation on a, b, c (unused operands repeat a) raises, from its exact
+   result x and its rounded result r: as IEEE 754 arithmetic in the format would,
+   except underflow and inexact, which NumPy ignores by default and which would cost
+   a test on every element. */
+static inline unsigned op_flags(exact_result x, double r, double a, double b, double c)
+{
+    if (isnan(x.hi)) return isnan(a) || isnan(b) || isnan(c) ? 0 : SR_RAISE_INVALID;
+    if (x.kind == INFINITE) return isinf(a) || isinf(b) || isinf(c) ? 0 : SR_RAISE_DIVBYZERO;
+    return isfinite(r) ? 0 : SR_RAISE_OVERFLOW;
+}
+
+/* The flags of a step r = fl(a op b) of a sum or product chain: only results that
+   are not finite raise any. */
+static inline unsigned chain_flags(double a, double b, double r)
+{
+    if (isfinite(r)) return 0;
+    if (isnan(r)) return isnan(a) || isnan(b) ? 0 : SR_RAISE_INVALID;
+    return isinf(a) || isinf(b) ? 0 : SR_RAISE_OVERFLOW;
+}
+
 /* IEEE 754: an exact zero sum is +0, but -0 when rounding down (unless both addends
    are +0). Hardware addition already gives the rounding-to-nearest sign. */
 static inline exact_result fix_zero_sum(exact_result x, double a, double b, sr_rounding mode)
@@ -486,19 +506,23 @@ static inline double chain_step(const chain *ch, sr_op op, double a, double b, i
 }
 
 /* ctx.add.reduce / ctx.multiply.reduce: NumPy passes the accumulator as both first
-   input and output (stride 0). */
+   input and output (stride 0). The test for a result that is not finite, rarely
+   true, stays off the chain of dependent steps. */
 #define SR_REDUCE_LOOP(T, MODE)                                                            \
     for (sr_intp i = 0; i < m; i++, in += stride) {                                        \
         T xi;                                                                              \
         memcpy(&xi, in, sizeof xi);                                                        \
+        double before = acc;                                                               \
         acc = chain_step(&ch, op, acc, (double)xi, sizeof(T) == 4, MODE, rnd[i]);          \
+        if (!isfinite(acc)) raised |= chain_flags(before, (double)xi, acc);                \
     }
 
 #define SR_DEFINE_REDUCE(T)                                                                \
-    static void reduce_##T(sr_op op, char **args, sr_intp n, const sr_intp *steps,          \
-                           sr_context *ctx)                                                \
+    static unsigned reduce_##T(sr_op op, char **args, sr_intp n, const sr_intp *steps,     \
+                               sr_context *ctx)                                            \
     {                                                                                      \
         chain ch = chain_setup(ctx);                                                       \
+        unsigned raised = 0;                                                               \
         uint64_t rnd[SR_CHUNK] = {0};                                                      \
         const char *in = args[1];                                                          \
         sr_intp stride = steps[1];                                                         \
@@ -513,6 +537,7 @@ static inline double chain_step(const chain *ch, sr_op op, double a, double b, i
         }                                                                                  \
         T out = (T)acc;                                                                    \
         memcpy(args[2], &out, sizeof out);                                                 \
+        return raised;                                                                     \
     }
 
 /* Kahan's compensated summation with every operation rounded into the format:
@@ -523,10 +548,14 @@ static inline double chain_step(const chain *ch, sr_op op, double a, double b, i
         T xi;                                                                              \
         memcpy(&xi, in, sizeof xi);                                                        \
         const uint64_t *w = rnd + 4 * i;                                                   \
-        double y = chain_step(&ch, SR_OP_ADD, (double)xi, -c, single, MODE, w[0]);            \
-        double t = chain_step(&ch, SR_OP_ADD, s, y, single, MODE, w[1]);                      \
-        double ts = chain_step(&ch, SR_OP_ADD, t, -s, single, MODE, w[2]);                    \
-        c = chain_step(&ch, SR_OP_ADD, ts, -y, single, MODE, w[3]);                           \
+        double y = chain_step(&ch, SR_OP_ADD, (double)xi, -c, single, MODE, w[0]);         \
+        double t = chain_step(&ch, SR_OP_ADD, s, y, single, MODE, w[1]);                   \
+        double ts = chain_step(&ch, SR_OP_ADD, t, -s, single, MODE, w[2]);                 \
+        double c_next = chain_step(&ch, SR_OP_ADD, ts, -y, single, MODE, w[3]);            \
+        if (!isfinite(y) || !isfinite(t) || !isfinite(ts) || !isfinite(c_next))             \
+            raised |= chain_flags((double)xi, -c, y) | chain_flags(s, y, t) |              \
+                      chain_flags(t, -s, ts) | chain_flags(ts, -y, c_next);                \
+        c = c_next;                                                                        \
         s = t;                                                                             \
     }
 
@@ -537,12 +566,15 @@ static inline double chain_step(const chain *ch, sr_op op, double a, double b, i
         const int single = sizeof(T) == 4;                                                 \
         uint64_t rnd[4 * SR_CHUNK] = {0};                                                  \
         double s = 0, c = 0;                                                               \
+        unsigned raised = 0;                                                               \
+        sr_fpenv caller = sr_fpenv_enter();                                                \
         for (sr_intp m; n > 0; n -= m) {                                                   \
             m = n < SR_CHUNK ? n : SR_CHUNK;                                               \
             if (sr_rounding_is_stochastic(ctx->rounding))                                  \
                 sr_context_draw(ctx, rnd, (size_t)(4 * m));                                \
             SR_DISPATCH_MODE(ctx->rounding, SR_KAHAN_STEP_##T)                             \
         }                                                                                  \
+        sr_fpenv_leave(caller, raised);                                                    \
         return s;                                                                          \
     }
 
@@ -582,9 +614,12 @@ static inline int shifted_overlap(char *const *p, int nargs, const char *out, sr
         sr_rounding mode = ctx->rounding;                                                  \
         int rshift = 64 - ctx->bits, stochastic = sr_rounding_is_stochastic(mode);         \
         sr_op op = OP;                                                                     \
+        sr_fpenv caller = sr_fpenv_enter();                                                \
+        unsigned raised = 0;                                                               \
         if ((op == SR_OP_ADD || op == SR_OP_MULTIPLY) && args[0] == args[2] &&             \
             steps[0] == 0 && steps[2] == 0) {                                              \
-            reduce_##T(op, args, dims[0], steps, ctx);                                     \
+            raised = reduce_##T(op, args, dims[0], steps, ctx);                            \
+            sr_fpenv_leave(caller, raised);                                                \
             return;                                                                        \
         }                                                                                  \
         sr_arith_chunk_fn fast = sr_kernels_active()->arith_##T;                           \
@@ -606,7 +641,7 @@ static inline int shifted_overlap(char *const *p, int nargs, const char *out, sr
             n -= m;                                                                        \
             int done = fast && !shifted_overlap(p, NARGS, p[3], m * (sr_intp)sizeof(T)) ?  \
                 fast(op, (const char *const *)p, st, p[3], m, &ctx->fmt.f64, mode, rshift, \
-                     rnd, undecided) : 0;                                                  \
+                     rnd, undecided, &raised) : 0;                                         \
             for (sr_intp i = 0; done != 1 && i < m; i++) {                                 \
                 if (done == 2 && !undecided[i]) continue;                                  \
                 T a, b, c;                                                                 \
@@ -615,12 +650,15 @@ static inline int shifted_overlap(char *const *p, int nargs, const char *out, sr
                 memcpy(&c, p[2] + i * st[2], sizeof c);                                    \
                 (void)b; (void)c;                                                          \
                 exact_result x = EXACT;                                                    \
-                T r = (T)round_exact(x, &ctx->fmt, mode, rshift, rnd[i]);                  \
-                memcpy(p[3] + i * steps[NARGS], &r, sizeof r);                             \
+                double r = round_exact(x, &ctx->fmt, mode, rshift, rnd[i]);                \
+                raised |= op_flags(x, r, a, b, c);                                         \
+                T rt = (T)r;        /* exact: a value of the format */                     \
+                memcpy(p[3] + i * steps[NARGS], &rt, sizeof rt);                           \
             }                                                                              \
             for (int k = 0; k < 3; k++) p[k] += m * st[k];                                 \
             p[3] += m * steps[NARGS];                                                      \
         }                                                                                  \
+        sr_fpenv_leave(caller, raised);                                                    \
     }
 
 #define SR_ALL_OPS(T)                                                                      \

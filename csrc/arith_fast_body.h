@@ -16,12 +16,14 @@
 
 /* Returns 0 (nothing written) if the chunk does not qualify; else writes out[0..n)
    and returns 1, or 2 when some elements still need the exact path (undecided[i]
-   set). Operands: in[k] with stride st[k], 0 (a broadcast scalar) or sizeof(SR_T);
-   out is contiguous. */
+   set), and adds the flags to raise to *raised. Operands: in[k] with stride st[k], 0
+   (a broadcast scalar) or sizeof(SR_T); out is contiguous. The flags this pass
+   raises itself (inexact, invalid from infinities ...) are the caller's to discard
+   (sr_fpenv_leave). */
 static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr_intp *st,
                                        char *out, sr_intp n, const sr_type_consts *c,
                                        sr_rounding mode, int rshift, const uint64_t *rnd,
-                                       uint64_t *undecided)
+                                       uint64_t *undecided, unsigned *raised)
 {
     double s[SR_CHUNK];          /* local: provably unaliased, so vectorized */
     uint64_t inexact[SR_CHUNK];  /* integer flags keep pass 2 all-integer */
@@ -36,9 +38,6 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
                    span = 0x7ff0000000000000u - range_lo;
     /* the normal-range kernel needs d >= 1 discarded bits (not binary64 itself) */
     if (n > SR_CHUNK || c->shift == 0) return 0;
-    /* This pass may raise flags (inexact, invalid from infinities, divide by zero)
-       that the result does not: keep the caller's flags as they were. */
-    sr_fp_flags flags = sr_save_fp_flags();
 #define SR_PASS1(A, B, C, COMPUTE)                                                         \
     for (sr_intp i = 0; i < n; i++) {                                                      \
         double x = (double)(A), y = (double)(B), z = (double)(C), r;                       \
@@ -125,11 +124,12 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
 #undef SR_COMPUTE_ROOT
 #undef SR_COMPUTE_FMA
 #undef SR_PASS1
-    sr_restore_fp_flags(flags);
     if (bad) return 0;
     SR_F64(sr_normal_consts) k = SR_F64(sr_normal_setup)(c, mode, 64 - rshift);
     SR_T *y = (SR_T *)(void *)out;
-    uint64_t any = 0;
+    uint64_t any = 0, beyond = 0;
+    /* operands and r are finite here (else `bad`): +-inf or NaN in the result is the
+       overflow policy's */
 #define SR_PASS2(MODE)                                                                     \
     for (sr_intp i = 0; i < n; i++) {                                                      \
         uint64_t u;                                                                        \
@@ -140,12 +140,20 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
         undecided[i] = open;                                                               \
         any |= open;                                                                       \
         u = SR_F64(sr_normal_overflow)((u + x) & ~k.mask, &k);                             \
+        beyond |= (uint64_t)((u & 0x7fffffffffffffffu) >= 0x7ff0000000000000u);            \
         double r;                                                                          \
         memcpy(&r, &u, sizeof r);                                                          \
         y[i] = (SR_T)r;      /* exact: the result is a value of the format */              \
     }
     SR_DISPATCH_MODE(mode, SR_PASS2)
 #undef SR_PASS2
+    /* undecided elements are redone by the exact path, which raises their flags */
+    if (beyond) {
+        for (sr_intp i = 0; i < n; i++) {
+            double r = (double)y[i];
+            if (!undecided[i] && !isfinite(r)) *raised |= SR_RAISE_OVERFLOW;
+        }
+    }
     return any ? 2 : 1;
 }
 #undef SR_F64

@@ -90,6 +90,13 @@ static inline sr_split SR_FN(sr_split)(SR_U a, const sr_type_consts *c)
     return s;
 }
 
+/* Whether rounding the finite pattern `in` gave +-inf or NaN, by the overflow policy
+   (SR_RAISE_OVERFLOW's condition; infinite and NaN inputs raise nothing). */
+static inline SR_U SR_FN(sr_overflowed)(SR_U in, SR_U out)
+{
+    return (SR_U)(((in & ~SR_SIGN_BIT) < SR_INF_BITS) & ((out & ~SR_SIGN_BIT) >= SR_INF_BITS));
+}
+
 /* Picks the neighbour, then applies the overflow policy, and puts the sign back. */
 static inline SR_U SR_FN(sr_finish)(sr_split s, SR_U sign, const sr_type_consts *c,
                                     sr_rounding mode, int rshift, uint64_t rnd)
@@ -292,8 +299,9 @@ static inline int SR_FN(sr_collect_special)(const SR_U *x, sr_intp n, const sr_t
 }
 
 /* Rounds n strided values; for the stochastic modes rnd holds n random words as wide
-   as SR_T (rshift >= 64 - SR_W), which enter the 64-bit decisions as their top bits. */
-static inline void SR_FN(sr_round_strided)(const char *in, sr_intp is, char *out, sr_intp os,
+   as SR_T (rshift >= 64 - SR_W), which enter the 64-bit decisions as their top bits.
+   Returns the flags to raise (SR_RAISE_OVERFLOW or 0). */
+static inline unsigned SR_FN(sr_round_strided)(const char *in, sr_intp is, char *out, sr_intp os,
                                            sr_intp n, const sr_type_consts *c,
                                            sr_rounding mode, int rshift, const void *rnd_words)
 {
@@ -321,6 +329,8 @@ static inline void SR_FN(sr_round_strided)(const char *in, sr_intp is, char *out
         }
         fast = n_special >= 0;   /* else the general routine for all */
     }
+    /* only the general routine can overflow: the fast loops see magnitudes <= max */
+    SR_U overflowed = 0;
 #define SR_MODE_LOOP(MODE)                                                                  \
     if (fast) {                                                                             \
         const SR_U *x = (const SR_U *)(const void *)in;                                     \
@@ -334,18 +344,21 @@ static inline void SR_FN(sr_round_strided)(const char *in, sr_intp is, char *out
         for (int j = 0; j < n_special; j++) {                                               \
             int i = special_at[j];                                                          \
             y[i] = SR_FN(sr_round_bits)(special_bits[j], c, MODE, rshift, SR_RND(MODE, i)); \
+            overflowed |= SR_FN(sr_overflowed)(special_bits[j], y[i]);                      \
         }                                                                                   \
     } else {                                                                                \
         for (sr_intp i = 0; i < n; i++) {                                                   \
-            SR_U b;                                                                         \
+            SR_U b, r;                                                                      \
             memcpy(&b, in + i * is, sizeof b);                                              \
-            b = SR_FN(sr_round_bits)(b, c, MODE, rshift, SR_RND(MODE, i));                  \
-            memcpy(out + i * os, &b, sizeof b);                                             \
+            r = SR_FN(sr_round_bits)(b, c, MODE, rshift, SR_RND(MODE, i));                  \
+            overflowed |= SR_FN(sr_overflowed)(b, r);                                       \
+            memcpy(out + i * os, &r, sizeof r);                                             \
         }                                                                                   \
     }
     SR_DISPATCH_MODE(mode, SR_MODE_LOOP)
 #undef SR_MODE_LOOP
 #undef SR_RND
+    return overflowed ? SR_RAISE_OVERFLOW : 0;
 }
 
 #ifdef SR_HAVE_INLINE_RNG
@@ -363,7 +376,7 @@ typedef SR_U SR_FN(sr_vec) __attribute__((vector_size(SR_VEC_BYTES)));
 
 static inline int SR_FN(sr_round_inline)(const char *in, char *out, sr_intp n,
                                          const sr_type_consts *c, sr_rounding mode,
-                                         int rshift, sr_rng *r)
+                                         int rshift, sr_rng *r, unsigned *raised)
 {
     enum { NV = 64 / SR_VEC_BYTES, STEP = 64 / sizeof(SR_U) };
     if (c->shift == 0 || n % STEP != 0 || n > SR_CHUNK) return 0;
@@ -412,11 +425,14 @@ static inline int SR_FN(sr_round_inline)(const char *in, char *out, sr_intp n,
     }
 #undef SR_INLINE_LOOPS
 #undef SR_INLINE_LOOP
+    SR_U overflowed = 0;
     for (int j = 0; j < n_special; j++) {
         SR_U y = SR_FN(sr_round_bits)(special_bits[j], c, mode, rshift,
                                       (uint64_t)words[special_at[j]] << (64 - SR_W));
+        overflowed |= SR_FN(sr_overflowed)(special_bits[j], y);
         memcpy(out + special_at[j] * sizeof(SR_U), &y, sizeof y);
     }
+    if (overflowed) *raised |= SR_RAISE_OVERFLOW;
     memcpy(r->s[0], s0, sizeof s0); memcpy(r->s[1], s1, sizeof s1);
     memcpy(r->s[2], s2, sizeof s2); memcpy(r->s[3], s3, sizeof s3);
     return 1;

@@ -167,6 +167,22 @@ SR_DECLARE_LOOPS(f64)
 double sr_sum_kahan_f32(sr_context *ctx, const char *x, sr_intp n, sr_intp stride);
 double sr_sum_kahan_f64(sr_context *ctx, const char *x, sr_intp n, sr_intp stride);
 
+/*
+ * Floating-point environment: every loop and sum above gives the same bits whatever
+ * rounding direction, flush-to-zero or denormals-are-zero the caller has set, and
+ * leaves that state as it found it, adding only the flags of the emulated
+ * operations: overflow where a finite exact result becomes +-inf or NaN through
+ * the overflow policy; for arithmetic also divide-by-zero (x / 0) and invalid (NaN
+ * from operands that are not NaN). Never underflow or inexact.
+ *
+ * For tests, the caller's side of it: direction 0 nearest, 1 toward zero, 2 upward,
+ * 3 downward; ftz, daz: flush-to-zero, denormals-are-zero (SSE only). Returns 0, or
+ * -1 if this machine cannot set that state. sr_test_fp_state reads it back as
+ * direction | ftz << 2 | daz << 3 | (exception masks) << 4.
+ */
+int sr_test_set_fp_state(int direction, int ftz, int daz);
+long sr_test_fp_state(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -247,6 +247,78 @@ static void test_format_as_wide_as_input(void)
     }
 }
 
+/* Rounding and the six operations under every caller state (four directions,
+   flush-to-zero, denormals-are-zero) give the default state's bits, leave the
+   state as it was, and raise exactly the flags of the emulated operation. */
+static void run_all_loops(double *out, const double *x, int n, sr_context *ctx)
+{
+    sr_intp len = n, s1[2] = {8, 8}, s2[3] = {8, 8, 8}, s3[4] = {8, 8, 8, 8};
+    sr_intp sred[3] = {0, 8, 0};
+    char *r[2] = {(char *)x, (char *)out};
+    char *b[3] = {(char *)x, (char *)(x + 1), (char *)(out + n)};
+    char *t[4] = {(char *)x, (char *)(x + 1), (char *)(x + 2), (char *)(out + 2 * n)};
+    sr_loop_round_f64(r, &len, s1, ctx);
+    len = n - 2;
+    sr_loop_add_f64(b, &len, s2, ctx);
+    b[2] = (char *)(out + 3 * n); sr_loop_multiply_f64(b, &len, s2, ctx);
+    b[2] = (char *)(out + 4 * n); sr_loop_divide_f64(b, &len, s2, ctx);
+    r[1] = (char *)(out + 5 * n); sr_loop_sqrt_f64(r, &len, s1, ctx);
+    sr_loop_fma_f64(t, &len, s3, ctx);
+    double *acc = out + 6 * n;
+    *acc = 0;
+    char *red[3] = {(char *)acc, (char *)x, (char *)acc};
+    len = n;
+    sr_loop_add_f64(red, &len, sred, ctx);
+    acc[1] = sr_sum_kahan_f64(ctx, (const char *)x, n, 8);
+}
+
+static void test_fp_environment(void)
+{
+    enum { N = 40 };
+    double x[N], want[7 * N + 2], got[7 * N + 2];
+    const double edges[] = {0x1p-1074, 3 * 0x1p-1074, 0x1p-1022, 1.0, 1 + 0x1p-11, 65504,
+                            65520, 1e300, -0x1p-1074, 0x1p-24, 3 * 0x1p-26, 0.1, -2.5};
+    for (int i = 0; i < N; i++) x[i] = edges[i % 13] * (i / 13 % 2 ? -1 : 1);
+    const int states[][3] = {{1, 0, 0}, {2, 0, 0}, {3, 0, 0}, {0, 1, 0}, {0, 0, 1},
+                             {0, 1, 1}, {3, 1, 1}};
+    const int formats[][3] = {{53, 1023, -1022}, {11, 15, -14}, {8, 127, -126}};
+    for (int f = 0; f < 3; f++) {
+        for (int m = 0; m < SR_NUM_ROUNDINGS; m++) {
+            sr_context base = make_ctx(formats[f][0], formats[f][1], formats[f][2], 1,
+                                       SR_OVERFLOW_INF, 0, (sr_rounding)m, 64);
+            sr_context c = base;
+            memset(want, 0, sizeof want);
+            memset(got, 0, sizeof got);
+            feclearexcept(FE_ALL_EXCEPT);
+            run_all_loops(want, x, N, &c);
+            int want_flags = fetestexcept(FE_ALL_EXCEPT);
+            for (int k = 0; k < 7; k++) {
+                if (sr_test_set_fp_state(states[k][0], states[k][1], states[k][2]) != 0) {
+                    printf("skip: cannot set state %d\n", k);
+                    continue;
+                }
+                long before = sr_test_fp_state();
+                feclearexcept(FE_ALL_EXCEPT);
+                c = base;
+                run_all_loops(got, x, N, &c);
+                int flags = fetestexcept(FE_ALL_EXCEPT);
+                long after = sr_test_fp_state();
+                sr_test_set_fp_state(0, 0, 0);
+                CHECK(memcmp(got, want, sizeof got) == 0, "format %d mode %d state %d: bits "
+                      "differ from the default state's", f, m, k);
+                CHECK(after == before, "format %d mode %d state %d: state changed", f, m, k);
+                CHECK(flags == want_flags, "format %d mode %d state %d: flags %#x, default %#x",
+                      f, m, k, flags, want_flags);
+            }
+            /* square roots of negative numbers are invalid; 65520 and 1e300 overflow
+               binary16, and 1e300 / 2^-1074 every format */
+            if (m == SR_NEAREST)
+                CHECK(want_flags == (FE_OVERFLOW | FE_INVALID), "format %d nearest: flags %#x",
+                      f, want_flags);
+        }
+    }
+}
+
 /* The contiguous fast path and the general strided path must agree bit for bit,
    in every mode, with the same random words (two contexts with one seed). */
 static void test_fast_path_matches_general(void)
@@ -357,6 +429,7 @@ int main(void)
     test_stochastic();
     test_arith();
     test_format_as_wide_as_input();
+    test_fp_environment();
     test_fast_path_matches_general();
     test_isa_paths_agree();
     printf("%d passed, %d failed\n", passed, failed);

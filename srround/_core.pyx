@@ -67,6 +67,8 @@ cdef extern from "srround.h" nogil:
     void sr_loop_sqrt_f64(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
     double sr_sum_kahan_f32(sr_context *ctx, const char *x, cnp.npy_intp n, cnp.npy_intp stride)
     double sr_sum_kahan_f64(sr_context *ctx, const char *x, cnp.npy_intp n, cnp.npy_intp stride)
+    int sr_test_set_fp_state(int direction, int ftz, int daz)
+    long sr_test_fp_state()
 
 ISAS = ("scalar", "avx2", "avx512")
 
@@ -97,6 +99,26 @@ def _isa_from_environment():
 
 
 _isa_from_environment()
+
+FP_DIRECTIONS = ("nearest", "toward_zero", "up", "down")
+
+
+def _set_fp_state(direction="nearest", ftz=False, daz=False):
+    """For tests: set the calling thread's floating-point state as a caller might
+    (rounding direction; flush-to-zero and denormals-are-zero, x86 only), which the
+    loops must neither depend on nor change. Raises ValueError where the machine
+    cannot set it."""
+    if direction not in FP_DIRECTIONS:
+        raise ValueError(f"direction must be one of {FP_DIRECTIONS}, got {direction!r}")
+    if sr_test_set_fp_state(FP_DIRECTIONS.index(direction), bool(ftz), bool(daz)) != 0:
+        raise ValueError(f"this machine cannot set direction={direction!r}, ftz={ftz}, "
+                         f"daz={daz}")
+
+
+def _fp_state():
+    """For tests: (direction, ftz, daz, exception masks) of the calling thread."""
+    cdef long state = sr_test_fp_state()
+    return (FP_DIRECTIONS[state & 3], bool(state & 4), bool(state & 8), state >> 4)
 
 # Names of the contract, in the C enums' order.
 ROUNDINGS = ("nearest", "nearest_away", "toward_zero", "up", "down", "odd",
