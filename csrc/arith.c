@@ -506,15 +506,18 @@ static inline double chain_step(const chain *ch, sr_op op, double a, double b, i
 }
 
 /* ctx.add.reduce / ctx.multiply.reduce: NumPy passes the accumulator as both first
-   input and output (stride 0). The test for a result that is not finite, rarely
-   true, stays off the chain of dependent steps. */
-#define SR_REDUCE_LOOP(T, MODE)                                                            \
+   input and output (stride 0). The flags: a step raises one only when its result is
+   not finite, and such a result persists to the end of the chunk (+-inf and NaN
+   stay so; saturating formats never reach them from finite values). So only chunks
+   that end that way are checked, by running them again (same words, same steps):
+   no test on the chain of dependent steps. */
+#define SR_REDUCE_LOOP(T, MODE, CHECK)                                                     \
     for (sr_intp i = 0; i < m; i++, in += stride) {                                        \
         T xi;                                                                              \
         memcpy(&xi, in, sizeof xi);                                                        \
         double before = acc;                                                               \
         acc = chain_step(&ch, op, acc, (double)xi, sizeof(T) == 4, MODE, rnd[i]);          \
-        if (!isfinite(acc)) raised |= chain_flags(before, (double)xi, acc);                \
+        if (CHECK) raised |= chain_flags(before, (double)xi, acc);                         \
     }
 
 #define SR_DEFINE_REDUCE(T)                                                                \
@@ -533,7 +536,14 @@ static inline double chain_step(const chain *ch, sr_op op, double a, double b, i
             m = n < SR_CHUNK ? n : SR_CHUNK;                                               \
             if (sr_rounding_is_stochastic(ctx->rounding))                                  \
                 sr_context_draw(ctx, rnd, (size_t)m);                                      \
+            const char *chunk_in = in;                                                     \
+            double chunk_acc = acc;                                                        \
             SR_DISPATCH_MODE(ctx->rounding, SR_REDUCE_STEP_##T)                            \
+            if (!isfinite(acc) && !isnan(chunk_acc)) {   /* NaN + x raises nothing */      \
+                in = chunk_in;                                                             \
+                acc = chunk_acc;                                                           \
+                SR_DISPATCH_MODE(ctx->rounding, SR_REDUCE_CHECK_##T)                       \
+            }                                                                              \
         }                                                                                  \
         T out = (T)acc;                                                                    \
         memcpy(args[2], &out, sizeof out);                                                 \
@@ -580,8 +590,10 @@ static inline double chain_step(const chain *ch, sr_op op, double a, double b, i
 
 typedef float f32;
 typedef double f64;
-#define SR_REDUCE_STEP_f32(MODE) SR_REDUCE_LOOP(f32, MODE)
-#define SR_REDUCE_STEP_f64(MODE) SR_REDUCE_LOOP(f64, MODE)
+#define SR_REDUCE_STEP_f32(MODE) SR_REDUCE_LOOP(f32, MODE, 0)
+#define SR_REDUCE_STEP_f64(MODE) SR_REDUCE_LOOP(f64, MODE, 0)
+#define SR_REDUCE_CHECK_f32(MODE) SR_REDUCE_LOOP(f32, MODE, 1)
+#define SR_REDUCE_CHECK_f64(MODE) SR_REDUCE_LOOP(f64, MODE, 1)
 #define SR_KAHAN_STEP_f32(MODE) SR_KAHAN_LOOP(f32, MODE)
 #define SR_KAHAN_STEP_f64(MODE) SR_KAHAN_LOOP(f64, MODE)
 SR_DEFINE_REDUCE(f32)
