@@ -41,7 +41,8 @@ static inline sr_split SR_FN(sr_split_normal)(SR_U a, const sr_type_consts *c)
 
 /* The two neighbours of the finite magnitude a (a bit pattern) in the format, and
    where a lies between them. */
-static inline sr_split SR_FN(sr_split)(SR_U a, const sr_type_consts *c)
+/* (inlined also into the exact path's big rounding routine, where it is hot) */
+static SR_ALWAYS_INLINE sr_split SR_FN(sr_split)(SR_U a, const sr_type_consts *c)
 {
     sr_split s;
     if (a >= c->normal_bits) return SR_FN(sr_split_normal)(a, c);

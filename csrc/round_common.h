@@ -46,6 +46,12 @@ static inline uint64_t sr_choose(int away, sr_split s)
 #define SR_OPAQUE(v) ((void)0)
 #endif
 
+#if defined(__GNUC__)
+#define SR_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define SR_ALWAYS_INLINE inline
+#endif
+
 /*
  * The floating-point environment. The results must not depend on the caller's
  * rounding direction or on flush-to-zero / denormals-are-zero (which fast-math code
