@@ -829,3 +829,79 @@ static inline int shifted_overlap(char *const *p, int nargs, const char *out, sr
 
 SR_ALL_OPS(f32)
 SR_ALL_OPS(f64)
+
+/* ---- rounding other input types ----------------------------------------------
+ * 64-bit integers and float16, rounded into binary64 output from their exact value:
+ * an integer beyond 2^53 becomes hi + lo (hi = RN64(v), both exact), so that it is
+ * rounded once, not first to binary64 (2^62 + 1025 is closer to 2^62 + 2048 than
+ * to 2^62 in a format with 52 bits, though RN64 gives 2^62 + 1024, a tie). Each
+ * element draws one 64-bit word, as a binary64 element does; the chunk goes through
+ * the binary64 kernels, and only elements with lo != 0 are redone exactly. */
+
+/* m as hi + lo: its top 53 bits and its low 11 bits are each a double */
+static inline void split_u64(uint64_t m, double *hi, double *lo)
+{
+    two_sum((double)(m & ~(uint64_t)0x7ff), (double)(m & 0x7ff), hi, lo);
+}
+
+static inline void split_i64(int64_t v, double *hi, double *lo)
+{
+    uint64_t m = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    split_u64(m, hi, lo);
+    if (v < 0) { *hi = -*hi; *lo = -*lo; }
+}
+
+/* float16 bit pattern to its (exact) binary64 value; NaN keeps sign and payload */
+static inline void split_f16(uint16_t h, double *hi, double *lo)
+{
+    uint64_t sign = (uint64_t)(h >> 15) << 63, e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    if (e == 0x1f) *hi = dval(sign | 0x7ff0000000000000u | m << 42);
+    else if (e == 0) *hi = dval(sign) + (sign ? -1.0 : 1.0) * (double)m * 0x1p-24;
+    else *hi = dval(sign | (e - 15 + 1023) << 52 | m << 42);
+    *lo = 0;
+}
+
+#define SR_DEFINE_ROUND_OTHER(NAME, T, SPLIT)                                              \
+    void sr_loop_round_##NAME(char **args, const sr_intp *dims, const sr_intp *steps,     \
+                              void *data)                                                  \
+    {                                                                                      \
+        sr_context *ctx = data;                                                            \
+        const sr_type_consts *c = &ctx->fmt.f64;                                           \
+        const sr_kernels *kernels = sr_kernels_active();                                   \
+        sr_rounding mode = ctx->rounding;                                                  \
+        int rshift = 64 - ctx->bits;                                                       \
+        double hi[SR_CHUNK], lo[SR_CHUNK];                                                 \
+        uint64_t rnd[SR_CHUNK] = {0};                                                      \
+        const char *in = args[0];                                                          \
+        char *out = args[1];                                                               \
+        unsigned raised = 0;                                                               \
+        sr_fpenv caller = sr_fpenv_enter();                                                \
+        for (sr_intp n = dims[0]; n > 0;) {                                                \
+            sr_intp m = n < SR_CHUNK ? n : SR_CHUNK;                                       \
+            int any_lo = 0;                                                                \
+            for (sr_intp i = 0; i < m; i++) {                                              \
+                T v;                                                                       \
+                memcpy(&v, in + i * steps[0], sizeof v);                                   \
+                SPLIT(v, &hi[i], &lo[i]);                                                  \
+                any_lo |= lo[i] != 0;                                                      \
+            }                                                                              \
+            if (sr_rounding_is_stochastic(mode)) sr_context_draw(ctx, rnd, (size_t)m);     \
+            raised |= kernels->round_f64((const char *)hi, sizeof(double), out, steps[1], \
+                                         m, c, mode, rshift, rnd);                         \
+            for (sr_intp i = 0; any_lo && i < m; i++) {                                    \
+                if (lo[i] == 0) continue;                                                  \
+                double r = dval(round_dd(hi[i], lo[i], 0, LO_EXACT, 0, 0, 0, 0, c, mode,  \
+                                         rshift, rnd[i]));                                 \
+                raised |= isfinite(r) ? 0 : SR_RAISE_OVERFLOW;                             \
+                memcpy(out + i * steps[1], &r, sizeof r);                                  \
+            }                                                                              \
+            in += m * steps[0];                                                            \
+            out += m * steps[1];                                                           \
+            n -= m;                                                                        \
+        }                                                                                  \
+        sr_fpenv_leave(caller, raised);                                                    \
+    }
+
+SR_DEFINE_ROUND_OTHER(i64, int64_t, split_i64)
+SR_DEFINE_ROUND_OTHER(u64, uint64_t, split_u64)
+SR_DEFINE_ROUND_OTHER(f16, uint16_t, split_f16)

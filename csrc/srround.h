@@ -162,6 +162,11 @@ typedef void (*sr_loop)(char **args, const sr_intp *dimensions, const sr_intp *s
 SR_DECLARE_LOOPS(f32)
 SR_DECLARE_LOOPS(f64)
 #undef SR_DECLARE_LOOPS
+/* Rounding of other input types into binary64 output, from their exact value:
+   int64, uint64 (no rounding to binary64 first) and float16 (uint16 patterns). */
+void sr_loop_round_i64(char **, const sr_intp *, const sr_intp *, void *);
+void sr_loop_round_u64(char **, const sr_intp *, const sr_intp *, void *);
+void sr_loop_round_f16(char **, const sr_intp *, const sr_intp *, void *);
 
 /* Kahan-compensated sum of n strided values, every operation rounded in ctx. */
 double sr_sum_kahan_f32(sr_context *ctx, const char *x, sr_intp n, sr_intp stride);

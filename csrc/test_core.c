@@ -209,6 +209,29 @@ static void test_arith(void)
     CHECK(dr == 0 && signbit(dr), "down: x - x is -0");
 }
 
+/* 64-bit integers are rounded from their exact value, float16 from its own. */
+static void test_other_inputs(void)
+{
+    sr_context p52 = make_ctx(52, 1023, -1022, 1, SR_OVERFLOW_INF, 0, SR_NEAREST, 64);
+    sr_context down = make_ctx(53, 1023, -1022, 1, SR_OVERFLOW_INF, 0, SR_DOWN, 64);
+    sr_context b16 = make_ctx(11, 15, -14, 1, SR_OVERFLOW_INF, 0, SR_NEAREST, 64);
+    int64_t iv[3] = {((int64_t)1 << 62) + 1025, -(((int64_t)1 << 62) + 1025), INT64_MIN};
+    uint64_t uv[2] = {UINT64_MAX, ((uint64_t)1 << 53) + 1};
+    uint16_t hv[4] = {0x0001, 0x8000, 0x7bff, 0x7e01};   /* 2^-24, -0, 65504, a NaN */
+    double r[4];
+    sr_intp n3 = 3, n2 = 2, n4 = 4, s8[2] = {8, 8}, s2[2] = {2, 8};
+    char *ai[2] = {(char *)iv, (char *)r}, *au[2] = {(char *)uv, (char *)r},
+         *ah[2] = {(char *)hv, (char *)r};
+    sr_loop_round_i64(ai, &n3, s8, &p52);
+    CHECK(r[0] == 0x1p62 + 2048 && r[1] == -0x1p62 - 2048 && r[2] == -0x1p63,
+          "int64 in a 52-bit format: %a %a %a", r[0], r[1], r[2]);
+    sr_loop_round_u64(au, &n2, s8, &down);
+    CHECK(r[0] == 0x1p64 - 2048 && r[1] == 0x1p53, "uint64 down: %a %a", r[0], r[1]);
+    sr_loop_round_f16(ah, &n4, s2, &b16);
+    CHECK(r[0] == 0x1p-24 && r[1] == 0 && signbit(r[1]) && r[2] == 65504 && isnan(r[3]),
+          "float16 in binary16: %a %a %a %a", r[0], r[1], r[2], r[3]);
+}
+
 /* A format as wide as the input type rounds nothing away: every value, zeros and
    subnormals included, comes back unchanged, from the contiguous loops, single
    values, sums and reductions. (These once shifted by -1 and by 64, which
@@ -429,6 +452,7 @@ int main(void)
     test_stochastic();
     test_arith();
     test_format_as_wide_as_input();
+    test_other_inputs();
     test_fp_environment();
     test_fast_path_matches_general();
     test_isa_paths_agree();
