@@ -7,11 +7,10 @@
  * first, which is exact.
  */
 #include <math.h>
-#if defined(__SSE2__)
+#include "round_impl.h"
+#if SR_USE_SSE2
 #include <emmintrin.h>
 #endif
-
-#include "round_impl.h"
 #include "srround.h"
 
 static inline uint64_t dbits(double x) { uint64_t u; memcpy(&u, &x, sizeof u); return u; }
@@ -581,7 +580,7 @@ static inline chain chain_setup(sr_context *ctx)
    the speed on the machine of bench/README.md). */
 static inline double add_to_bits(double r, uint64_t x, uint64_t clear)
 {
-#if defined(__SSE2__)
+#if SR_USE_SSE2
     __m128i v = _mm_castpd_si128(_mm_set_sd(r));
     v = _mm_and_si128(_mm_add_epi64(v, _mm_cvtsi64_si128((long long)x)),
                       _mm_cvtsi64_si128((long long)clear));
@@ -595,7 +594,7 @@ static inline double add_to_bits(double r, uint64_t x, uint64_t clear)
    is computed in the SSE register too (for formats with p >= 2, parity_offset 0). */
 static inline double nearest_in_register(double r, const sr_normal_consts_f64 *k)
 {
-#if defined(__SSE2__)
+#if SR_USE_SSE2
     __m128i v = _mm_castpd_si128(_mm_set_sd(r));
     __m128i last = _mm_and_si128(_mm_srl_epi64(v, _mm_cvtsi32_si128(k->d)),
                                  _mm_cvtsi64_si128(1));

@@ -37,6 +37,14 @@ static inline uint64_t sr_choose(int away, sr_split s)
         (s3) = ((s3) << 45) | ((s3) >> 19);                                               \
     } while (0)
 
+/* SR_PORTABLE_ONLY: the portable C path alone, no per-ISA kernels and no SSE
+   intrinsics: the code that other machines run, built and tested on x86-64 too. */
+#if defined(__SSE2__) && !defined(SR_PORTABLE_ONLY)
+#define SR_USE_SSE2 1
+#else
+#define SR_USE_SSE2 0
+#endif
+
 /* Hides a variable's value from the optimizer (an empty asm that may change it), at
    no cost: GCC 12 vectorizes `one << n` with per-lane counts n on 64-bit lanes only
    when it cannot see that one is the constant 1. */
@@ -71,7 +79,7 @@ enum {
     SR_RAISE_DIVBYZERO = 2,   /* an exact infinity from finite operands (x / 0) */
     SR_RAISE_INVALID = 4      /* NaN from operands that are not NaN (inf - inf, sqrt(-1) ...) */
 };
-#if defined(__SSE2__)
+#if SR_USE_SSE2
 #include <xmmintrin.h>
 typedef unsigned int sr_fpenv;
 #define SR_MXCSR_DEFAULT 0x1f80u   /* all exceptions masked, nearest, no FTZ/DAZ, clear */
