@@ -615,9 +615,21 @@ static inline int increment_is_fixed(sr_rounding mode)
            mode == SR_NEAREST_AWAY;
 }
 
+/* The exact path of a chain step: out of line, so that the fast one stays small
+   enough to be inlined into every specialized loop. */
+#if defined(__GNUC__)
+__attribute__((noinline))
+#endif
+static double chain_step_exact(const chain *ch, sr_op op, double a, double b,
+                               sr_rounding mode, uint64_t rnd)
+{
+    exact_result e = op == SR_OP_MULTIPLY ? op_multiply(a, b, mode) : op_add(a, b, mode);
+    return round_exact(e, &ch->ctx->fmt, mode, ch->rshift, rnd);
+}
+
 /* fl(a op b), op add or multiply; for binary32 data, a and b are binary32 values */
-static inline double chain_step(const chain *ch, sr_op op, double a, double b, int f32,
-                                sr_rounding mode, uint64_t rnd)
+static SR_ALWAYS_INLINE double chain_step(const chain *ch, sr_op op, double a, double b,
+                                          int f32, sr_rounding mode, uint64_t rnd)
 {
     double r = op == SR_OP_MULTIPLY ? a * b : a + b;
     uint64_t u;
@@ -645,8 +657,7 @@ static inline double chain_step(const chain *ch, sr_op op, double a, double b, i
             return dval(y);
         }
     }
-    exact_result e = op == SR_OP_MULTIPLY ? op_multiply(a, b, mode) : op_add(a, b, mode);
-    return round_exact(e, &ch->ctx->fmt, mode, ch->rshift, rnd);
+    return chain_step_exact(ch, op, a, b, mode, rnd);
 }
 
 /* ctx.add.reduce / ctx.multiply.reduce: NumPy passes the accumulator as both first
