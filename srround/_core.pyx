@@ -379,8 +379,11 @@ cdef class Context:
     ``round`` (1 input), ``add``, ``subtract``, ``multiply``, ``divide`` (2),
     ``fma`` (3) and ``sqrt`` (1). Each computes the exact result and rounds it once
     into the format. float32 and float64 loops (float64 only for formats that
-    float32 cannot carry); broadcasting, ``out=``, ``where=``, ``axis=``, and
-    ``reduce``/``accumulate`` for ``add`` (identity 0) and ``multiply`` (identity 1).
+    float32 cannot carry), and for ``round`` also int64, uint64 and float16 loops
+    with float64 results (the input rule of srround/rounding.py); broadcasting,
+    ``out=``, ``where=``, ``axis=``, and ``reduce``/``accumulate`` for ``add``
+    (identity 0) and ``multiply`` (identity 1). Overflow raises NumPy's floating-point
+    "overflow" error (np.errstate), as NumPy's own casts do.
 
     Random draws follow NumPy's iteration order: element k processed gets word k of
     the stream, whatever NumPy's buffering or chunking. Rounding float32 data draws
