@@ -558,6 +558,7 @@ typedef struct {
     sr_context *ctx;
     sr_normal_consts_f64 k;
     uint64_t lo, span;     /* the fast kernel's range: [lo, lo + span) */
+    uint64_t clear;        /* ~k.mask: clears the discarded bits */
     int rshift;
 } chain;
 
@@ -570,6 +571,7 @@ static inline chain chain_setup(sr_context *ctx)
     ch.lo = c->normal_bits;
     /* no fast steps for binary64 itself: the normal-range kernel needs d >= 1 */
     ch.span = c->shift ? 0x7ff0000000000000u - ch.lo : 0;
+    ch.clear = ~ch.k.mask;
     ch.rshift = 64 - ctx->bits;
     return ch;
 }
@@ -651,7 +653,7 @@ static SR_ALWAYS_INLINE double chain_step(const chain *ch, sr_op op, double a, d
             /* overflow is rare: a branch keeps its test off the chain of steps */
             uint64_t y = (u + x) & ~ch->k.mask;
             if ((y & 0x7fffffffffffffffu) > ch->k.max_bits) return dval(sr_normal_overflow_f64(y, &ch->k));
-            if (increment_is_fixed(mode)) return add_to_bits(r, x, ~ch->k.mask);
+            if (increment_is_fixed(mode)) return add_to_bits(r, x, ch->clear);
             if (mode == SR_NEAREST && ch->k.parity_offset == 0)
                 return nearest_in_register(r, &ch->k);
             return dval(y);
