@@ -797,7 +797,6 @@ static inline int shifted_overlap(char *const *p, int nargs, const char *out, sr
             if (steps[k] != 0 && steps[k] != sizeof(T)) fast = NULL;                       \
         uint64_t rnd[SR_CHUNK] = {0};                                                      \
         uint64_t undecided[SR_CHUNK];                                                      \
-        unsigned fast_raised = 0;   /* apart from `raised`, which stays in a register */    \
         char *p[4];                                                                        \
         sr_intp st[3];                                                                     \
         for (int k = 0; k < 3; k++) {   /* operands beyond NARGS alias the first */        \
@@ -811,7 +810,7 @@ static inline int shifted_overlap(char *const *p, int nargs, const char *out, sr
             n -= m;                                                                        \
             int done = fast && !shifted_overlap(p, NARGS, p[3], m * (sr_intp)sizeof(T)) ?  \
                 fast(op, (const char *const *)p, st, p[3], m, &ctx->fmt.f64, mode, rshift, \
-                     rnd, undecided, &fast_raised) : 0;                                    \
+                     rnd, undecided) : 0;                                                  \
             for (sr_intp i = 0; done != 1 && i < m; i++) {                                 \
                 if (done == 2 && !undecided[i]) continue;                                  \
                 T a, b, c;                                                                 \
@@ -828,7 +827,7 @@ static inline int shifted_overlap(char *const *p, int nargs, const char *out, sr
             for (int k = 0; k < 3; k++) p[k] += m * st[k];                                 \
             p[3] += m * steps[NARGS];                                                      \
         }                                                                                  \
-        sr_fpenv_leave(caller, raised | fast_raised);                                      \
+        sr_fpenv_leave(caller, raised);                                                    \
     }
 
 #define SR_ALL_OPS(T)                                                                      \

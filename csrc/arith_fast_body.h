@@ -5,25 +5,25 @@
  * r: the TwoSum error (add, subtract; fma of binary32 data), the fma-computed error
  * of a product, the fma-computed remainder of a quotient or square root (exact above
  * 2^-960), or for binary64 fma, whether any of the terms of a + b + c's error-free
- * split is nonzero. Where r is in the format's normal range, rounding r gives the
- * right answer whatever the (less than half a binary64 ulp) error, unless the error
- * can tip a boundary (sr_normal_decided): pass 2 rounds r with the branch-free
- * normal-range kernel, which compilers vectorize, and flags the rare undecided
- * elements for the caller's exact path. Chunks with any result outside the normal
- * range go to the general per-element path (arith.c).
+ * split is nonzero. Where r is in the format's normal range, up to max, rounding r
+ * gives the right answer whatever the (less than half a binary64 ulp) error, unless
+ * the error can tip a boundary (sr_normal_decided): pass 2 rounds r with the
+ * branch-free normal-range kernel, which compilers vectorize, and flags the rare
+ * undecided elements for the caller's exact path. Nothing here overflows (r == max
+ * with an error is undecided), so no floating-point flag is due. Chunks with any
+ * result outside that range go to the general per-element path (arith.c).
  */
 #define SR_F64(x) SR_PASTE3(x, _f64, SR_ISA_TAG)
 
 /* Returns 0 (nothing written) if the chunk does not qualify; else writes out[0..n)
    and returns 1, or 2 when some elements still need the exact path (undecided[i]
-   set), and adds the flags to raise to *raised. Operands: in[k] with stride st[k], 0
-   (a broadcast scalar) or sizeof(SR_T); out is contiguous. The flags this pass
-   raises itself (inexact, invalid from infinities ...) are the caller's to discard
-   (sr_fpenv_leave). */
+   set). Operands: in[k] with stride st[k], 0 (a broadcast scalar) or sizeof(SR_T);
+   out is contiguous. The flags this pass raises itself (inexact, invalid from
+   infinities ...) are the caller's to discard (sr_fpenv_leave). */
 static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr_intp *st,
                                        char *out, sr_intp n, const sr_type_consts *c,
                                        sr_rounding mode, int rshift, const uint64_t *rnd,
-                                       uint64_t *undecided, unsigned *raised)
+                                       uint64_t *undecided)
 {
     double s[SR_CHUNK];          /* local: provably unaliased, so vectorized */
     uint64_t inexact[SR_CHUNK];  /* integer flags keep pass 2 all-integer */
@@ -35,7 +35,7 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
     const uint64_t range_lo = op == SR_OP_MULTIPLY && !single &&
                                       c->normal_bits < min_product ? min_product
                                                                    : c->normal_bits,
-                   span = 0x7ff0000000000000u - range_lo;
+                   span = c->max_bits + 1 - range_lo;
     /* the normal-range kernel needs d >= 1 discarded bits (not binary64 itself) */
     if (n > SR_CHUNK || c->shift == 0) return 0;
 #define SR_PASS1(A, B, C, COMPUTE)                                                         \
@@ -127,9 +127,7 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
     if (bad) return 0;
     SR_F64(sr_normal_consts) k = SR_F64(sr_normal_setup)(c, mode, 64 - rshift);
     SR_T *y = (SR_T *)(void *)out;
-    uint64_t any = 0, beyond = 0;
-    /* operands and r are finite here (else `bad`): +-inf or NaN in the result is the
-       overflow policy's */
+    uint64_t any = 0;
 #define SR_PASS2(MODE)                                                                     \
     for (sr_intp i = 0; i < n; i++) {                                                      \
         uint64_t u;                                                                        \
@@ -139,21 +137,13 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
         uint64_t open = inexact[i] & (uint64_t)!SR_F64(sr_normal_decided)(u, x, &k);      \
         undecided[i] = open;                                                               \
         any |= open;                                                                       \
-        u = SR_F64(sr_normal_overflow)((u + x) & ~k.mask, &k);                             \
-        beyond |= (uint64_t)((u & 0x7fffffffffffffffu) >= 0x7ff0000000000000u);            \
+        u = (u + x) & ~k.mask;                                                             \
         double r;                                                                          \
         memcpy(&r, &u, sizeof r);                                                          \
         y[i] = (SR_T)r;      /* exact: the result is a value of the format */              \
     }
     SR_DISPATCH_MODE(mode, SR_PASS2)
 #undef SR_PASS2
-    /* undecided elements are redone by the exact path, which raises their flags */
-    if (beyond) {
-        for (sr_intp i = 0; i < n; i++) {
-            double r = (double)y[i];
-            if (!undecided[i] && !isfinite(r)) *raised |= SR_RAISE_OVERFLOW;
-        }
-    }
     return any ? 2 : 1;
 }
 #undef SR_F64

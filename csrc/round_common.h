@@ -144,7 +144,7 @@ typedef enum { SR_OP_ADD, SR_OP_SUBTRACT, SR_OP_MULTIPLY, SR_OP_DIVIDE, SR_OP_SQ
 typedef int (*sr_arith_chunk_fn)(sr_op op, const char *const *in, const sr_intp *strides,
                                  char *out, sr_intp n, const sr_type_consts *c64,
                                  sr_rounding mode, int rshift, const uint64_t *rnd,
-                                 uint64_t *undecided, unsigned *raised);
+                                 uint64_t *undecided);
 /* Stochastic rounding of n contiguous, aligned values, n a multiple of one generator
    step (64 bytes of words), drawing from r (at a block boundary). Returns 0, having
    drawn nothing, if too many values of the chunk need the general routine; adds the
