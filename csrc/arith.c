@@ -630,7 +630,7 @@ static double chain_step_exact(const chain *ch, sr_op op, double a, double b,
 }
 
 /* fl(a op b), op add or multiply; for binary32 data, a and b are binary32 values */
-static SR_ALWAYS_INLINE double chain_step(const chain *ch, sr_op op, double a, double b,
+static inline double chain_step(const chain *ch, sr_op op, double a, double b,
                                           int f32, sr_rounding mode, uint64_t rnd)
 {
     double r = op == SR_OP_MULTIPLY ? a * b : a + b;
