@@ -208,12 +208,9 @@ static inline uint64_t residual_floor(double hi, double lo, double tail, const r
  * residual; lo == 0 iff x == hi; lo == +-inf stands for a nonzero too small for
  * binary64, an infinitesimal).
  */
-static uint64_t round_dd(double hi, double lo, double tail, lo_kind kind, double ra,
-                         double rb, double rc, double lost, const sr_type_consts *c,
-                         sr_rounding mode, int rshift, uint64_t rnd)
-{   /* the residual comes in registers, so that its caller's exact_result need not be
-       written to memory */
-    residual res = {kind, ra, rb, rc, lost};
+static uint64_t round_dd(double hi, double lo, double tail, const residual *res,
+                         const sr_type_consts *c, sr_rounding mode, int rshift, uint64_t rnd)
+{
     uint64_t bits = dbits(hi);
     if (lo == 0) return sr_round_bits_f64(bits, c, mode, rshift, rnd);
     uint64_t sign = bits & ((uint64_t)1 << 63), a = bits ^ sign;
@@ -224,14 +221,14 @@ static uint64_t round_dd(double hi, double lo, double tail, lo_kind kind, double
         /* hi is strictly between two neighbours, and so is x: move frac by lo.
            (With sticky set, |x| is below 2^-64 of the gap: lo cannot matter.) */
         if (!s.sticky) {
-            s.frac += residual_floor(hi, lo, tail, &res, sigma, 64 - s.ulp_exp, &inexact);
+            s.frac += residual_floor(hi, lo, tail, res, sigma, 64 - s.ulp_exp, &inexact);
             s.sticky = inexact;
         }
     } else {
         /* hi is a neighbour; x lies just above it, or just below it: then split the
            double below hi, and the fraction is 2^64 plus a negative one */
         if (below) s = sr_split_f64(a - 1, c);
-        s.frac = residual_floor(hi, lo, tail, &res, sigma, 64 - s.ulp_exp, &inexact);
+        s.frac = residual_floor(hi, lo, tail, res, sigma, 64 - s.ulp_exp, &inexact);
         s.sticky = inexact;
     }
     return sr_finish_f64(s, sign, c, mode, rshift, rnd);
@@ -248,8 +245,8 @@ typedef struct {
                            HUGE: half the exact result */
     double tail_s;      /* as tail, for hi_s + lo_s */
     int tiny_neg;       /* ... when even that underflows: then only the sign is kept */
-    residual res;       /* what lo (or lo_s, where they are used) stands for */
-} exact_result;
+} exact_result;   /* (what lo, or lo_s, stands for goes to a residual beside it: the
+                     struct stays small, cheap to set up per element) */
 enum { EXACT, INFINITE, TINY, HUGE };   /* HUGE: finite, beyond DBL_MAX; hi_s, lo_s
                                            hold half of it (hi_s inf: even that is) */
 
@@ -307,7 +304,7 @@ static inline void div_rem(double a, double b, double *q, double *lo, residual *
     *res = (residual){LO_QUOTIENT, a, b, r, 0};
 }
 
-static inline exact_result exact_div(double a, double b)
+static inline exact_result exact_div(double a, double b, residual *res)
 {
     exact_result x = {0};
     /* A tiny dividend's remainders underflow: scale both operands, same quotient. */
@@ -321,17 +318,17 @@ static inline exact_result exact_div(double a, double b)
     if (isinf(x.hi)) {
         x.kind = HUGE;
         x.hi_s = (a / 2) / b;
-        if (isfinite(x.hi_s)) div_rem(a / 2, b, &x.hi_s, &x.lo_s, &x.res);
+        if (isfinite(x.hi_s)) div_rem(a / 2, b, &x.hi_s, &x.lo_s, res);
         return x;
     }
     if (isinf(b) || a == 0) return x;   /* exact zero */
     if (fabs(x.hi) >= DIV_TINY_LIMIT) {
-        div_rem(a, b, &x.hi, &x.lo, &x.res);
+        div_rem(a, b, &x.hi, &x.lo, res);
         return x;
     }
     x.kind = TINY;
     x.tiny_neg = signbit(a) != signbit(b);
-    div_rem(ldexp(a, SR_TINY_SCALE), b, &x.hi_s, &x.lo_s, &x.res);
+    div_rem(ldexp(a, SR_TINY_SCALE), b, &x.hi_s, &x.lo_s, res);
     if (fabs(x.hi_s) < DIV_TINY_LIMIT) x.hi_s = x.lo_s = 0;
     return x;
 }
@@ -346,18 +343,18 @@ static inline void sqrt_rem(double a, double *s, double *lo, residual *res)
     *res = (residual){LO_ROOT, a, 0, r, 0};
 }
 
-static inline exact_result exact_sqrt(double a)
+static inline exact_result exact_sqrt(double a, residual *res)
 {
     exact_result x = {0};
     if (!(a > 0) || isinf(a)) { x.hi = sqrt(a); x.kind = isinf(a) ? INFINITE : EXACT; return x; }
     if (a < SQRT_TINY_LIMIT) {
         /* the remainders of a tiny square root underflow: scale by 2^(2 SR_TINY_SCALE) */
         x.kind = TINY;
-        sqrt_rem(ldexp(a, 2 * SR_TINY_SCALE), &x.hi_s, &x.lo_s, &x.res);
+        sqrt_rem(ldexp(a, 2 * SR_TINY_SCALE), &x.hi_s, &x.lo_s, res);
         x.hi = x.hi_s;  /* any nonzero finite value: only kind matters from here */
         return x;
     }
-    sqrt_rem(a, &x.hi, &x.lo, &x.res);
+    sqrt_rem(a, &x.hi, &x.lo, res);
     return x;
 }
 
@@ -380,7 +377,8 @@ static inline void fma_residual(double a, double b, double c, double hi, double 
 }
 
 /* a*b + c where |a*b| < 2^-960 (its TwoProd error may underflow). */
-static inline exact_result fma_tiny_product(double a, double b, double c, double p, double e)
+static inline exact_result fma_tiny_product(double a, double b, double c, double p, double e,
+                                            residual *res)
 {
     exact_result x = {0};
     int ab_neg = signbit(a) != signbit(b);
@@ -413,12 +411,12 @@ static inline exact_result fma_tiny_product(double a, double b, double c, double
     if (x.hi_s == 0) { x.hi = 0; return x; }   /* exactly zero */
     x.kind = TINY;
     x.tiny_neg = signbit(x.hi_s) != 0;
-    fma_residual(as, bs, cs, x.hi_s, &x.lo_s, &x.tail_s, &x.res);
+    fma_residual(as, bs, cs, x.hi_s, &x.lo_s, &x.tail_s, res);
     if (fabs(x.hi_s) < TINY_LIMIT) x.hi_s = x.lo_s = 0;
     return x;
 }
 
-static inline exact_result exact_fma(double a, double b, double c)
+static inline exact_result exact_fma(double a, double b, double c, residual *res)
 {
     exact_result x = {0};
     x.hi = fma(a, b, c);
@@ -427,7 +425,7 @@ static inline exact_result exact_fma(double a, double b, double c)
     if (a != 0 && b != 0 && ilogb(a) + ilogb(b) < -958) {
         double p, e;
         two_prod(a, b, &p, &e);
-        if (fabs(p) < TINY_LIMIT) return fma_tiny_product(a, b, c, p, e);
+        if (fabs(p) < TINY_LIMIT) return fma_tiny_product(a, b, c, p, e, res);
     }
     /* Near the top of the range a*b or RN(a*b) + c may overflow (raising flags and
        spoiling the error terms) even though the result is finite. */
@@ -440,8 +438,8 @@ static inline exact_result exact_fma(double a, double b, double c)
         x.kind = HUGE;
         x.hi_s = fma(a / 2, b, c2);
         if (isfinite(x.hi_s) && isfinite((a / 2) * b)) {
-            fma_residual(a / 2, b, c2, x.hi_s, &x.lo_s, &x.tail_s, &x.res);
-            x.res.lost = lost;
+            fma_residual(a / 2, b, c2, x.hi_s, &x.lo_s, &x.tail_s, res);
+            res->lost = lost;
             if (lost != 0) {
                 if (x.lo_s == 0) x.lo_s = copysign(INFINITY, lost);   /* infinitesimal */
                 else if (x.tail_s == 0) x.tail_s = lost;
@@ -450,15 +448,14 @@ static inline exact_result exact_fma(double a, double b, double c)
         return x;
     }
     /* x.hi == 0 with these sizes: the exact result is zero (fix_zero_sum signs it) */
-    fma_residual(a, b, c, x.hi, &x.lo, &x.tail, &x.res);   /* exact = s + t + e */
+    fma_residual(a, b, c, x.hi, &x.lo, &x.tail, res);   /* exact = s + t + e */
     return x;
 }
 
-#define SR_RESIDUAL_ARGS(r) (r).kind, (r).a, (r).b, (r).c, (r).lost
-
-/* Rounds an exact result; returns the binary64 value of the rounded result. */
-static inline double round_exact(exact_result x, const sr_format *f, sr_rounding mode,
-                                 int rshift, uint64_t rnd)
+/* Rounds an exact result, res saying what its lo (or lo_s) stands for; returns the
+   binary64 value of the rounded result. */
+static inline double round_exact(exact_result x, const residual *res, const sr_format *f,
+                                 sr_rounding mode, int rshift, uint64_t rnd)
 {
     const sr_type_consts *c = &f->f64;
     if (isnan(x.hi)) return x.hi;
@@ -468,7 +465,7 @@ static inline double round_exact(exact_result x, const sr_format *f, sr_rounding
            format (it can still come back to max, e.g. under stochastic rounding);
            else it is beyond every format's max + spacing: overflow. */
         if (isfinite(x.hi_s) && f->f64_half.usable)
-            return ldexp(dval(round_dd(x.hi_s, x.lo_s, x.tail_s, SR_RESIDUAL_ARGS(x.res), &f->f64_half,
+            return ldexp(dval(round_dd(x.hi_s, x.lo_s, x.tail_s, res, &f->f64_half,
                                        mode, rshift, rnd)), 1);
         int neg = signbit(x.hi) != 0;
         uint64_t r = sr_overflows_outward(mode, neg) ? c->inf_result : c->max_bits;
@@ -476,7 +473,7 @@ static inline double round_exact(exact_result x, const sr_format *f, sr_rounding
     }
     if (x.kind == TINY) {
         if (x.hi_s != 0 && f->f64_scaled.usable)
-            return ldexp(dval(round_dd(x.hi_s, x.lo_s, x.tail_s, SR_RESIDUAL_ARGS(x.res), &f->f64_scaled,
+            return ldexp(dval(round_dd(x.hi_s, x.lo_s, x.tail_s, res, &f->f64_scaled,
                                        mode, rshift, rnd)),
                          -SR_TINY_SCALE);
         /* |exact| is far below 2^-64 of the smallest gap: only its sign and the fact
@@ -485,7 +482,7 @@ static inline double round_exact(exact_result x, const sr_format *f, sr_rounding
         return dval(((uint64_t)x.tiny_neg << 63) | (away ? c->gap_bits : 0));
     }
     double lo = x.infinitesimal ? x.infinitesimal * (double)INFINITY : x.lo;
-    return dval(round_dd(x.hi, lo, x.tail, SR_RESIDUAL_ARGS(x.res), c, mode, rshift, rnd));
+    return dval(round_dd(x.hi, lo, x.tail, res, c, mode, rshift, rnd));
 }
 
 /* The flags an operation on a, b, c (unused operands repeat a) raises, from its exact
@@ -518,34 +515,39 @@ static inline exact_result fix_zero_sum(exact_result x, double a, double b, sr_r
     return x;
 }
 
-static inline exact_result op_add(double a, double b, sr_rounding m)
+/* The operations as the loops call them: res receives what lo stands for (left as
+   LO_EXACT where lo is exact). */
+static inline exact_result op_add(double a, double b, sr_rounding m, residual *res)
 {
+    (void)res;
     return fix_zero_sum(exact_add(a, b), a, b, m);
 }
-static inline exact_result op_subtract(double a, double b, sr_rounding m)
+static inline exact_result op_subtract(double a, double b, sr_rounding m, residual *res)
 {
+    (void)res;
     return fix_zero_sum(exact_add(a, -b), a, -b, m);
 }
-static inline exact_result op_multiply(double a, double b, sr_rounding m)
+static inline exact_result op_multiply(double a, double b, sr_rounding m, residual *res)
 {
     (void)m;
+    (void)res;
     return exact_mul(a, b);
 }
-static inline exact_result op_divide(double a, double b, sr_rounding m)
+static inline exact_result op_divide(double a, double b, sr_rounding m, residual *res)
 {
     (void)m;
-    return exact_div(a, b);
+    return exact_div(a, b, res);
 }
-static inline exact_result op_fma(double a, double b, double c, sr_rounding m)
+static inline exact_result op_fma(double a, double b, double c, sr_rounding m, residual *res)
 {
     /* a*b is an exact +-0 when a or b is zero; its sign is the product's */
     double ab_zero_sign = (a == 0 || b == 0) ? a * b : 1.0;
-    return fix_zero_sum(exact_fma(a, b, c), ab_zero_sign, c, m);
+    return fix_zero_sum(exact_fma(a, b, c, res), ab_zero_sign, c, m);
 }
-static inline exact_result op_sqrt(double a, sr_rounding m)
+static inline exact_result op_sqrt(double a, sr_rounding m, residual *res)
 {
     (void)m;
-    return exact_sqrt(a);
+    return exact_sqrt(a, res);
 }
 
 /* ---- sequential sums -----------------------------------------------------------
@@ -625,8 +627,10 @@ __attribute__((noinline))
 static double chain_step_exact(const chain *ch, sr_op op, double a, double b,
                                sr_rounding mode, uint64_t rnd)
 {
-    exact_result e = op == SR_OP_MULTIPLY ? op_multiply(a, b, mode) : op_add(a, b, mode);
-    return round_exact(e, &ch->ctx->fmt, mode, ch->rshift, rnd);
+    residual res = {LO_EXACT, 0, 0, 0, 0};
+    exact_result e = op == SR_OP_MULTIPLY ? op_multiply(a, b, mode, &res)
+                                          : op_add(a, b, mode, &res);
+    return round_exact(e, &res, &ch->ctx->fmt, mode, ch->rshift, rnd);
 }
 
 /* fl(a op b), op add or multiply; for binary32 data, a and b are binary32 values */
@@ -797,6 +801,7 @@ static inline int shifted_overlap(char *const *p, int nargs, const char *out, sr
             if (steps[k] != 0 && steps[k] != sizeof(T)) fast = NULL;                       \
         uint64_t rnd[SR_CHUNK] = {0};                                                      \
         uint64_t undecided[SR_CHUNK];                                                      \
+        residual res = {LO_EXACT, 0, 0, 0, 0};   /* set where an operation needs one */     \
         char *p[4];                                                                        \
         sr_intp st[3];                                                                     \
         for (int k = 0; k < 3; k++) {   /* operands beyond NARGS alias the first */        \
@@ -818,8 +823,9 @@ static inline int shifted_overlap(char *const *p, int nargs, const char *out, sr
                 memcpy(&b, p[1] + i * st[1], sizeof b);                                    \
                 memcpy(&c, p[2] + i * st[2], sizeof c);                                    \
                 (void)b; (void)c;                                                          \
+                res.kind = LO_EXACT;                                                       \
                 exact_result x = EXACT;                                                    \
-                double r = round_exact(x, &ctx->fmt, mode, rshift, rnd[i]);                \
+                double r = round_exact(x, &res, &ctx->fmt, mode, rshift, rnd[i]);          \
                 raised |= op_flags(x, r, a, b, c);                                         \
                 T rt = (T)r;        /* exact: a value of the format */                     \
                 memcpy(p[3] + i * steps[NARGS], &rt, sizeof rt);                           \
@@ -831,12 +837,12 @@ static inline int shifted_overlap(char *const *p, int nargs, const char *out, sr
     }
 
 #define SR_ALL_OPS(T)                                                                      \
-    SR_DEFINE_LOOP(add, T, 2, SR_OP_ADD, op_add(a, b, mode))                               \
-    SR_DEFINE_LOOP(subtract, T, 2, SR_OP_SUBTRACT, op_subtract(a, b, mode))                \
-    SR_DEFINE_LOOP(multiply, T, 2, SR_OP_MULTIPLY, op_multiply(a, b, mode))                \
-    SR_DEFINE_LOOP(divide, T, 2, SR_OP_DIVIDE, op_divide(a, b, mode))                      \
-    SR_DEFINE_LOOP(fma, T, 3, SR_OP_FMA, op_fma(a, b, c, mode))                            \
-    SR_DEFINE_LOOP(sqrt, T, 1, SR_OP_SQRT, op_sqrt(a, mode))
+    SR_DEFINE_LOOP(add, T, 2, SR_OP_ADD, op_add(a, b, mode, &res))                         \
+    SR_DEFINE_LOOP(subtract, T, 2, SR_OP_SUBTRACT, op_subtract(a, b, mode, &res))          \
+    SR_DEFINE_LOOP(multiply, T, 2, SR_OP_MULTIPLY, op_multiply(a, b, mode, &res))          \
+    SR_DEFINE_LOOP(divide, T, 2, SR_OP_DIVIDE, op_divide(a, b, mode, &res))                \
+    SR_DEFINE_LOOP(fma, T, 3, SR_OP_FMA, op_fma(a, b, c, mode, &res))                      \
+    SR_DEFINE_LOOP(sqrt, T, 1, SR_OP_SQRT, op_sqrt(a, mode, &res))
 
 SR_ALL_OPS(f32)
 SR_ALL_OPS(f64)
@@ -883,6 +889,7 @@ static inline void split_f16(uint16_t h, double *hi, double *lo)
         int rshift = 64 - ctx->bits;                                                       \
         double hi[SR_CHUNK], lo[SR_CHUNK];                                                 \
         uint64_t rnd[SR_CHUNK] = {0};                                                      \
+        const residual exact_lo = {LO_EXACT, 0, 0, 0, 0};                                  \
         const char *in = args[0];                                                          \
         char *out = args[1];                                                               \
         unsigned raised = 0;                                                               \
@@ -901,8 +908,8 @@ static inline void split_f16(uint16_t h, double *hi, double *lo)
                                          m, c, mode, rshift, rnd);                         \
             for (sr_intp i = 0; any_lo && i < m; i++) {                                    \
                 if (lo[i] == 0) continue;                                                  \
-                double r = dval(round_dd(hi[i], lo[i], 0, LO_EXACT, 0, 0, 0, 0, c, mode,  \
-                                         rshift, rnd[i]));                                 \
+                double r = dval(round_dd(hi[i], lo[i], 0, &exact_lo, c, mode, rshift,     \
+                                         rnd[i]));                                         \
                 raised |= isfinite(r) ? 0 : SR_RAISE_OVERFLOW;                             \
                 memcpy(out + i * steps[1], &r, sizeof r);                                  \
             }                                                                              \
