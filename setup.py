@@ -1,30 +1,44 @@
-"""Builds the C core (csrc/) and the Cython bindings into srround._core."""
+"""Builds the C core (csrc/) and the Cython bindings into srround._core.
+
+The C compiler flags come from csrc/flags.mk, which the C tests' Makefile reads
+too. Variants go through the usual environment variables, e.g.
+    CC=clang python3 setup.py build_ext --inplace
+    CFLAGS=-DSR_PORTABLE_ONLY python3 setup.py build_ext --inplace   (no per-ISA kernels)
+"""
 import glob
+import os
 
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-CORE = ["csrc/format.c", "csrc/rng.c", "csrc/round.c", "csrc/arith.c", "csrc/kernels.c"]
+HERE = os.path.dirname(os.path.abspath(__file__))
+CORE = ["csrc/format.c", "csrc/rng.c", "csrc/round.c", "csrc/arith.c", "csrc/kernels.c",
+        "csrc/fpstate.c"]
 
-# Exact IEEE semantics: no contraction into fma, no fast-math, no -march=native.
-# -fno-math-errno only stops sqrt() from setting errno (nothing reads it), which lets
-# compilers vectorize it; results and floating-point flags are unchanged.
-FLAGS = ["-O3", "-ffp-contract=off", "-fno-fast-math", "-fno-math-errno",
-         "-fno-strict-aliasing"]
+
+def core_flags(path=os.path.join(HERE, "csrc", "flags.mk")):
+    """The SR_CFLAGS list of csrc/flags.mk."""
+    with open(path) as f:
+        for line in f:
+            name, sep, value = line.partition("=")
+            if sep and name.strip() == "SR_CFLAGS":
+                return value.split()
+    raise RuntimeError(f"{path} defines no SR_CFLAGS")
+
 
 ext = Extension(
     "srround._core",
     sources=["srround/_core.pyx"] + CORE,
-    depends=sorted(glob.glob("csrc/*.h")),   # rebuild when a kernel header changes
+    depends=sorted(glob.glob("csrc/*.h")) + ["csrc/flags.mk"],  # rebuild when these change
     include_dirs=[numpy.get_include(), "csrc"],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
-    extra_compile_args=FLAGS,
+    extra_compile_args=core_flags(),
 )
 
 # The matrix multiply-accumulate models (csrc/mma.c), with their own copy of the core.
 mma_ext = Extension("srround._mma", sources=["srround/_mma.pyx", "csrc/mma.c"] + CORE,
                     depends=ext.depends, include_dirs=ext.include_dirs,
-                    define_macros=ext.define_macros, extra_compile_args=FLAGS)
+                    define_macros=ext.define_macros, extra_compile_args=ext.extra_compile_args)
 
 setup(ext_modules=cythonize([ext, mma_ext], language_level=3))

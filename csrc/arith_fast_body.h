@@ -5,20 +5,22 @@
  * r: the TwoSum error (add, subtract; fma of binary32 data), the fma-computed error
  * of a product, the fma-computed remainder of a quotient or square root (exact above
  * 2^-960), or for binary64 fma, whether any of the terms of a + b + c's error-free
- * split is nonzero. Where r is in the format's normal range, rounding r gives the
- * right answer whatever the (less than half a binary64 ulp) error, unless the error
- * can tip a boundary (sr_normal_decided): pass 2 rounds r with the branch-free
- * normal-range kernel, which compilers vectorize, and flags the rare undecided
- * elements for the caller's exact path. Chunks with any result outside the normal
- * range go to the general per-element path (arith.c).
+ * split is nonzero. Where r is in the format's normal range, up to max, rounding r
+ * gives the right answer whatever the (less than half a binary64 ulp) error, unless
+ * the error can tip a boundary (sr_normal_decided): pass 2 rounds r with the
+ * branch-free normal-range kernel, which compilers vectorize, and flags the rare
+ * undecided elements for the caller's exact path. Nothing here overflows (r == max
+ * with an error is undecided), so no floating-point flag is due. Chunks with any
+ * result outside that range go to the general per-element path (arith.c).
  */
 #define SR_F64(x) SR_PASTE3(x, _f64, SR_ISA_TAG)
 
 /* Returns 0 (nothing written) if the chunk does not qualify; else writes out[0..n)
    and returns 1, or 2 when some elements still need the exact path (undecided[i]
    set). Operands: in[k] with stride st[k], 0 (a broadcast scalar) or sizeof(SR_T);
-   out is contiguous. */
-static inline int SR_FN(sr_arith_fast)(int op, const char *const *in, const sr_intp *st,
+   out is contiguous. The flags this pass raises itself (inexact, invalid from
+   infinities ...) are the caller's to discard (sr_fpenv_leave). */
+static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr_intp *st,
                                        char *out, sr_intp n, const sr_type_consts *c,
                                        sr_rounding mode, int rshift, const uint64_t *rnd,
                                        uint64_t *undecided)
@@ -33,12 +35,9 @@ static inline int SR_FN(sr_arith_fast)(int op, const char *const *in, const sr_i
     const uint64_t range_lo = op == SR_OP_MULTIPLY && !single &&
                                       c->normal_bits < min_product ? min_product
                                                                    : c->normal_bits,
-                   span = 0x7ff0000000000000u - range_lo;
+                   span = c->max_bits + 1 - range_lo;
     /* the normal-range kernel needs d >= 1 discarded bits (not binary64 itself) */
     if (n > SR_CHUNK || c->shift == 0) return 0;
-    /* This pass may raise flags (inexact, invalid from infinities, divide by zero)
-       that the result does not: keep the caller's flags as they were. */
-    sr_fp_flags flags = sr_save_fp_flags();
 #define SR_PASS1(A, B, C, COMPUTE)                                                         \
     for (sr_intp i = 0; i < n; i++) {                                                      \
         double x = (double)(A), y = (double)(B), z = (double)(C), r;                       \
@@ -51,31 +50,31 @@ static inline int SR_FN(sr_arith_fast)(int op, const char *const *in, const sr_i
         bad |= out_of_range | (uint64_t)(((u & 0x7fffffffffffffffu) - range_lo) >= span); \
     }
     /* the operations; each sets r, flag (exact result != r), maybe out_of_range */
-#define SR_OP_SUM(Y)                                                                       \
+#define SR_COMPUTE_SUM(Y)                                                                   \
     {                                                                                      \
         double yy = (Y);                                                                   \
         r = x + yy;                                                                        \
         double bb = r - x;                                                                 \
         flag = ((x - (r - bb)) + (yy - bb)) != 0;                                          \
     }
-#define SR_OP_PRODUCT                                                                      \
+#define SR_COMPUTE_PRODUCT                                                                  \
     {                                                                                      \
         r = x * y;       /* exact for binary32: their products fit in binary64 */          \
         flag = !single && fma(x, y, -r) != 0;                                              \
     }
-#define SR_OP_QUOTIENT                                                                     \
+#define SR_COMPUTE_QUOTIENT                                                                 \
     {                                                                                      \
         r = x / y;                                                                         \
         flag = fma(-r, y, x) != 0;                                                         \
         out_of_range = !single && !(fabs(x) >= tiny);                                      \
     }
-#define SR_OP_ROOT                                                                         \
+#define SR_COMPUTE_ROOT                                                                     \
     {                                                                                      \
         r = sqrt(x);                                                                       \
         flag = fma(-r, r, x) != 0;                                                         \
         out_of_range = !single && !(x >= tiny);                                            \
     }
-#define SR_OP_FMA                                                                          \
+#define SR_COMPUTE_FMA                                                                      \
     {                                                                                      \
         double p = x * y;                                                                  \
         if (single) {    /* p is exact: a TwoSum of p + z */                               \
@@ -110,21 +109,21 @@ static inline int SR_FN(sr_arith_fast)(int op, const char *const *in, const sr_i
     }
     /* the caller points unused operands at the first one, with its stride */
     switch (op) {
-    case SR_OP_ADD: SR_PASS1_ANY(SR_OP_SUM(y)) break;
-    case SR_OP_SUBTRACT: SR_PASS1_ANY(SR_OP_SUM(-y)) break;
-    case SR_OP_MULTIPLY: SR_PASS1_ANY(SR_OP_PRODUCT) break;
-    case SR_OP_DIVIDE: SR_PASS1_ANY(SR_OP_QUOTIENT) break;
-    case SR_OP_SQRT: SR_PASS1_ANY(SR_OP_ROOT) break;
-    default: SR_PASS1_ANY(SR_OP_FMA) break;
+    case SR_OP_ADD: SR_PASS1_ANY(SR_COMPUTE_SUM(y)) break;
+    case SR_OP_SUBTRACT: SR_PASS1_ANY(SR_COMPUTE_SUM(-y)) break;
+    case SR_OP_MULTIPLY: SR_PASS1_ANY(SR_COMPUTE_PRODUCT) break;
+    case SR_OP_DIVIDE: SR_PASS1_ANY(SR_COMPUTE_QUOTIENT) break;
+    case SR_OP_SQRT: SR_PASS1_ANY(SR_COMPUTE_ROOT) break;
+    case SR_OP_FMA: SR_PASS1_ANY(SR_COMPUTE_FMA) break;
+    default: SR_UNREACHABLE();
     }
 #undef SR_PASS1_ANY
-#undef SR_OP_SUM
-#undef SR_OP_PRODUCT
-#undef SR_OP_QUOTIENT
-#undef SR_OP_ROOT
-#undef SR_OP_FMA
+#undef SR_COMPUTE_SUM
+#undef SR_COMPUTE_PRODUCT
+#undef SR_COMPUTE_QUOTIENT
+#undef SR_COMPUTE_ROOT
+#undef SR_COMPUTE_FMA
 #undef SR_PASS1
-    sr_restore_fp_flags(flags);
     if (bad) return 0;
     SR_F64(sr_normal_consts) k = SR_F64(sr_normal_setup)(c, mode, 64 - rshift);
     SR_T *y = (SR_T *)(void *)out;
@@ -138,7 +137,7 @@ static inline int SR_FN(sr_arith_fast)(int op, const char *const *in, const sr_i
         uint64_t open = inexact[i] & (uint64_t)!SR_F64(sr_normal_decided)(u, x, &k);      \
         undecided[i] = open;                                                               \
         any |= open;                                                                       \
-        u = SR_F64(sr_normal_overflow)((u + x) & ~k.mask, &k);                             \
+        u = (u + x) & ~k.mask;                                                             \
         double r;                                                                          \
         memcpy(&r, &u, sizeof r);                                                          \
         y[i] = (SR_T)r;      /* exact: the result is a value of the format */              \

@@ -1,5 +1,6 @@
 /* Format descriptors: validate the parameters once and precompute, for each input
    type, the bit patterns the kernels compare against (CPFloat's habit). */
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -18,11 +19,14 @@ static uint64_t pow2_bits(int e, int P, int bias)
 
 static int mod2(int x) { return ((x % 2) + 2) % 2; }
 
+/* The constants for a type with P = 24 (binary32) or 53 (binary64) significand bits;
+   max is the largest finite value, as a double. */
 static void type_consts(sr_type_consts *c, const sr_format *f, int emax, int emin, int P,
-                        int bias, uint64_t max_bits, uint64_t inf_bits, uint64_t nan_bits)
+                        int bias, double max, uint64_t inf_bits, uint64_t nan_bits)
 {
     c->usable = f->precision <= P && emax <= bias && emin >= 1 - bias;
-    if (!c->usable) return;
+    if (!c->usable) return;   /* (float)max would be out of range: undefined in C */
+    uint64_t max_bits = P == 24 ? bits_of_float((float)max) : bits_of_double(max);
     c->shift = P - f->precision;
     c->emin_biased = emin + bias;
     c->parity_offset = f->precision == 1 ? mod2(1 - emin - bias) : 0;
@@ -30,10 +34,10 @@ static void type_consts(sr_type_consts *c, const sr_format *f, int emax, int emi
     c->gap_bits = pow2_bits(c->gap_exp, P, bias);
     c->normal_bits = pow2_bits(emin, P, bias);
     c->max_bits = max_bits;
-    switch (f->overflow) {
+    switch (f->overflow) {   /* sr_format_init has checked the value */
     case SR_OVERFLOW_INF: c->inf_result = inf_bits; break;
     case SR_OVERFLOW_SATURATE: c->inf_result = max_bits; break;
-    default: c->inf_result = nan_bits; break;
+    case SR_OVERFLOW_NAN: c->inf_result = nan_bits; break;
     }
 }
 
@@ -67,9 +71,9 @@ int sr_format_init(sr_format *f, int precision, int emax, int emin, int subnorma
     f->subnormals = subnormals != 0;
     f->overflow = overflow;
     f->max = max;
-    type_consts(&f->f32, f, emax, emin, 24, 127, bits_of_float((float)max), 0x7f800000u,
+    type_consts(&f->f32, f, emax, emin, 24, 127, max, 0x7f800000u,
                 0x7fc00000u);
-    type_consts(&f->f64, f, emax, emin, 53, 1023, bits_of_double(max), 0x7ff0000000000000u,
+    type_consts(&f->f64, f, emax, emin, 53, 1023, max, 0x7ff0000000000000u,
                 0x7ff8000000000000u);
     /* Tiny arithmetic results are rounded after scaling by 2^SR_TINY_SCALE: the same
        grid, shifted. They never overflow, so max is the largest double. Formats whose
@@ -77,10 +81,10 @@ int sr_format_init(sr_format *f, int precision, int emax, int emin, int subnorma
        their smallest value) and keep usable = 0. */
     int scaled_emin = emin + SR_TINY_SCALE;
     type_consts(&f->f64_scaled, f, scaled_emin + 1, scaled_emin, 53, 1023,
-                0x7fefffffffffffffu, 0x7ff0000000000000u, 0x7ff8000000000000u);
+                DBL_MAX, 0x7ff0000000000000u, 0x7ff8000000000000u);
     if (scaled_emin > 1000) f->f64_scaled.usable = 0;
     /* Halved: only huge values are rounded with it, so emin may be clamped. */
     type_consts(&f->f64_half, f, emax - 1, emin - 1 < -1022 ? -1022 : emin - 1, 53, 1023,
-                bits_of_double(max / 2), 0x7ff0000000000000u, 0x7ff8000000000000u);
+                max / 2, 0x7ff0000000000000u, 0x7ff8000000000000u);
     return 0;
 }

@@ -2,8 +2,10 @@
  * One kernel body, compiled once per instruction set, chosen at run time.
  *
  * round_impl.h (the rounding kernels) and the random-block loop below are compiled
- * three times: portable C, and under `#pragma GCC target` for AVX2 and AVX-512,
- * where the compiler vectorizes the same source for wider registers. Integer code
+ * three times: portable C, and with every function given the target attribute of
+ * AVX2 or AVX-512 (`#pragma GCC target` for GCC, `#pragma clang attribute` for
+ * clang, which ignores the former), where the compiler vectorizes the same source
+ * for wider registers. Integer code
  * has one meaning whatever the vector width, so every path gives the same bits;
  * the tests check it. The choice is made once, from the CPU's features, unless
  * SRROUND_ISA=scalar|avx2|avx512 asks for a particular path. No -march=native:
@@ -76,11 +78,16 @@ SR_DEFINE_KERNELS(_scalar, "scalar", sr_lanes2, 2)
 #undef SR_VEC_BYTES
 #undef SR_VARIABLE_SHIFTS
 
-#if defined(__GNUC__) && defined(__x86_64__)
+/* SR_PORTABLE_ONLY builds the portable path alone (see round_common.h). */
+#if defined(__GNUC__) && defined(__x86_64__) && !defined(SR_PORTABLE_ONLY)
 #define SR_HAVE_X86_PATHS 1
 
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
+#endif
 #define SR_ISA_TAG _avx2
 #define SR_VEC_BYTES 32
 #define SR_VARIABLE_SHIFTS 1
@@ -89,10 +96,15 @@ SR_DEFINE_KERNELS(_avx2, "avx2", sr_lanes4, 4)
 #undef SR_ISA_TAG
 #undef SR_VEC_BYTES
 #undef SR_VARIABLE_SHIFTS
+#if defined(__clang__)
+#pragma clang attribute pop
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma"))), \
+                             apply_to = function)
+#else
 #pragma GCC pop_options
-
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,fma")
+#endif
 #define SR_ISA_TAG _avx512
 #define SR_VEC_BYTES 64
 #define SR_VARIABLE_SHIFTS 1
@@ -101,7 +113,11 @@ SR_DEFINE_KERNELS(_avx512, "avx512", sr_lanes8, 8)
 #undef SR_ISA_TAG
 #undef SR_VEC_BYTES
 #undef SR_VARIABLE_SHIFTS
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 #endif
 
 static int cpu_supports(const char *isa)

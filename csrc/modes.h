@@ -11,7 +11,15 @@
  */
 #ifndef SRROUND_MODES_H
 #define SRROUND_MODES_H
+#include <stdlib.h>
+
 #include "srround.h"
+
+/* Every switch over an enum of the core lists all its values (-Wswitch-enum checks
+   the list). No other value can arrive: sr_format_init and sr_context_init reject
+   them. Were one to arrive anyway, the default stops the program rather than pick
+   a mode or an operation silently. */
+#define SR_UNREACHABLE() abort()
 
 #define SR_HALF ((uint64_t)1 << 63)
 
@@ -49,7 +57,7 @@ static inline int sr_round_away(sr_rounding mode, uint64_t frac, int sticky, int
     case SR_ODD: return sr_away_odd(frac, sticky, odd);
     case SR_STOCHASTIC: return sr_away_stochastic(frac, rnd, rshift);
     case SR_STOCHASTIC_EQUAL: return sr_away_stochastic_equal(frac, sticky, rnd);
-    default: return 0;
+    default: SR_UNREACHABLE();
     }
 }
 
@@ -64,7 +72,8 @@ static inline int sr_round_away(sr_rounding mode, uint64_t frac, int sticky, int
     case SR_DOWN: LOOP(SR_DOWN) break;                                                    \
     case SR_ODD: LOOP(SR_ODD) break;                                                      \
     case SR_STOCHASTIC: LOOP(SR_STOCHASTIC) break;                                        \
-    default: LOOP(SR_STOCHASTIC_EQUAL) break;                                             \
+    case SR_STOCHASTIC_EQUAL: LOOP(SR_STOCHASTIC_EQUAL) break;                            \
+    default: SR_UNREACHABLE();                                                            \
     }
 
 /* Does a result beyond max become the policy's "infinity" (else +-max)? IEEE 754:
@@ -75,7 +84,9 @@ static inline int sr_overflows_outward(sr_rounding mode, int neg)
     case SR_TOWARD_ZERO: case SR_ODD: return 0;
     case SR_UP: return !neg;
     case SR_DOWN: return neg;
-    default: return 1;
+    case SR_NEAREST: case SR_NEAREST_AWAY: case SR_STOCHASTIC: case SR_STOCHASTIC_EQUAL:
+        return 1;
+    default: SR_UNREACHABLE();
     }
 }
 #endif

@@ -12,7 +12,7 @@ int sr_rounding_is_stochastic(sr_rounding r)
 int sr_context_init(sr_context *ctx, const sr_format *fmt, sr_rounding rounding, int bits,
                     const uint64_t *seed, const char **err)
 {
-    if ((int)rounding < 0 || rounding >= SR_NUM_ROUNDINGS) {
+    if ((int)rounding < 0 || (int)rounding >= SR_NUM_ROUNDINGS) {
         *err = "unknown rounding mode"; return -1;
     }
     if (bits < 1 || bits > 64) { *err = "bits must be in 1..64"; return -1; }
@@ -57,12 +57,14 @@ static size_t buffered_draws(const sr_rng *r, size_t word_bytes)
    generator where the kernel path can (round_inline_*): the buffered words first,
    then whole steps of the lanes, then the rest through the buffer as usual. */
 #define SR_DEFINE_ROUND(T, SRT, WORD, FILL)                                                \
-    static void round_drawn_##T(sr_context *ctx, const sr_kernels *kernels, const char *in, \
-                                sr_intp is, char *out, sr_intp os, sr_intp m, int rshift) \
+    static unsigned round_drawn_##T(sr_context *ctx, const sr_kernels *kernels,           \
+                                    const char *in, sr_intp is, char *out, sr_intp os,    \
+                                    sr_intp m, int rshift)                                \
     {   /* m <= SR_CHUNK values, their words drawn through the buffer; lock held */       \
         WORD rnd[SR_CHUNK];                                                                \
         FILL(&ctx->rng, rnd, (size_t)m);                                                   \
-        kernels->round_##T(in, is, out, os, m, &ctx->fmt.T, ctx->rounding, rshift, rnd);  \
+        return kernels->round_##T(in, is, out, os, m, &ctx->fmt.T, ctx->rounding, rshift, \
+                                  rnd);                                                    \
     }                                                                                      \
     void sr_loop_round_##T(char **args, const sr_intp *dims, const sr_intp *steps,        \
                            void *data)                                                     \
@@ -79,34 +81,42 @@ static size_t buffered_draws(const sr_rng *r, size_t word_bytes)
                          (uintptr_t)args[1] % sizeof(SRT) == 0;                            \
         const char *in = args[0];                                                          \
         char *out = args[1];                                                               \
+        unsigned raised = 0;                                                               \
+        sr_fpenv caller = sr_fpenv_enter();                                                \
         for (sr_intp n = dims[0]; n > 0;) {                                                \
             sr_intp m = n < SR_CHUNK ? n : SR_CHUNK;                                       \
             if (!stochastic) {                                                             \
-                kernels->round_##T(in, is, out, os, m, c, ctx->rounding, rshift, NULL);   \
+                raised |= kernels->round_##T(in, is, out, os, m, c, ctx->rounding, rshift, \
+                                             NULL);                                        \
             } else if (!inline_rng) {                                                      \
                 sr_context_lock(ctx);                                                      \
-                round_drawn_##T(ctx, kernels, in, is, out, os, m, rshift);                 \
+                raised |= round_drawn_##T(ctx, kernels, in, is, out, os, m, rshift);       \
                 sr_context_unlock(ctx);                                                    \
             } else {                                                                       \
                 sr_context_lock(ctx);                                                      \
                 sr_intp lead = (sr_intp)buffered_draws(&ctx->rng, sizeof(WORD));           \
                 if (lead > m) lead = m;                                                    \
                 sr_intp mid = (m - lead) / step_values * step_values;                      \
-                if (lead > 0) round_drawn_##T(ctx, kernels, in, is, out, os, lead, rshift);  \
+                if (lead > 0)                                                              \
+                    raised |= round_drawn_##T(ctx, kernels, in, is, out, os, lead, rshift);  \
                 const char *in_mid = in + lead * is;                                       \
                 char *out_mid = out + lead * os;                                           \
                 if (mid > 0 && !kernels->round_inline_##T(in_mid, out_mid, mid, c,         \
-                                                          ctx->rounding, rshift, &ctx->rng)) \
-                    round_drawn_##T(ctx, kernels, in_mid, is, out_mid, os, mid, rshift);   \
+                                                          ctx->rounding, rshift, &ctx->rng, \
+                                                          &raised))                        \
+                    raised |= round_drawn_##T(ctx, kernels, in_mid, is, out_mid, os, mid,  \
+                                              rshift);                                     \
                 if (m - lead - mid > 0)                                                    \
-                    round_drawn_##T(ctx, kernels, in_mid + mid * is, is, out_mid + mid * os, \
-                                    os, m - lead - mid, rshift);                           \
+                    raised |= round_drawn_##T(ctx, kernels, in_mid + mid * is, is,         \
+                                              out_mid + mid * os, os, m - lead - mid,      \
+                                              rshift);                                     \
                 sr_context_unlock(ctx);                                                    \
             }                                                                              \
             in += m * is;                                                                  \
             out += m * os;                                                                 \
             n -= m;                                                                        \
         }                                                                                  \
+        sr_fpenv_leave(caller, raised);                                                    \
     }                                                                                      \
     SRT sr_round_##T(SRT x, sr_context *ctx)                                               \
     {                                                                                      \

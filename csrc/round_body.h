@@ -41,7 +41,8 @@ static inline sr_split SR_FN(sr_split_normal)(SR_U a, const sr_type_consts *c)
 
 /* The two neighbours of the finite magnitude a (a bit pattern) in the format, and
    where a lies between them. */
-static inline sr_split SR_FN(sr_split)(SR_U a, const sr_type_consts *c)
+/* (inlined also into the exact path's big rounding routine, where it is hot) */
+static SR_ALWAYS_INLINE sr_split SR_FN(sr_split)(SR_U a, const sr_type_consts *c)
 {
     sr_split s;
     if (a >= c->normal_bits) return SR_FN(sr_split_normal)(a, c);
@@ -51,12 +52,16 @@ static inline sr_split SR_FN(sr_split)(SR_U a, const sr_type_consts *c)
     if (a < c->gap_bits) {
         /* Below the format's smallest nonzero magnitude: neighbours 0 and the gap. */
         uint64_t m = E ? ((a & SR_FRAC_MASK) | ((SR_U)1 << (SR_P - 1))) : a;
-        int dG = c->gap_exp - qe_in;             /* >= 1, since a < gap */
+        int dG = c->gap_exp - qe_in;             /* >= 1 unless a == 0 */
         s.trunc = 0;
         s.up = c->gap_bits;
         s.odd = 0;
         s.ulp_exp = c->gap_exp;
-        if (dG <= 64) {                          /* m < 2^dG: all bits fit */
+        if (m == 0) {                            /* zero: exact (dG may be 0, when the gap
+                                                    is the input type's own) */
+            s.frac = 0;
+            s.sticky = 0;
+        } else if (dG <= 64) {                   /* m < 2^dG: all bits fit */
             s.frac = m << (64 - dG);
             s.sticky = 0;
         } else if (dG < 128) {
@@ -84,6 +89,13 @@ static inline sr_split SR_FN(sr_split)(SR_U a, const sr_type_consts *c)
         s.ulp_exp = qe_in + d;
     }
     return s;
+}
+
+/* Whether rounding the finite pattern `in` gave +-inf or NaN, by the overflow policy
+   (SR_RAISE_OVERFLOW's condition; infinite and NaN inputs raise nothing). */
+static inline SR_U SR_FN(sr_overflowed)(SR_U in, SR_U out)
+{
+    return (SR_U)(((in & ~SR_SIGN_BIT) < SR_INF_BITS) & ((out & ~SR_SIGN_BIT) >= SR_INF_BITS));
 }
 
 /* Picks the neighbour, then applies the overflow policy, and puts the sign back. */
@@ -137,15 +149,18 @@ static inline SR_FN(sr_normal_consts) SR_FN(sr_normal_setup)(const sr_type_const
     SR_FN(sr_normal_consts) k;
     k.d = c->shift;
     k.mask = ((SR_U)1 << k.d) - 1;
-    k.half = (SR_U)1 << (k.d - 1);
+    /* d == 0 (the format is the input type itself, e.g. binary64 reductions): the
+       constants are never used, but must be computed without shifting by -1 */
+    k.half = k.d ? (SR_U)1 << (k.d - 1) : 0;
     k.max_bits = (SR_U)c->max_bits;
     k.ovf_pos = (SR_U)(sr_overflows_outward(mode, 0) ? c->inf_result : c->max_bits);
     k.ovf_neg = (SR_U)(sr_overflows_outward(mode, 1) ? c->inf_result : c->max_bits);
     k.parity_offset = c->parity_offset;
-    int used = bits < k.d ? bits : k.d;   /* random bits that can matter, >= 1 */
+    int used = bits < k.d ? bits : k.d;   /* random bits that can matter, >= 1 if d is */
+    used = used > 0 ? used : 1;
     k.rnd_shift = SR_W - used;            /* keep the top `used` bits of the word */
     k.rnd_mask = (SR_U)(((SR_U)1 << (used - 1) << 1) - 1);
-    k.x_shift = k.d - used;
+    k.x_shift = k.d > used ? k.d - used : 0;
     k.rnd_bits = bits;
     k.emin_biased = c->emin_biased;
     k.one = 1;
@@ -173,7 +188,8 @@ static inline SR_U SR_FN(sr_increment)(SR_U bits, SR_U odd, SR_U mask, SR_U half
     case SR_DOWN: return mask & negmask;
     case SR_ODD: return mask & (odd - 1);
     case SR_STOCHASTIC: return (~(rtop >> rnd_shift) & rnd_mask) << x_shift;
-    default: return mask & ((SR_U)0 - (rtop >> (SR_W - 1)));
+    case SR_STOCHASTIC_EQUAL: return mask & ((SR_U)0 - (rtop >> (SR_W - 1)));
+    default: SR_UNREACHABLE();
     }
 }
 
@@ -284,8 +300,9 @@ static inline int SR_FN(sr_collect_special)(const SR_U *x, sr_intp n, const sr_t
 }
 
 /* Rounds n strided values; for the stochastic modes rnd holds n random words as wide
-   as SR_T (rshift >= 64 - SR_W), which enter the 64-bit decisions as their top bits. */
-static inline void SR_FN(sr_round_strided)(const char *in, sr_intp is, char *out, sr_intp os,
+   as SR_T (rshift >= 64 - SR_W), which enter the 64-bit decisions as their top bits.
+   Returns the flags to raise (SR_RAISE_OVERFLOW or 0). */
+static inline unsigned SR_FN(sr_round_strided)(const char *in, sr_intp is, char *out, sr_intp os,
                                            sr_intp n, const sr_type_consts *c,
                                            sr_rounding mode, int rshift, const void *rnd_words)
 {
@@ -313,6 +330,8 @@ static inline void SR_FN(sr_round_strided)(const char *in, sr_intp is, char *out
         }
         fast = n_special >= 0;   /* else the general routine for all */
     }
+    /* only the general routine can overflow: the fast loops see magnitudes <= max */
+    SR_U overflowed = 0;
 #define SR_MODE_LOOP(MODE)                                                                  \
     if (fast) {                                                                             \
         const SR_U *x = (const SR_U *)(const void *)in;                                     \
@@ -326,18 +345,21 @@ static inline void SR_FN(sr_round_strided)(const char *in, sr_intp is, char *out
         for (int j = 0; j < n_special; j++) {                                               \
             int i = special_at[j];                                                          \
             y[i] = SR_FN(sr_round_bits)(special_bits[j], c, MODE, rshift, SR_RND(MODE, i)); \
+            overflowed |= SR_FN(sr_overflowed)(special_bits[j], y[i]);                      \
         }                                                                                   \
     } else {                                                                                \
         for (sr_intp i = 0; i < n; i++) {                                                   \
-            SR_U b;                                                                         \
+            SR_U b, r;                                                                      \
             memcpy(&b, in + i * is, sizeof b);                                              \
-            b = SR_FN(sr_round_bits)(b, c, MODE, rshift, SR_RND(MODE, i));                  \
-            memcpy(out + i * os, &b, sizeof b);                                             \
+            r = SR_FN(sr_round_bits)(b, c, MODE, rshift, SR_RND(MODE, i));                  \
+            overflowed |= SR_FN(sr_overflowed)(b, r);                                       \
+            memcpy(out + i * os, &r, sizeof r);                                             \
         }                                                                                   \
     }
     SR_DISPATCH_MODE(mode, SR_MODE_LOOP)
 #undef SR_MODE_LOOP
 #undef SR_RND
+    return overflowed ? SR_RAISE_OVERFLOW : 0;
 }
 
 #ifdef SR_HAVE_INLINE_RNG
@@ -355,7 +377,7 @@ typedef SR_U SR_FN(sr_vec) __attribute__((vector_size(SR_VEC_BYTES)));
 
 static inline int SR_FN(sr_round_inline)(const char *in, char *out, sr_intp n,
                                          const sr_type_consts *c, sr_rounding mode,
-                                         int rshift, sr_rng *r)
+                                         int rshift, sr_rng *r, unsigned *raised)
 {
     enum { NV = 64 / SR_VEC_BYTES, STEP = 64 / sizeof(SR_U) };
     if (c->shift == 0 || n % STEP != 0 || n > SR_CHUNK) return 0;
@@ -404,11 +426,14 @@ static inline int SR_FN(sr_round_inline)(const char *in, char *out, sr_intp n,
     }
 #undef SR_INLINE_LOOPS
 #undef SR_INLINE_LOOP
+    SR_U overflowed = 0;
     for (int j = 0; j < n_special; j++) {
         SR_U y = SR_FN(sr_round_bits)(special_bits[j], c, mode, rshift,
                                       (uint64_t)words[special_at[j]] << (64 - SR_W));
+        overflowed |= SR_FN(sr_overflowed)(special_bits[j], y);
         memcpy(out + special_at[j] * sizeof(SR_U), &y, sizeof y);
     }
+    if (overflowed) *raised |= SR_RAISE_OVERFLOW;
     memcpy(r->s[0], s0, sizeof s0); memcpy(r->s[1], s1, sizeof s1);
     memcpy(r->s[2], s2, sizeof s2); memcpy(r->s[3], s3, sizeof s3);
     return 1;

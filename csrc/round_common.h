@@ -37,6 +37,14 @@ static inline uint64_t sr_choose(int away, sr_split s)
         (s3) = ((s3) << 45) | ((s3) >> 19);                                               \
     } while (0)
 
+/* SR_PORTABLE_ONLY: the portable C path alone, no per-ISA kernels and no SSE
+   intrinsics: the code that other machines run, built and tested on x86-64 too. */
+#if defined(__SSE2__) && !defined(SR_PORTABLE_ONLY)
+#define SR_USE_SSE2 1
+#else
+#define SR_USE_SSE2 0
+#endif
+
 /* Hides a variable's value from the optimizer (an empty asm that may change it), at
    no cost: GCC 12 vectorizes `one << n` with per-lane counts n on 64-bit lanes only
    when it cannot see that one is the constant 1. */
@@ -46,25 +54,73 @@ static inline uint64_t sr_choose(int away, sr_split s)
 #define SR_OPAQUE(v) ((void)0)
 #endif
 
-/* Saving and restoring the floating-point status flags around work whose flags must
-   not show. On x86-64 all of it is SSE arithmetic, whose flags live in MXCSR: reading
-   and writing that register is a few cycles, where <fenv.h>'s functions also save
-   and reload the x87 environment (a hundred cycles or more, per chunk). */
-#if defined(__SSE2__)
+#if defined(__GNUC__)
+#define SR_ALWAYS_INLINE inline __attribute__((always_inline))
+#else
+#define SR_ALWAYS_INLINE inline
+#endif
+
+/*
+ * The floating-point environment. The results must not depend on the caller's
+ * rounding direction or on flush-to-zero / denormals-are-zero (which fast-math code
+ * and some libraries switch on), and the flags the core's own binary64 arithmetic
+ * raises (inexact everywhere, overflow or underflow in its error terms) mean nothing
+ * to the caller. So every entry point that computes (the ufunc loops, the Kahan sums)
+ * runs between sr_fpenv_enter, which saves the caller's state and sets IEEE 754's
+ * default one (round to nearest, subnormals kept, exceptions masked, flags clear),
+ * and sr_fpenv_leave, which restores the caller's state and then raises the flags of
+ * the emulated operation, computed explicitly (SR_RAISE_*): once per loop call, not
+ * per element. On x86-64 all of it is SSE arithmetic, whose state lives in MXCSR:
+ * reading and writing that register takes a few cycles, where <fenv.h>'s functions
+ * also save and reload the x87 environment.
+ */
+enum {
+    SR_RAISE_OVERFLOW = 1,    /* a finite exact result became +-inf or NaN (overflow policy) */
+    SR_RAISE_DIVBYZERO = 2,   /* an exact infinity from finite operands (x / 0) */
+    SR_RAISE_INVALID = 4      /* NaN from operands that are not NaN (inf - inf, sqrt(-1) ...) */
+};
+#if SR_USE_SSE2
 #include <xmmintrin.h>
-typedef unsigned int sr_fp_flags;
-static inline sr_fp_flags sr_save_fp_flags(void) { return _mm_getcsr(); }
-static inline void sr_restore_fp_flags(sr_fp_flags f) { _mm_setcsr(f); }
+typedef unsigned int sr_fpenv;
+#define SR_MXCSR_DEFAULT 0x1f80u   /* all exceptions masked, nearest, no FTZ/DAZ, clear */
+static inline sr_fpenv sr_fpenv_enter(void)
+{
+    sr_fpenv caller = _mm_getcsr();
+    _mm_setcsr(SR_MXCSR_DEFAULT);
+    return caller;
+}
+static inline void sr_fpenv_leave(sr_fpenv caller, unsigned raised)
+{
+    /* MXCSR's flag bits: invalid 0x01, divide-by-zero 0x04, overflow 0x08 */
+    _mm_setcsr(caller | ((raised & SR_RAISE_INVALID) ? 0x01u : 0) |
+               ((raised & SR_RAISE_DIVBYZERO) ? 0x04u : 0) |
+               ((raised & SR_RAISE_OVERFLOW) ? 0x08u : 0));
+}
 #else
 #include <fenv.h>
-typedef fexcept_t sr_fp_flags;
-static inline sr_fp_flags sr_save_fp_flags(void)
+typedef fenv_t sr_fpenv;
+static inline sr_fpenv sr_fpenv_enter(void)
 {
-    fexcept_t f;
-    fegetexceptflag(&f, FE_ALL_EXCEPT);
-    return f;
+    sr_fpenv caller;
+    fegetenv(&caller);
+    fesetenv(FE_DFL_ENV);
+    return caller;
 }
-static inline void sr_restore_fp_flags(sr_fp_flags f) { fesetexceptflag(&f, FE_ALL_EXCEPT); }
+static inline void sr_fpenv_leave(sr_fpenv caller, unsigned raised)
+{
+    fesetenv(&caller);
+    int flags = 0;
+#ifdef FE_INVALID
+    if (raised & SR_RAISE_INVALID) flags |= FE_INVALID;
+#endif
+#ifdef FE_DIVBYZERO
+    if (raised & SR_RAISE_DIVBYZERO) flags |= FE_DIVBYZERO;
+#endif
+#ifdef FE_OVERFLOW
+    if (raised & SR_RAISE_OVERFLOW) flags |= FE_OVERFLOW;
+#endif
+    if (flags) feraiseexcept(flags);
+}
 #endif
 
 /* Kernels that take random words straight from the generator's registers need GCC
@@ -79,20 +135,23 @@ static inline void sr_restore_fp_flags(sr_fp_flags f) { fesetexceptflag(&f, FE_A
 #define SR_PASTE3(a, b, c) SR_PASTE3_(a, b, c)
 
 /* The kernel table: one entry per instruction set, all computing the same bits. */
-typedef void (*sr_round_chunk_fn)(const char *in, sr_intp is, char *out, sr_intp os,
-                                  sr_intp n, const sr_type_consts *c, sr_rounding mode,
-                                  int rshift, const void *rnd);
-enum { SR_OP_ADD, SR_OP_SUBTRACT, SR_OP_MULTIPLY, SR_OP_DIVIDE, SR_OP_SQRT, SR_OP_FMA };
-typedef int (*sr_arith_chunk_fn)(int op, const char *const *in, const sr_intp *strides,
+/* rounding n values: returns the flags to raise (SR_RAISE_*) */
+typedef unsigned (*sr_round_chunk_fn)(const char *in, sr_intp is, char *out, sr_intp os,
+                                      sr_intp n, const sr_type_consts *c, sr_rounding mode,
+                                      int rshift, const void *rnd);
+typedef enum { SR_OP_ADD, SR_OP_SUBTRACT, SR_OP_MULTIPLY, SR_OP_DIVIDE, SR_OP_SQRT,
+               SR_OP_FMA } sr_op;
+typedef int (*sr_arith_chunk_fn)(sr_op op, const char *const *in, const sr_intp *strides,
                                  char *out, sr_intp n, const sr_type_consts *c64,
                                  sr_rounding mode, int rshift, const uint64_t *rnd,
                                  uint64_t *undecided);
 /* Stochastic rounding of n contiguous, aligned values, n a multiple of one generator
    step (64 bytes of words), drawing from r (at a block boundary). Returns 0, having
-   drawn nothing, if too many values of the chunk need the general routine. */
+   drawn nothing, if too many values of the chunk need the general routine; adds the
+   flags to raise to *raised. */
 typedef int (*sr_round_inline_fn)(const char *in, char *out, sr_intp n,
                                   const sr_type_consts *c, sr_rounding mode, int rshift,
-                                  sr_rng *r);
+                                  sr_rng *r, unsigned *raised);
 typedef struct {
     const char *name;
     sr_round_chunk_fn round_f32, round_f64;

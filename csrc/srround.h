@@ -34,9 +34,11 @@ typedef enum {
     SR_DOWN,              /* toward -infinity */
     SR_ODD,               /* truncate, then set the last bit if inexact */
     SR_STOCHASTIC,        /* P(away from zero) = distance to RZ(x), in ulps */
-    SR_STOCHASTIC_EQUAL,  /* P(away from zero) = 1/2 for inexact x */
-    SR_NUM_ROUNDINGS
+    SR_STOCHASTIC_EQUAL   /* P(away from zero) = 1/2 for inexact x */
 } sr_rounding;
+/* The number of modes, outside the enum so that switches over modes need no case
+   for it. */
+enum { SR_NUM_ROUNDINGS = SR_STOCHASTIC_EQUAL + 1 };
 
 typedef enum {
     SR_OVERFLOW_INF = 0,   /* IEEE 754: overflow gives +-inf */
@@ -160,10 +162,31 @@ typedef void (*sr_loop)(char **args, const sr_intp *dimensions, const sr_intp *s
 SR_DECLARE_LOOPS(f32)
 SR_DECLARE_LOOPS(f64)
 #undef SR_DECLARE_LOOPS
+/* Rounding of other input types into binary64 output, from their exact value:
+   int64, uint64 (no rounding to binary64 first) and float16 (uint16 patterns). */
+void sr_loop_round_i64(char **, const sr_intp *, const sr_intp *, void *);
+void sr_loop_round_u64(char **, const sr_intp *, const sr_intp *, void *);
+void sr_loop_round_f16(char **, const sr_intp *, const sr_intp *, void *);
 
 /* Kahan-compensated sum of n strided values, every operation rounded in ctx. */
 double sr_sum_kahan_f32(sr_context *ctx, const char *x, sr_intp n, sr_intp stride);
 double sr_sum_kahan_f64(sr_context *ctx, const char *x, sr_intp n, sr_intp stride);
+
+/*
+ * Floating-point environment: every loop and sum above gives the same bits whatever
+ * rounding direction, flush-to-zero or denormals-are-zero the caller has set, and
+ * leaves that state as it found it, adding only the flags of the emulated
+ * operations: overflow where a finite exact result becomes +-inf or NaN through
+ * the overflow policy; for arithmetic also divide-by-zero (x / 0) and invalid (NaN
+ * from operands that are not NaN). Never underflow or inexact.
+ *
+ * For tests, the caller's side of it: direction 0 nearest, 1 toward zero, 2 upward,
+ * 3 downward; ftz, daz: flush-to-zero, denormals-are-zero (SSE only). Returns 0, or
+ * -1 if this machine cannot set that state. sr_test_fp_state reads it back as
+ * direction | ftz << 2 | daz << 3 | (exception masks) << 4.
+ */
+int sr_test_set_fp_state(int direction, int ftz, int daz);
+long sr_test_fp_state(void);
 
 #ifdef __cplusplus
 }

@@ -66,8 +66,13 @@ cdef extern from "srround.h" nogil:
     void sr_loop_fma_f64(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
     void sr_loop_sqrt_f32(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
     void sr_loop_sqrt_f64(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
+    void sr_loop_round_i64(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
+    void sr_loop_round_u64(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
+    void sr_loop_round_f16(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
     double sr_sum_kahan_f32(sr_context *ctx, const char *x, cnp.npy_intp n, cnp.npy_intp stride)
     double sr_sum_kahan_f64(sr_context *ctx, const char *x, cnp.npy_intp n, cnp.npy_intp stride)
+    int sr_test_set_fp_state(int direction, int ftz, int daz)
+    long sr_test_fp_state()
 
 ISAS = ("scalar", "avx2", "avx512")
 
@@ -112,6 +117,26 @@ def _isa_from_environment():
 
 
 _isa_from_environment()
+
+FP_DIRECTIONS = ("nearest", "toward_zero", "up", "down")
+
+
+def _set_fp_state(direction="nearest", ftz=False, daz=False):
+    """For tests: set the calling thread's floating-point state as a caller might
+    (rounding direction; flush-to-zero and denormals-are-zero, x86 only), which the
+    loops must neither depend on nor change. Raises ValueError where the machine
+    cannot set it."""
+    if direction not in FP_DIRECTIONS:
+        raise ValueError(f"direction must be one of {FP_DIRECTIONS}, got {direction!r}")
+    if sr_test_set_fp_state(FP_DIRECTIONS.index(direction), bool(ftz), bool(daz)) != 0:
+        raise ValueError(f"this machine cannot set direction={direction!r}, ftz={ftz}, "
+                         f"daz={daz}")
+
+
+def _fp_state():
+    """For tests: (direction, ftz, daz, exception masks) of the calling thread."""
+    cdef long state = sr_test_fp_state()
+    return (FP_DIRECTIONS[state & 3], bool(state & 4), bool(state & 8), state >> 4)
 
 # Names of the contract, in the C enums' order.
 ROUNDINGS = ("nearest", "nearest_away", "toward_zero", "up", "down", "odd",
@@ -354,9 +379,9 @@ def seed_words(rng):
 
 
 cdef struct UfuncTables:
-    cnp.PyUFuncGenericFunction funcs[2]
-    void *data[2]
-    char types[8]
+    cnp.PyUFuncGenericFunction funcs[5]
+    void *data[5]
+    char types[12]
 
 # (name, nin, identity, f32 loop, f64 loop)
 cdef int N_OPS = 7
@@ -391,23 +416,35 @@ cdef class _Core:
     def __dealloc__(self):
         free(self.ctx)
 
+    cdef int add_loop(self, UfuncTables *t, int ntypes, int nargs, sr_loop loop,
+                      int in_type, int out_type):
+        cdef int k
+        t.funcs[ntypes] = <cnp.PyUFuncGenericFunction>loop
+        t.data[ntypes] = <void *>self.ctx
+        for k in range(nargs - 1):
+            t.types[ntypes * nargs + k] = in_type
+        t.types[ntypes * nargs + nargs - 1] = out_type
+        return ntypes + 1
+
     cdef object make_ufunc(self, int op, str fmt_label, str rounding_name):
         cdef UfuncTables *t = &self.tables[op]
         cdef int nin = _NIN[op]
         cdef int nargs = nin + 1
         cdef int ntypes = 0
-        cdef int k
+        if op == 0:
+            # NumPy takes the first loop that the input casts to safely: integers and
+            # bool reach the int64 loop (uint64 its own), float16 its loop, all ahead
+            # of float32's, so they give float64 as sr.round does; 64-bit integers are
+            # rounded from their exact value (no rounding to float64 first).
+            ntypes = self.add_loop(t, ntypes, nargs, sr_loop_round_i64, cnp.NPY_INT64,
+                                   cnp.NPY_DOUBLE)
+            ntypes = self.add_loop(t, ntypes, nargs, sr_loop_round_u64, cnp.NPY_UINT64,
+                                   cnp.NPY_DOUBLE)
+            ntypes = self.add_loop(t, ntypes, nargs, sr_loop_round_f16, cnp.NPY_FLOAT16,
+                                   cnp.NPY_DOUBLE)
         if self.ctx.fmt.f32.usable:
-            t.funcs[ntypes] = <cnp.PyUFuncGenericFunction>_loop(op, 0)
-            for k in range(nargs):
-                t.types[ntypes * nargs + k] = cnp.NPY_FLOAT
-            ntypes += 1
-        t.funcs[ntypes] = <cnp.PyUFuncGenericFunction>_loop(op, 1)
-        for k in range(nargs):
-            t.types[ntypes * nargs + k] = cnp.NPY_DOUBLE
-        ntypes += 1
-        t.data[0] = <void *>self.ctx
-        t.data[1] = <void *>self.ctx
+            ntypes = self.add_loop(t, ntypes, nargs, _loop(op, 0), cnp.NPY_FLOAT, cnp.NPY_FLOAT)
+        ntypes = self.add_loop(t, ntypes, nargs, _loop(op, 1), cnp.NPY_DOUBLE, cnp.NPY_DOUBLE)
         identity = cnp.PyUFunc_None
         if op == 1:
             identity = cnp.PyUFunc_Zero
@@ -434,8 +471,11 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
     ``round`` (1 input), ``add``, ``subtract``, ``multiply``, ``divide`` (2),
     ``fma`` (3) and ``sqrt`` (1). Each computes the exact result and rounds it once
     into the format. float32 and float64 loops (float64 only for formats that
-    float32 cannot carry); broadcasting, ``out=``, ``where=``, ``axis=``, and
-    ``reduce``/``accumulate`` for ``add`` (identity 0) and ``multiply`` (identity 1).
+    float32 cannot carry), and for ``round`` also int64, uint64 and float16 loops
+    with float64 results (the input rule of srround/rounding.py); broadcasting,
+    ``out=``, ``where=``, ``axis=``, and ``reduce``/``accumulate`` for ``add``
+    (identity 0) and ``multiply`` (identity 1). Overflow raises NumPy's floating-point
+    "overflow" error (np.errstate), as NumPy's own casts do.
 
     Random draws follow NumPy's iteration order: element k processed gets word k of
     the stream, whatever NumPy's buffering or chunking. Rounding float32 data draws

@@ -22,7 +22,6 @@ import zlib
 from fractions import Fraction
 
 import numpy as np
-import pytest
 from conftest import DETERMINISTIC, STOCHASTIC, formats, same_float, twin
 from reference import ref_arith
 from vector_oracle import ref_format
@@ -107,27 +106,3 @@ def check(op, rows, names=NAMES, variants=VARIANTS, dtype=np.float64):
 def assert_all_match(op, rows, **kw):
     bad = check(op, rows, **kw)
     assert not bad, f"{len(bad)} mismatches, e.g.\n" + "\n".join(bad[:8])
-
-
-def _sr_precision_only(op, bad):
-    """Mismatches that are all of the documented kind: stochastic rounding of a
-    quotient or square root into a format with p >= 50, where the C core knows
-    P(up) only to about 2**-50 relative accuracy (its remainder-based lo is
-    rounded), so a limited-bit SR threshold can land on the wrong side."""
-    if op not in ("divide", "sqrt") or not bad:
-        return False
-    for line in bad:
-        name, mode = line.split(") ", 1)[1].split()[:2]
-        if mode != "stochastic" or FORMATS[name].precision < 50:
-            return False
-    return True
-
-
-def assert_all_match_or_xfail_sr(op, rows, **kw):
-    bad = check(op, rows, **kw)
-    if _sr_precision_only(op, bad):
-        pytest.xfail(f"SR probability of {op} at p >= 50 is computed to ~2**-50 "
-                     f"(known limitation): {bad[0]}")
-    assert not bad, f"{len(bad)} mismatches, e.g.\n" + "\n".join(bad[:8])
-
-

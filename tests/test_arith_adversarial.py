@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 import pytest
-from arith_check import (DBL_MAX, assert_all_match, assert_all_match_or_xfail_sr, check,
+from arith_check import (DBL_MAX, assert_all_match, check,
                          f64, maybe_f64)
 from conftest import DETERMINISTIC
 
@@ -56,7 +56,7 @@ def sqrt_hard_cases(cs=(0, 1), ds=(0, 1), targets=(-1040, -1000, -950, 0, 1000))
 
 
 def test_sqrt_near_midpoints_enumerated():
-    assert_all_match_or_xfail_sr("sqrt", sqrt_hard_cases())
+    assert_all_match("sqrt", sqrt_hard_cases())
 
 
 def fma_tie_cases(exps=(-1040, -1000, -962, 0), precisions=(53, 52, 24, 8, 1)):
@@ -184,21 +184,18 @@ def test_regression_fma_tiny_product_next_to_c_limited_bit_sr():
     assert_all_match("fma", rows, names=["binary64"], variants=[("stochastic", 9)])
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known limitation: sqrt's lo = r / (2 s) is off by ~2**-54 relative, so for "
-    "p = 53 SR's fraction is ~2**-50 accurate and a limited-bit threshold can flip; "
-    "sqrt(0x1.cda9f03d9f7d3p-2) lies just below a 5-bit SR threshold"))
 def test_sr_sqrt_binary64_threshold_accuracy():
+    """Was a known limitation (sqrt's lo = r / (2 s) is off by ~2**-54 relative, so
+    for p = 53 SR's fraction was ~2**-50 accurate): sqrt(0x1.cda9f03d9f7d3p-2) lies
+    just below a 5-bit SR threshold. The core now settles such fractions exactly."""
     a = H("0x1.cda9f03d9f7d3p-2")
     bad = check("sqrt", [(a,)] * 2048, names=["binary64"], variants=[("stochastic", 5)])
     assert not bad, bad[:3]
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "SR-probability accuracy of divide at p = 53 (documented ~2**-50): the scaled "
-    "path for quotients below 2**-960 also drops the remainder's tail sign, which the "
-    "unscaled path uses (same inputs times 2**990 pass)"))
 def test_sr_divide_tiny_quotient_threshold():
+    """Was a known limitation: the scaled path for quotients below 2**-960 dropped
+    the remainder's tail sign."""
     a, b = H("0x1.8492f3086d85ap-990"), H("0x1.db775ebf56f65p+0")
     bad = check("divide", [(a, b)] * 512, names=["binary64"], variants=[("stochastic", 3)])
     assert not bad, bad[:3]
@@ -216,7 +213,7 @@ def test_sqrt_near_midpoints_enumerated_wide():
     rows = sqrt_hard_cases(cs=range(8), ds=(-1, 0, 1, 2),
                            targets=(-1073, -1060, -1040, -1022, -1000, -961, -950, -901,
                                     -899, -1, 0, 1, 500, 1000, 1022))
-    assert_all_match_or_xfail_sr("sqrt", rows)
+    assert_all_match("sqrt", rows)
 
 
 @pytest.mark.slow
@@ -259,13 +256,12 @@ def sqrt_threshold_cases(r, kmax=80):
 @pytest.mark.parametrize("r", [2, 3, 4, 5, 6])
 def test_sqrt_binary64_near_sr_thresholds(r):
     """sqrt(a) within ~2**-110 relative of an r-bit SR threshold, at ordinary and
-    at tiny magnitudes, replayed many times with r-bit SR. Mismatches here are the
-    documented ~2**-50 accuracy of SR for sqrt at p = 53 (xfail), as long as no
-    deterministic mode is wrong."""
+    at tiny magnitudes, replayed many times with r-bit SR and in every
+    deterministic mode."""
     base = sqrt_threshold_cases(r)
     rows = [(math.ldexp(a, 2 * e),) for a in base for e in (0, -440, -500) for _ in range(64)]
     variants = [("stochastic", r)] + [(m, None) for m in DETERMINISTIC]
-    assert_all_match_or_xfail_sr("sqrt", rows, names=["binary64", "p53_nosub"], variants=variants)
+    assert_all_match("sqrt", rows, names=["binary64", "p53_nosub"], variants=variants)
 
 
 def quotient_threshold_cases(r, n, seed):
@@ -297,4 +293,4 @@ def test_divide_binary64_near_sr_thresholds(r):
     assert_all_match("divide", ordinary, names=["binary64"], variants=variants)
     tiny = [(f64(A, -52 + e), f64(B, -52)) for A, B in cases for e in (-990, -1010)
             for _ in range(48)]
-    assert_all_match_or_xfail_sr("divide", tiny, names=["binary64"], variants=variants)
+    assert_all_match("divide", tiny, names=["binary64"], variants=variants)

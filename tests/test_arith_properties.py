@@ -11,7 +11,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 from arith_check import (DBL_MAX, DBL_TRUE_MIN, OPS, assert_all_match,
-                         assert_all_match_or_xfail_sr, f64, maybe_f64)
+                         f64, maybe_f64)
 from hypothesis import assume, HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -272,10 +272,7 @@ STRATEGIES = {
 
 
 def run_property(op, rows):
-    if op in ("divide", "sqrt"):
-        assert_all_match_or_xfail_sr(op, rows)
-    else:
-        assert_all_match(op, rows)
+    assert_all_match(op, rows)
 
 
 def _property_test(op, cfg):

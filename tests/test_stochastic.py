@@ -408,8 +408,8 @@ def test_independent_of_buffering(restore_bufsize, mode, bits):
     with np.errstate(over="ignore", invalid="ignore"):
         x32 = x64.astype(np.float32)
     cases = [  # (input needing a cast or a copy, the same values as the loop's dtype)
-        (x16, x16.astype(np.float32)),              # float16 through the float32 loop
-        (xi, xi.astype(np.float64)),                # int32 through the float64 loop
+        (x16, x16.astype(np.float64)),              # float16: its own loop, float64 out
+        (xi, xi.astype(np.float64)),                # int32 through the int64 loop
         (x64.astype(">f8"), x64),                   # byte-swapped input
         (x32.astype(">f4"), x32),
     ]
