@@ -49,7 +49,7 @@ int sr_format_init(sr_format *f, int precision, int emax, int emin, int subnorma
     if (precision > 53) { *err = "precision must be at most 53 (binary64 inputs carry 53 bits)"; return -1; }
     if (emax > 1023) { *err = "emax must be at most 1023 (the binary64 range)"; return -1; }
     if (emin < -1022) { *err = "emin must be at least -1022 (the binary64 range)"; return -1; }
-    if (emin >= emax) { *err = "emin must be less than emax"; return -1; }
+    if (emin > emax) { *err = "emin must not exceed emax"; return -1; }
     if (overflow != SR_OVERFLOW_INF && overflow != SR_OVERFLOW_SATURATE &&
         overflow != SR_OVERFLOW_NAN) {
         *err = "overflow must be 'inf', 'saturate' or 'nan'"; return -1;
@@ -71,6 +71,7 @@ int sr_format_init(sr_format *f, int precision, int emax, int emin, int subnorma
     f->subnormals = subnormals != 0;
     f->overflow = overflow;
     f->max = max;
+    f->signed_zero = 1;
     type_consts(&f->f32, f, emax, emin, 24, 127, max, 0x7f800000u,
                 0x7fc00000u);
     type_consts(&f->f64, f, emax, emin, 53, 1023, max, 0x7ff0000000000000u,

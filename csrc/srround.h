@@ -69,6 +69,8 @@ typedef struct {
     int subnormals;
     sr_overflow overflow;
     double max;          /* largest finite value */
+    int signed_zero;     /* 1 (sr_format_init's default): -0 exists; 0: FNUZ and P3109
+                            formats, whose loops are wrapped (sr_loop_unsigned_zero_*) */
     sr_type_consts f32, f64;
     /* Binary64 constants for the format scaled by 2^SR_TINY_SCALE: used to round
        tiny arithmetic results whose error terms would underflow. */
@@ -167,6 +169,29 @@ SR_DECLARE_LOOPS(f64)
 void sr_loop_round_i64(char **, const sr_intp *, const sr_intp *, void *);
 void sr_loop_round_u64(char **, const sr_intp *, const sr_intp *, void *);
 void sr_loop_round_f16(char **, const sr_intp *, const sr_intp *, void *);
+
+/*
+ * Stochastic rounding with caller-supplied random bits (csrc/given_bits.c): args are
+ * the values (float32 or float64), one uint64 random integer R per value, and the
+ * output. With r = ctx->bits, |x| rounds away from zero exactly when
+ * F + (R mod 2^r) >= 2^r, F = floor(2^r * (distance to the neighbour toward zero, in
+ * units of the gap)). Nothing is drawn from ctx's stream; ctx->rounding is not read.
+ */
+void sr_loop_round_given_f32(char **, const sr_intp *, const sr_intp *, void *);
+void sr_loop_round_given_f64(char **, const sr_intp *, const sr_intp *, void *);
+
+/*
+ * Formats without negative zero (csrc/unsigned_zero.c): a loop that runs `inner`
+ * with inner_data, then turns every -0 in its output (argument nin, float32 or
+ * float64) into +0. data points to an sr_unsigned_zero_loop.
+ */
+typedef struct {
+    sr_loop inner;
+    void *inner_data;
+    int nin;             /* number of inputs: the output is args[nin] */
+} sr_unsigned_zero_loop;
+void sr_loop_unsigned_zero_f32(char **, const sr_intp *, const sr_intp *, void *);
+void sr_loop_unsigned_zero_f64(char **, const sr_intp *, const sr_intp *, void *);
 
 /* Kahan-compensated sum of n strided values, every operation rounded in ctx. */
 double sr_sum_kahan_f32(sr_context *ctx, const char *x, sr_intp n, sr_intp stride);

@@ -7,8 +7,11 @@
     res = sr.ode.solve_ivp(lambda t, y, c: c.multiply(-1.0, y), (0, 1), 1.0, ctx, n_steps=100)
 """
 from srround._core import ISAS, OVERFLOWS, ROUNDINGS, Context, Format, isa
-from srround.formats import (PRESETS, bfloat16, binary16, binary32, binary64, e2m1, e2m3,
-                             e3m2, e4m3, e5m2, format, tf32)
+from srround.formats import (PRESETS, bfloat16, binary8p1, binary8p2, binary8p3, binary8p4,
+                             binary8p5, binary8p6, binary8p7, binary16, binary32, binary64,
+                             e2m1, e2m3, e3m2, e3m4, e4m3, e4m3b11fnuz, e4m3fnuz, e5m2,
+                             e5m2fnuz, format, p3109, tf32)
+from srround.encoding import decode, encode
 from srround.rounding import round
 from srround.summation import cumsum, dot, matmul, sum
 from srround import ode
@@ -20,6 +23,8 @@ from srround._version import __version__
 
 __all__ = ["Format", "Context", "round", "format", "ROUNDINGS", "OVERFLOWS", "PRESETS",
            "binary16", "bfloat16", "tf32", "binary32", "binary64", "e5m2", "e4m3", "e3m2",
-           "e2m3", "e2m1", "isa", "sum", "cumsum", "dot", "matmul", "ode", "quantize",
+           "e2m3", "e2m1", "e4m3fnuz", "e5m2fnuz", "e4m3b11fnuz", "e3m4", "binary8p1",
+           "binary8p2", "binary8p3", "binary8p4", "binary8p5", "binary8p6", "binary8p7",
+           "p3109", "encode", "decode", "isa", "sum", "cumsum", "dot", "matmul", "ode", "quantize",
            "emulate", "emulated", "EmulatedArray", "linalg"]
 

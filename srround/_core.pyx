@@ -25,6 +25,7 @@ cdef extern from "srround.h" nogil:
         int precision, emax, emin, subnormals
         int overflow
         double max
+        int signed_zero
         sr_type_consts f32, f64
     int sr_format_init(sr_format *fmt, int precision, int emax, int emin, int subnormals,
                        int overflow, double max, const char **err)
@@ -69,6 +70,14 @@ cdef extern from "srround.h" nogil:
     void sr_loop_round_i64(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
     void sr_loop_round_u64(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
     void sr_loop_round_f16(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
+    void sr_loop_round_given_f32(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
+    void sr_loop_round_given_f64(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
+    ctypedef struct sr_unsigned_zero_loop:
+        sr_loop inner
+        void *inner_data
+        int nin
+    void sr_loop_unsigned_zero_f32(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
+    void sr_loop_unsigned_zero_f64(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
     double sr_sum_kahan_f32(sr_context *ctx, const char *x, cnp.npy_intp n, cnp.npy_intp stride)
     double sr_sum_kahan_f64(sr_context *ctx, const char *x, cnp.npy_intp n, cnp.npy_intp stride)
     int sr_test_set_fp_state(int direction, int ftz, int daz)
@@ -158,7 +167,7 @@ def _integer(value, what):
 # inspect.signature and help() read.
 @cython.embedsignature(False)
 cdef class Format:
-    """Format(precision, emax, emin=None, *, subnormals=True, overflow='inf', max=None, name=None)
+    """Format(precision, emax, emin=None, *, subnormals=True, overflow='inf', max=None, signed_zero=True, name=None)
 --
 
 A binary floating-point format: precision p (significand bits, implicit bit
@@ -167,8 +176,9 @@ A binary floating-point format: precision p (significand bits, implicit bit
     ``Format(11, 15)`` is IEEE binary16. emin defaults to 1 - emax. overflow is
     "inf" (IEEE), "saturate" (clamp to +-max) or "nan" (NaN where IEEE gives +-inf).
     max (largest finite value) must be representable and lie in the top binade; it
-    defaults to the largest value of the top binade. Equality compares the
-    parameters, not the name.
+    defaults to the largest value of the top binade. ``signed_zero=False`` gives a
+    format without negative zero (FNUZ, IEEE P3109): every result that would be -0
+    is +0. Equality compares the parameters, not the name.
 
     Parameters
     ----------
@@ -187,6 +197,11 @@ A binary floating-point format: precision p (significand bits, implicit bit
     max : float, optional
         The largest finite value: a value of the top binade (E4M3's 448); default
         the largest one, (2 - 2**(1 - p)) 2**emax.
+    signed_zero : bool, optional
+        Whether the format has a negative zero. With False (the FNUZ and IEEE
+        P3109 formats) every result that would be -0 is +0: rounding of -0 and of
+        tiny negative values, directed and stochastic rounding included, and
+        arithmetic results.
     name : str, optional
         A label for tables and reprs (the presets have one).
 
@@ -196,7 +211,7 @@ A binary floating-point format: precision p (significand bits, implicit bit
         For parameters of the wrong type (a bool precision, a non-string overflow).
     ValueError
         For parameters the core cannot hold (p outside 1..53, an exponent range
-        beyond binary64's or with emin not below emax, a max outside the top binade,
+        beyond binary64's or with emin above emax, a max outside the top binade,
         ...).
 
     Examples
@@ -212,7 +227,7 @@ A binary floating-point format: precision p (significand bits, implicit bit
     cdef bint ready     # set once by __init__: a Format never changes after that
 
     def __init__(self, precision, emax, emin=None, *, subnormals=True, overflow="inf",
-                 max=None, name=None):
+                 max=None, signed_zero=True, name=None):
         # Formats are values: hashed, shared as presets and keys of rounding.py's
         # context cache, so running __init__ again must not change one.
         if self.ready:
@@ -222,6 +237,8 @@ A binary floating-point format: precision p (significand bits, implicit bit
         emin = 1 - emax if emin is None else _integer(emin, "emin")
         if not isinstance(subnormals, (bool, np.bool_)):
             raise TypeError(f"subnormals must be True or False, got {subnormals!r}")
+        if not isinstance(signed_zero, (bool, np.bool_)):
+            raise TypeError(f"signed_zero must be True or False, got {signed_zero!r}")
         if not isinstance(overflow, str):
             raise TypeError(f"overflow must be a string, one of {OVERFLOWS}, got {overflow!r}")
         if overflow not in OVERFLOWS:
@@ -247,6 +264,7 @@ A binary floating-point format: precision p (significand bits, implicit bit
                           OVERFLOWS.index(overflow), cmax, &err) != 0:
             raise ValueError(f"{err.decode()} (precision={precision}, emax={emax}, "
                              f"emin={emin}, max={max!r})")
+        self.c.signed_zero = bool(signed_zero)
         self.name = name
         self.ready = True
 
@@ -283,13 +301,16 @@ A binary floating-point format: precision p (significand bits, implicit bit
     property unit_roundoff:
         """u = 2**-p, the relative error bound of rounding to nearest."""
         def __get__(self): return float(np.ldexp(1.0, -self.c.precision))
+    property signed_zero:
+        """Whether the format has a negative zero (False: -0 results become +0)."""
+        def __get__(self): return bool(self.c.signed_zero)
     property fits_float32:
         """Whether float32 input can carry every value of the format."""
         def __get__(self): return bool(self.c.f32.usable)
 
     def _params(self):
         return (self.c.precision, self.c.emax, self.c.emin, bool(self.c.subnormals),
-                OVERFLOWS[self.c.overflow], self.c.max)
+                OVERFLOWS[self.c.overflow], self.c.max, bool(self.c.signed_zero))
 
     def __eq__(self, other):
         if not isinstance(other, Format):
@@ -301,7 +322,7 @@ A binary floating-point format: precision p (significand bits, implicit bit
 
     def _non_defaults(self):
         """The keyword parameters that differ from their defaults, in order."""
-        p, emax, emin, sub, ov, mx = self._params()
+        p, emax, emin, sub, ov, mx, sz = self._params()
         out = {}
         if not sub:
             out["subnormals"] = False
@@ -309,6 +330,8 @@ A binary floating-point format: precision p (significand bits, implicit bit
             out["overflow"] = ov
         if mx != float(np.ldexp(2.0 - np.ldexp(1.0, 1 - p), emax)):
             out["max"] = mx
+        if not sz:
+            out["signed_zero"] = False
         return out
 
     def __repr__(self):
@@ -318,8 +341,8 @@ A binary floating-point format: precision p (significand bits, implicit bit
         return f"Format({self.c.precision}, {self.c.emax}, emin={self.c.emin}{extra})"
 
     def __reduce__(self):
-        p, emax, emin, sub, ov, mx = self._params()
-        return (_make_format, (p, emax, emin, sub, ov, mx, self.name))
+        p, emax, emin, sub, ov, mx, sz = self._params()
+        return (_make_format, (p, emax, emin, sub, ov, mx, self.name, sz))
 
     @property
     def label(self):
@@ -334,11 +357,14 @@ A binary floating-point format: precision p (significand bits, implicit bit
             label += f"_{extra['overflow']}"
         if "max" in extra:
             label += f"_max{extra['max']:.17g}"
+        if "signed_zero" in extra:
+            label += "_nonegzero"
         return label.replace("-", "m")
 
 
-def _make_format(p, emax, emin, sub, ov, mx, name):
-    return Format(p, emax, emin, subnormals=sub, overflow=ov, max=mx, name=name)
+def _make_format(p, emax, emin, sub, ov, mx, name, signed_zero=True):
+    return Format(p, emax, emin, subnormals=sub, overflow=ov, max=mx,
+                  signed_zero=signed_zero, name=name)
 
 
 def check_rounding(rounding):
@@ -383,10 +409,11 @@ cdef struct UfuncTables:
     void *data[5]
     char types[12]
 
-# (name, nin, identity, f32 loop, f64 loop)
-cdef int N_OPS = 7
-_OPS = ("round", "add", "subtract", "multiply", "divide", "fma", "sqrt")
-_NIN = (1, 2, 2, 2, 2, 3, 1)
+# (name, nin, identity, f32 loop, f64 loop); op 7 rounds with caller-supplied random
+# integers (value, uint64) -> value
+cdef int N_OPS = 8
+_OPS = ("round", "add", "subtract", "multiply", "divide", "fma", "sqrt", "round_given")
+_NIN = (1, 2, 2, 2, 2, 3, 1, 2)
 
 
 cdef sr_loop _loop(int op, int f64):
@@ -396,6 +423,7 @@ cdef sr_loop _loop(int op, int f64):
     if op == 3: return sr_loop_multiply_f64 if f64 else sr_loop_multiply_f32
     if op == 4: return sr_loop_divide_f64 if f64 else sr_loop_divide_f32
     if op == 5: return sr_loop_fma_f64 if f64 else sr_loop_fma_f32
+    if op == 7: return sr_loop_round_given_f64 if f64 else sr_loop_round_given_f32
     return sr_loop_sqrt_f64 if f64 else sr_loop_sqrt_f32
 
 
@@ -404,7 +432,9 @@ cdef class _Core:
     reference to its core (ufunc.obj), so the ufunc outlives a deleted Context
     safely, and there is no reference cycle."""
     cdef sr_context *ctx
-    cdef UfuncTables tables[7]
+    cdef UfuncTables tables[8]
+    # for formats without -0: each loop wrapped (csrc/unsigned_zero.c)
+    cdef sr_unsigned_zero_loop wraps[8][5]
     cdef list keep
 
     def __cinit__(self):
@@ -417,12 +447,25 @@ cdef class _Core:
         free(self.ctx)
 
     cdef int add_loop(self, UfuncTables *t, int ntypes, int nargs, sr_loop loop,
-                      int in_type, int out_type):
+                      int in_type, int out_type, int op=0, int last_in_type=-1):
         cdef int k
-        t.funcs[ntypes] = <cnp.PyUFuncGenericFunction>loop
-        t.data[ntypes] = <void *>self.ctx
+        cdef sr_unsigned_zero_loop *w
+        if self.ctx.fmt.signed_zero:
+            t.funcs[ntypes] = <cnp.PyUFuncGenericFunction>loop
+            t.data[ntypes] = <void *>self.ctx
+        else:
+            w = &self.wraps[op][ntypes]
+            w.inner = loop
+            w.inner_data = <void *>self.ctx
+            w.nin = nargs - 1
+            t.funcs[ntypes] = <cnp.PyUFuncGenericFunction>(
+                sr_loop_unsigned_zero_f32 if out_type == cnp.NPY_FLOAT
+                else sr_loop_unsigned_zero_f64)
+            t.data[ntypes] = <void *>w
         for k in range(nargs - 1):
             t.types[ntypes * nargs + k] = in_type
+        if last_in_type >= 0:
+            t.types[ntypes * nargs + nargs - 2] = last_in_type
         t.types[ntypes * nargs + nargs - 1] = out_type
         return ntypes + 1
 
@@ -437,14 +480,18 @@ cdef class _Core:
             # of float32's, so they give float64 as sr.round does; 64-bit integers are
             # rounded from their exact value (no rounding to float64 first).
             ntypes = self.add_loop(t, ntypes, nargs, sr_loop_round_i64, cnp.NPY_INT64,
-                                   cnp.NPY_DOUBLE)
+                                   cnp.NPY_DOUBLE, op)
             ntypes = self.add_loop(t, ntypes, nargs, sr_loop_round_u64, cnp.NPY_UINT64,
-                                   cnp.NPY_DOUBLE)
+                                   cnp.NPY_DOUBLE, op)
             ntypes = self.add_loop(t, ntypes, nargs, sr_loop_round_f16, cnp.NPY_FLOAT16,
-                                   cnp.NPY_DOUBLE)
+                                   cnp.NPY_DOUBLE, op)
+        # round_given's second input is the uint64 random integer
+        cdef int given = cnp.NPY_UINT64 if op == 7 else -1
         if self.ctx.fmt.f32.usable:
-            ntypes = self.add_loop(t, ntypes, nargs, _loop(op, 0), cnp.NPY_FLOAT, cnp.NPY_FLOAT)
-        ntypes = self.add_loop(t, ntypes, nargs, _loop(op, 1), cnp.NPY_DOUBLE, cnp.NPY_DOUBLE)
+            ntypes = self.add_loop(t, ntypes, nargs, _loop(op, 0), cnp.NPY_FLOAT, cnp.NPY_FLOAT,
+                                   op, given)
+        ntypes = self.add_loop(t, ntypes, nargs, _loop(op, 1), cnp.NPY_DOUBLE, cnp.NPY_DOUBLE,
+                               op, given)
         identity = cnp.PyUFunc_None
         if op == 1:
             identity = cnp.PyUFunc_Zero
@@ -584,6 +631,38 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
         def __get__(self): return self._ufunc(6)
 
     @property
+    def round_given(self):
+        """Stochastic rounding with random integers the caller supplies: a ufunc
+        ``round_given(x, random_bits)``.
+
+        x rounds away from zero exactly when F + (R mod 2**r) >= 2**r, with r this
+        context's ``bits``, R the element's random integer and F = floor(f 2**r),
+        f the distance from x to its neighbour toward zero in units of the gap (the
+        rule of hardware SR instructions: the carry out of adding the random bits
+        to the discarded bits). Nothing is drawn from the stream. Loops: (float32,
+        uint64) -> float32 and (float64, uint64) -> float64; unsigned integers
+        of other widths cast to uint64 (signed ones do not: use `srround.round`,
+        which checks them). Any r in 1..64 holds for float32 data too (r > 32
+        rounds through binary64, exactly).
+
+        Raises
+        ------
+        ValueError
+            Unless the context is ``"stochastic"`` with ``bits`` given.
+
+        Examples
+        --------
+        >>> ctx = sr.Context(sr.bfloat16, "stochastic", bits=2)
+        >>> x = np.full(4, 1 + 2**-9, np.float32)        # a quarter ulp in: F = 1
+        >>> ctx.round_given(x, np.arange(4, dtype=np.uint64))   # away iff 1 + R >= 4
+        array([1.       , 1.       , 1.       , 1.0078125], dtype=float32)
+        """
+        if self.rounding != "stochastic" or self.bits is None:
+            raise ValueError("round_given needs a 'stochastic' context with bits given, "
+                             f"not {self!r}")
+        return self._ufunc(7)
+
+    @property
     def stochastic(self):
         """Whether the rounding mode draws random words (the two stochastic modes)."""
         return self.rounding in ("stochastic", "stochastic_equal")
@@ -681,11 +760,11 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
         if arr.dtype == np.float32:
             with nogil:
                 result = sr_sum_kahan_f32(self.core.ctx, data, n, stride)
-            return np.float32(result)
+            return np.float32(result if self.core.ctx.fmt.signed_zero else result + 0.0)
         if arr.dtype == np.float64:
             with nogil:
                 result = sr_sum_kahan_f64(self.core.ctx, data, n, stride)
-            return np.float64(result)
+            return np.float64(result if self.core.ctx.fmt.signed_zero else result + 0.0)
         raise TypeError(f"kahan_sum needs float32 or float64 data, got {arr.dtype}")
 
     def _state(self):

@@ -10,11 +10,13 @@ Any byte order; masked arrays keep their mask.
 """
 import numpy as np
 
-from srround._core import Context, check_rng, check_rounding
+from srround._core import Context, _integer, check_rng, check_rounding
 from srround.formats import format as _lookup
 
-# Deterministic contexts carry no state, so one per (format, mode) serves every call.
+# Deterministic contexts carry no state, so one per (format, mode) serves every call;
+# so do the contexts that round with caller-supplied random bits (nothing is drawn).
 _DETERMINISTIC = {}
+_GIVEN_BITS = {}
 
 # Context.round's loops in NumPy's search order: the input goes to the first one it
 # casts to safely (NumPy's rule for ufunc loops).
@@ -62,7 +64,48 @@ def as_float_array(x, name="x"):
     return arr.astype(dtype, copy=False)
 
 
-def round(x, fmt, rounding="nearest", *, bits=None, rng=None, out=None):
+def random_integers(random_bits, bits):
+    """random_bits as a uint64 array, or TypeError (not integers) / ValueError
+    (negative values, or bits beyond the width of its dtype)."""
+    r = np.asarray(random_bits)
+    if r.dtype.kind not in "iu":
+        raise TypeError(f"random_bits must hold unsigned integers, got dtype {r.dtype}")
+    if bits > 8 * r.dtype.itemsize:
+        raise ValueError(f"bits={bits} is more than random_bits' dtype {r.dtype} carries "
+                         f"({8 * r.dtype.itemsize} bits)")
+    if r.dtype.kind == "i" and r.size and r.min() < 0:
+        raise ValueError("random_bits must be non-negative")
+    return r.astype(np.uint64, copy=False)
+
+
+def _round_given(arr, fmt, bits, random_bits, rng, out, dtype):
+    """sr.round with caller-supplied random bits (see round's docstring)."""
+    if bits is None:
+        raise ValueError("random_bits needs bits: the number of random bits per element")
+    bits = _integer(bits, "bits")
+    if not 1 <= bits <= 64:
+        raise ValueError(f"bits must be in 1..64, got {bits}")
+    if rng is not None:
+        raise ValueError("rng has no use with random_bits (nothing is drawn)")
+    r = random_integers(random_bits, bits)
+    try:
+        shape = np.broadcast_shapes(np.shape(arr), r.shape)
+    except ValueError:
+        raise ValueError(f"random_bits of shape {r.shape} does not broadcast against x of "
+                         f"shape {np.shape(arr)}") from None
+    if out is not None and out.shape != shape:
+        raise ValueError(f"out must have shape {shape}, got {out.shape}")
+    key = (fmt, bits)
+    ctx = _GIVEN_BITS.get(key)
+    if ctx is None:
+        ctx = _GIVEN_BITS[key] = Context(fmt, "stochastic", bits=bits, rng=0)
+    x = as_float_array(arr).astype(dtype, copy=False)
+    if out is None:
+        return ctx.round_given(x, r)
+    return ctx.round_given(x, r, out=out)
+
+
+def round(x, fmt, rounding="nearest", *, bits=None, rng=None, out=None, random_bits=None):
     """Round x to the format fmt.
 
     The result is x's exact value rounded once into fmt (float64 input goes
@@ -85,6 +128,13 @@ def round(x, fmt, rounding="nearest", *, bits=None, rng=None, out=None):
         Seeds the stochastic modes (None: fresh entropy).
     out : numpy.ndarray, optional
         An array of x's shape and the result's dtype to write into.
+    random_bits : array_like of unsigned integers, optional
+        With ``"stochastic"`` and ``bits=r``: the random integer of each element
+        (its low r bits; broadcast against x), as hardware SR instructions take
+        them. x rounds away from zero exactly when F + (R mod 2**r) >= 2**r, F =
+        floor(f 2**r), f the distance to the neighbour toward zero in units of the
+        gap; nothing is drawn. Uniform R gives ``bits=r`` SR. Any r in 1..64 for
+        float32 data too (see docs/hardware-sr.md).
 
     Returns
     -------
@@ -96,10 +146,13 @@ def round(x, fmt, rounding="nearest", *, bits=None, rng=None, out=None):
     ------
     TypeError
         For non-real x (complex, strings, longdouble: convert explicitly), a wrong
-        type of fmt, rounding, bits or rng, or an out that is not an array.
+        type of fmt, rounding, bits or rng, an out that is not an array, or
+        random_bits that are not integers.
     ValueError
         For an unknown format or rounding, bits with a deterministic mode, float32
-        x with a format float32 cannot hold, or an out of another shape or dtype.
+        x with a format float32 cannot hold, or an out of another shape or dtype;
+        random_bits without bits or "stochastic", with negative values, a shape
+        that does not broadcast, or fewer bits in its dtype than bits.
 
     See Also
     --------
@@ -128,6 +181,10 @@ def round(x, fmt, rounding="nearest", *, bits=None, rng=None, out=None):
         if out.dtype.newbyteorder("=") != dtype or out.shape != arr.shape:
             raise ValueError(f"out must have shape {arr.shape} and dtype {dtype}, "
                              f"got shape {out.shape} and dtype {out.dtype}")
+    if random_bits is not None:
+        if rounding != "stochastic":
+            raise ValueError(f"random_bits needs rounding='stochastic', not {rounding!r}")
+        return _round_given(arr, fmt, bits, random_bits, rng, out, dtype)
     if rounding in ("stochastic", "stochastic_equal"):
         ctx = Context(fmt, rounding, bits=bits, rng=rng)
     else:
