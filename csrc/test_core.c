@@ -96,7 +96,10 @@ static void test_formats(void)
     const char *err = NULL;
     CHECK(sr_format_init(&f, 0, 15, -14, 1, SR_OVERFLOW_INF, 0, &err) == -1, "precision 0");
     CHECK(sr_format_init(&f, 54, 15, -14, 1, SR_OVERFLOW_INF, 0, &err) == -1, "precision 54");
-    CHECK(sr_format_init(&f, 11, 15, 15, 1, SR_OVERFLOW_INF, 0, &err) == -1, "emin == emax");
+    CHECK(sr_format_init(&f, 11, 15, 16, 1, SR_OVERFLOW_INF, 0, &err) == -1, "emin > emax");
+    /* one binade (IEEE P3109 binary8p7): allowed, and a new format has -0 */
+    CHECK(sr_format_init(&f, 7, 0, 0, 1, SR_OVERFLOW_INF, 1.96875, &err) == 0 && f.signed_zero,
+          "emin == emax");
     CHECK(sr_format_init(&f, 4, 8, -6, 1, SR_OVERFLOW_NAN, 450, &err) == -1, "max 450");
     CHECK(sr_format_init(&f, 4, 8, -6, 1, SR_OVERFLOW_NAN, 448, &err) == 0, "max 448");
     CHECK(f.f32.usable && f.f64.usable, "e4m3 usable from both types");
@@ -455,6 +458,50 @@ static void test_isa_paths_agree(void)
     sr_set_isa("scalar");
 }
 
+/* Caller-supplied random bits: x = 1 + 2^-9 is a quarter of a bfloat16 ulp above 1,
+   so with r bits F = 2^(r-2), and x rounds up exactly when F + (R mod 2^r) >= 2^r.
+   Checked for every R below 2^r (and R with bits above r set), float32 and float64
+   data, r <= 32 and r > 32 (float32 data widened). */
+static void test_given_bits(void)
+{
+    int rs[] = {2, 3, 8, 32, 33, 64};
+    for (size_t k = 0; k < sizeof rs / sizeof *rs; k++) {
+        int r = rs[k];
+        sr_context c = make_ctx(8, 127, -126, 1, SR_OVERFLOW_INF, 0, SR_STOCHASTIC, r);
+        uint64_t F = (uint64_t)1 << (r - 2), top = r == 64 ? ~(uint64_t)0 : ((uint64_t)1 << r) - 1;
+        uint64_t Rs[] = {0, 1, top - F, top - F + 1, top, top - F + 1 + (r < 64 ? top + 1 : 0)};
+        int ok = 1;
+        for (size_t j = 0; j < sizeof Rs / sizeof *Rs; j++) {
+            uint64_t R = Rs[j];
+            int up = (R & top) >= top - F + 1;   /* F + R' >= 2^r, without overflow */
+            double xd = -(1 + ldexp(1, -9)), yd;
+            float xf = (float)xd, yf;
+            char *ad[3] = {(char *)&xd, (char *)&R, (char *)&yd};
+            char *af[3] = {(char *)&xf, (char *)&R, (char *)&yf};
+            sr_intp one = 1, s0[3] = {0, 0, 0};
+            sr_loop_round_given_f64(ad, &one, s0, &c);
+            sr_loop_round_given_f32(af, &one, s0, &c);
+            double want = up ? -(1 + ldexp(1, -7)) : -1.0;
+            ok &= yd == want && yf == (float)want;
+        }
+        CHECK(ok, "caller-supplied random bits, r = %d", r);
+    }
+}
+
+/* A loop wrapped for a format without -0 turns every -0 it writes into +0. */
+static void test_unsigned_zero(void)
+{
+    sr_context c = make_ctx(4, 7, -7, 1, SR_OVERFLOW_NAN, 0, SR_UP, 64);
+    c.fmt.signed_zero = 0;
+    sr_unsigned_zero_loop w = {sr_loop_round_f64, &c, 1};
+    double x[4] = {-0.0, -1e-9, -1.0, 1e-9}, y[4];
+    char *args[2] = {(char *)x, (char *)y};
+    sr_intp n = 4, steps[2] = {8, 8};
+    sr_loop_unsigned_zero_f64(args, &n, steps, &w);
+    CHECK(y[0] == 0 && !signbit(y[0]) && y[1] == 0 && !signbit(y[1]) && y[2] == -1.0 &&
+          y[3] == ldexp(1, -10), "-0 results become +0");
+}
+
 int main(void)
 {
     printf("kernel path: %s\n", sr_isa());
@@ -469,6 +516,8 @@ int main(void)
     test_fp_environment();
     test_fast_path_matches_general();
     test_isa_paths_agree();
+    test_given_bits();
+    test_unsigned_zero();
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
 }

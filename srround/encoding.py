@@ -267,7 +267,8 @@ def decode(codes, fmt, dtype=np.float64, *, packed=False, count=None):
     exp_field = (mag >> np.uint64(lay.t)).astype(np.int64)
     frac = (mag & np.uint64((1 << lay.t) - 1)).astype(np.float64)
     sig = np.where(exp_field > 0, frac + 2.0 ** lay.t, frac)
-    value = np.ldexp(sig, np.maximum(exp_field, 1) - lay.bias - lay.t)
+    with np.errstate(over="ignore"):      # the codes of inf and NaN; replaced below
+        value = np.ldexp(sig, np.maximum(exp_field, 1) - lay.bias - lay.t)
     beyond = mag > lay.code_max
     if lay.inf is not None:
         value = np.where(beyond, np.where(mag == lay.inf, np.inf, np.nan), value)

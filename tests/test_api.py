@@ -159,7 +159,7 @@ def test_unknown_rounding(rounding):   # non-strings: TypeError (tests/test_api_
     ((0, 15), {}, "precision"),
     ((-3, 15), {}, "precision"),
     ((54, 15), {}, "precision"),
-    ((11, 5, 5), {}, "emin"),
+    ((11, 5, 6), {}, "emin"),
     ((11, 5, 9), {}, "emin"),
     ((11, 1024), {}, "emax"),
     ((11, 15, -1023), {}, "emin"),
