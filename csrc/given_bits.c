@@ -99,7 +99,7 @@ void sr_loop_round_given_f32(char **args, const sr_intp *dims, const sr_intp *st
                                          SR_STOCHASTIC, 64 - r, words64);
             for (sr_intp i = 0; i < m; i++) {
                 float y = (float)wide_out[i];   /* a value of the format: exact */
-                if (isnan(wide_out[i])) memcpy(&y, in + i * is, sizeof y);  /* keep the payload */
+                if (isnan(wide_in[i])) memcpy(&y, in + i * is, sizeof y);  /* keep the payload */
                 memcpy(out + i * os, &y, sizeof y);
             }
         }
