@@ -315,3 +315,23 @@ def test_nearest_alone_is_compared_once(name):
     result = experiments.run(name, rounding="nearest", n=2048, runs=2)
     assert not any("SR" in str(c) for c in result.columns)
     assert len(result.rows) == len({tuple(map(str, r)) for r in result.rows})
+
+
+def test_hardware_few_random_bits_bias_the_result():
+    """The hardware experiment with its defaults: RN and SR with 2 random bits lose a
+    large part of the accumulation (increments far below an ulp truncate away), SR
+    with 16 bits and exact SR stay within a few standard errors of the exact sum, and
+    the bias shrinks as bits are added (Fitzgibbon & Felix 2025)."""
+    res = run("hardware")
+    for workload in ("accumulate", "sgd"):
+        for fmt in ("bfloat16", "e4m3"):
+            r = res.data["results"][workload][fmt]
+            assert r["RN"]["bias"] < -0.1 and r["SR 2 bits"]["bias"] < -0.1, (workload, fmt)
+            assert r["SR 2 bits"]["bias"] < r["SR 6 bits"]["bias"] < 0, (workload, fmt)
+            for label in ("SR exact", "SR 16 bits", "NVIDIA cvt.rs (16 bits)"):
+                assert abs(r[label]["bias"]) < 5 * r[label]["stderr"] + 1e-3, (workload, fmt, label)
+    assert "add-and-truncate (16 bits)" in res.data["results"]["accumulate"]["bfloat16"]
+    assert "add-and-truncate (16 bits)" not in res.data["results"]["accumulate"]["e4m3"]
+    small = run("hardware", n=64, runs=4, formats=("binary16",), seed=2)
+    assert small.rows == run("hardware", n=64, runs=4, formats=("binary16",), seed=2).rows
+    assert any("NVIDIA cvt.rs (13 bits)" == row[2] for row in small.rows)
