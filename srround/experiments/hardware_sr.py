@@ -115,7 +115,7 @@ def plot_hardware_sr(fig, data):
 @experiment("hardware", "SR as hardware does it: bias of accumulation and SGD with r = "
             "2..16 random bits, NVIDIA cvt.rs and add-and-truncate, vs exact SR",
             n=2048, runs=64, formats=("bfloat16", "e4m3"), min_n=16,
-            plot=plot_hardware_sr, ignores=("rounding",))
+            plot=plot_hardware_sr, ignores=("rounding",), rows=len(WORKLOADS))
 def hardware_sr(s):
     """For each format and workload (WORKLOADS): the final value of every run under
     each rule; relative bias = mean(error) / scale and relative RMS error, the scale
