@@ -117,6 +117,15 @@ def test_presets_table_is_current():
         assert float(cells[5]) == pytest.approx(fmt.max, rel=1e-5)
 
 
+def test_codes_table_is_current():
+    """docs/formats.md's table of every preset's codes (the same tool)."""
+    tool = _tool("presets_table")
+    text = (DOCS / "formats.md").read_text(encoding="utf-8")
+    assert tool.updated_codes(text) == text, "run python docs/tools/presets_table.py"
+    for name in srround.PRESETS:
+        assert f"| `sr.{name}` |" in text
+
+
 def test_rounding_modes_figure_shows_what_srround_does():
     """The figure's dots (sr.round) agree with its lines (each mode's definition,
     written independently in the script): exactly for deterministic modes, within 5
