@@ -188,7 +188,7 @@ void sr_loop_round_given_f64(char **, const sr_intp *, const sr_intp *, void *);
 typedef struct {
     sr_loop inner;
     void *inner_data;
-    int nin;             /* number of inputs: the output is args[nin] */
+    int nin;             /* number of inputs, at most 3: the output is args[nin] */
 } sr_unsigned_zero_loop;
 void sr_loop_unsigned_zero_f32(char **, const sr_intp *, const sr_intp *, void *);
 void sr_loop_unsigned_zero_f64(char **, const sr_intp *, const sr_intp *, void *);
