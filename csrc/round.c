@@ -1,13 +1,24 @@
 /* Contexts, and the ufunc loops that round arrays. */
 #include <sched.h>
+#include <string.h>
 
 #include "rng.h"
 #include "round_common.h"
 
 int sr_rounding_is_stochastic(sr_rounding r)
 {
-    return r == SR_STOCHASTIC || r == SR_STOCHASTIC_EQUAL;
+    switch (r) {
+#define SR_STOCHASTIC_CASE_(A, ID, NAME, STOCHASTIC, OUTWARD, FIXED, INCREMENT, DOC)       \
+    case SR_##ID: return STOCHASTIC;
+    SR_ROUNDINGS(SR_STOCHASTIC_CASE_, ~)
+#undef SR_STOCHASTIC_CASE_
+    default: return 0;   /* the bindings ask about any int: not a mode, not stochastic */
+    }
 }
+
+#define SR_NAME_(A, ID, NAME, STOCHASTIC, OUTWARD, FIXED, INCREMENT, DOC) #NAME,
+const char *const sr_rounding_names[SR_NUM_ROUNDINGS] = {SR_ROUNDINGS(SR_NAME_, ~)};
+#undef SR_NAME_
 
 int sr_context_init(sr_context *ctx, const sr_format *fmt, sr_rounding rounding, int bits,
                     const uint64_t *seed, const char **err)
@@ -136,4 +147,55 @@ void sr_context_lock(sr_context *ctx)
 void sr_context_unlock(sr_context *ctx)
 {
     atomic_flag_clear_explicit(&ctx->lock, memory_order_release);
+}
+
+void sr_context_get_state(sr_context *ctx, sr_rng_state *state)
+{
+    sr_context_lock(ctx);
+    memcpy(state->s, ctx->rng.s, sizeof state->s);
+    memcpy(state->buf, ctx->rng.buf, sizeof state->buf);
+    state->pos = ctx->rng.pos;
+    state->half = ctx->rng.has_half ? (int64_t)ctx->rng.half : -1;
+    sr_context_unlock(ctx);
+}
+
+int sr_context_set_state(sr_context *ctx, const sr_rng_state *state, const char **err)
+{
+    for (int j = 0; j < SR_RNG_LANES; j++)
+        if ((state->s[0][j] | state->s[1][j] | state->s[2][j] | state->s[3][j]) == 0) {
+            *err = "invalid stream state: a generator lane is all zero";
+            return -1;
+        }
+    if (state->pos < 0 || state->pos > SR_RNG_LANES) {
+        *err = "invalid stream position"; return -1;
+    }
+    if (state->half < -1 || state->half > (int64_t)UINT32_MAX) {
+        *err = "invalid waiting half-word"; return -1;
+    }
+    sr_context_lock(ctx);
+    memcpy(ctx->rng.s, state->s, sizeof state->s);
+    memcpy(ctx->rng.buf, state->buf, sizeof state->buf);
+    ctx->rng.pos = state->pos;
+    ctx->rng.has_half = state->half >= 0;
+    ctx->rng.half = state->half >= 0 ? (uint32_t)state->half : 0;
+    sr_context_unlock(ctx);
+    return 0;
+}
+
+void sr_context_spawn(sr_context *parent, sr_context *child)
+{
+    sr_context_lock(parent);
+    child->fmt = parent->fmt;
+    child->rounding = parent->rounding;
+    child->bits = parent->bits;
+    child->rng = parent->rng;    /* the stream where parent is now */
+    child->rng.pos = SR_RNG_LANES;    /* buffered words stay unused */
+    child->rng.has_half = 0;
+    memset(child->rng.buf, 0, sizeof child->rng.buf);
+    child->rng.half = 0;
+    parent->rng.pos = SR_RNG_LANES;
+    parent->rng.has_half = 0;
+    sr_rng_jump(&parent->rng);
+    sr_context_unlock(parent);
+    atomic_flag_clear(&child->lock);
 }

@@ -139,8 +139,10 @@ static inline void sr_fpenv_leave(sr_fpenv caller, unsigned raised)
 typedef unsigned (*sr_round_chunk_fn)(const char *in, sr_intp is, char *out, sr_intp os,
                                       sr_intp n, const sr_type_consts *c, sr_rounding mode,
                                       int rshift, const void *rnd);
-typedef enum { SR_OP_ADD, SR_OP_SUBTRACT, SR_OP_MULTIPLY, SR_OP_DIVIDE, SR_OP_SQRT,
-               SR_OP_FMA } sr_op;
+/* the operations of operations.def */
+#define SR_ENUM_OP_(A, ID, NAME, NIN, IDENTITY, EXACT, FAST, DOC) SR_OP_##ID,
+typedef enum { SR_OPERATIONS(SR_ENUM_OP_, ~) } sr_op;
+#undef SR_ENUM_OP_
 typedef int (*sr_arith_chunk_fn)(sr_op op, const char *const *in, const sr_intp *strides,
                                  char *out, sr_intp n, const sr_type_consts *c64,
                                  sr_rounding mode, int rshift, const uint64_t *rnd,
