@@ -46,9 +46,7 @@ typedef uint64_t sr_lanes8 __attribute__((vector_size(64)));
         for (size_t b = 0; b < nblocks; b++)                                              \
             for (int j = 0; j < SR_RNG_LANES; j++) {                                      \
                 uint64_t s0 = r->s[0][j], s1 = r->s[1][j], s2 = r->s[2][j], s3 = r->s[3][j]; \
-                out[b * SR_RNG_LANES + j] = sr_rotl(s0 + s3, 23) + s0;                    \
-                uint64_t t = s1 << 17;                                                    \
-                s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = sr_rotl(s3, 45);    \
+                SR_XOSHIRO_STEP(uint64_t, out[b * SR_RNG_LANES + j], s0, s1, s2, s3);     \
                 r->s[0][j] = s0; r->s[1][j] = s1; r->s[2][j] = s2; r->s[3][j] = s3;       \
             }                                                                             \
     }

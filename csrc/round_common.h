@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "modes.h"
+#include "rng.h"
 
 /* |x| lies in [trunc, up): the neighbour toward zero and the one away from it. */
 typedef struct {
@@ -23,19 +24,6 @@ static inline uint64_t sr_choose(int away, sr_split s)
 }
 
 #define SR_CHUNK 256  /* elements per random draw: the words stay in L1 */
-
-/* One step of all xoshiro256++ lanes held in GCC/Clang vector types VT (shifts and
-   xors lane by lane): o gets the outputs. Shared by the block generator and the
-   rounding kernels that draw their words straight from the lanes. */
-#define SR_XOSHIRO_STEP(VT, o, s0, s1, s2, s3)                                            \
-    do {                                                                                  \
-        VT t_ = (s0) + (s3);                                                              \
-        (o) = ((t_ << 23) | (t_ >> 41)) + (s0);                                           \
-        t_ = (s1) << 17;                                                                  \
-        (s2) ^= (s0); (s3) ^= (s1); (s1) ^= (s2); (s0) ^= (s3);                           \
-        (s2) ^= t_;                                                                       \
-        (s3) = ((s3) << 45) | ((s3) >> 19);                                               \
-    } while (0)
 
 /* SR_PORTABLE_ONLY: the portable C path alone, no per-ISA kernels and no SSE
    intrinsics: the code that other machines run, built and tested on x86-64 too. */
