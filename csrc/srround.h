@@ -6,14 +6,19 @@
  * Python bindings (srround/_core.pyx) are a thin layer over it.
  *
  * Where things live:
+ *   roundings.def   THE list of rounding modes (X-macro table): the enum below,
+ *                   every switch over modes and the names Python sees come from it
+ *   modes.h         each mode's decision function sr_away_<name>, and the switches
+ *   operations.def  THE list of operations: loops, ufunc table, fast-path switch
  *   format.c        format descriptors and their precomputed per-type constants
- *   modes.h         the rounding modes: one small decision function each
  *   round_body.h    the generic rounding kernels, instantiated per input type by
  *                   round_impl.h and per instruction set by kernels.c
- *   arith_fast_body.h  the vectorized path of the six operations (same scheme)
- *   round.c         the rounding loops (NumPy's ufunc signature), contexts
- *   arith.c         add/subtract/multiply/divide/fma/sqrt: exact result, rounded once
- *   rng.h, rng.c    xoshiro256++ with SR_RNG_LANES interleaved lanes
+ *   arith_fast_body.h  the vectorized path of the operations (same scheme)
+ *   round.c         contexts, stream state and spawning, the rounding loops
+ *   arith.c         the operations' exact kernels, their loops, the ufunc table
+ *   rng.h, rng.c    the xoshiro256++ step (rng.h, its only copy); the stream of
+ *                   SR_RNG_LANES interleaved lanes: seeding, buffering, jumps
+ * Adding a mode or an operation: docs/contributing.md.
  */
 #ifndef SRROUND_H
 #define SRROUND_H
