@@ -789,7 +789,7 @@ static inline int shifted_overlap(char *const *p, int nargs, const char *out, sr
             sr_fpenv_leave(caller, raised);                                                \
             return;                                                                        \
         }                                                                                  \
-        sr_arith_chunk_fn fast = sr_kernels_active()->arith_##T;                           \
+        sr_arith_chunk_fn fast = ctx->kernels->arith_##T;                                 \
         if (steps[NARGS] != sizeof(T)) fast = NULL;                                        \
         for (int k = 0; k < NARGS; k++)                                                    \
             if (steps[k] != 0 && steps[k] != sizeof(T)) fast = NULL;                       \
@@ -873,7 +873,7 @@ static inline void split_f16(uint16_t h, double *hi, double *lo)
     {                                                                                      \
         sr_context *ctx = data;                                                            \
         const sr_type_consts *c = &ctx->fmt.f64;                                           \
-        const sr_kernels *kernels = sr_kernels_active();                                   \
+        const sr_kernels *kernels = ctx->kernels;                                          \
         sr_rounding mode = ctx->rounding;                                                  \
         int rshift = 64 - ctx->bits;                                                       \
         double hi[SR_CHUNK], lo[SR_CHUNK];                                                 \

@@ -35,6 +35,7 @@ int sr_context_init(sr_context *ctx, const sr_format *fmt, sr_rounding rounding,
     ctx->bits = bits;
     sr_rng_seed(&ctx->rng, seed);
     atomic_flag_clear(&ctx->lock);
+    ctx->kernels = sr_kernels_default();
     return 0;
 }
 
@@ -43,14 +44,14 @@ int sr_context_init(sr_context *ctx, const sr_format *fmt, sr_rounding rounding,
 void sr_context_draw(sr_context *ctx, uint64_t *out, size_t n)
 {
     sr_context_lock(ctx);
-    sr_rng_fill(&ctx->rng, out, n);
+    sr_rng_fill_k(ctx->kernels, &ctx->rng, out, n);
     sr_context_unlock(ctx);
 }
 
 void sr_context_draw32(sr_context *ctx, uint32_t *out, size_t n)
 {
     sr_context_lock(ctx);
-    sr_rng_fill32(&ctx->rng, out, n);
+    sr_rng_fill32_k(ctx->kernels, &ctx->rng, out, n);
     sr_context_unlock(ctx);
 }
 
@@ -73,7 +74,7 @@ static size_t buffered_draws(const sr_rng *r, size_t word_bytes)
                                     sr_intp m, int rshift)                                \
     {   /* m <= SR_CHUNK values, their words drawn through the buffer; lock held */       \
         WORD rnd[SR_CHUNK];                                                                \
-        FILL(&ctx->rng, rnd, (size_t)m);                                                   \
+        FILL(kernels, &ctx->rng, rnd, (size_t)m);                                                   \
         return kernels->round_##T(in, is, out, os, m, &ctx->fmt.T, ctx->rounding, rshift, \
                                   rnd);                                                    \
     }                                                                                      \
@@ -82,7 +83,7 @@ static size_t buffered_draws(const sr_rng *r, size_t word_bytes)
     {                                                                                      \
         sr_context *ctx = data;                                                            \
         const sr_type_consts *c = &ctx->fmt.T;                                             \
-        const sr_kernels *kernels = sr_kernels_active();                                   \
+        const sr_kernels *kernels = ctx->kernels;                                          \
         int stochastic = sr_rounding_is_stochastic(ctx->rounding);                         \
         int width = (int)(8 * sizeof(WORD));                                               \
         int rshift = 64 - (ctx->bits < width ? ctx->bits : width);                         \
@@ -136,8 +137,8 @@ static size_t buffered_draws(const sr_rng *r, size_t word_bytes)
         sr_loop_round_##T(args, &one, steps, ctx);                                         \
         return x;                                                                          \
     }
-SR_DEFINE_ROUND(f32, float, uint32_t, sr_rng_fill32)
-SR_DEFINE_ROUND(f64, double, uint64_t, sr_rng_fill)
+SR_DEFINE_ROUND(f32, float, uint32_t, sr_rng_fill32_k)
+SR_DEFINE_ROUND(f64, double, uint64_t, sr_rng_fill_k)
 
 void sr_context_lock(sr_context *ctx)
 {
@@ -189,13 +190,24 @@ void sr_context_spawn(sr_context *parent, sr_context *child)
     child->rounding = parent->rounding;
     child->bits = parent->bits;
     child->rng = parent->rng;    /* the stream where parent is now */
+    child->kernels = parent->kernels;
     child->rng.pos = SR_RNG_LANES;    /* buffered words stay unused */
     child->rng.has_half = 0;
     memset(child->rng.buf, 0, sizeof child->rng.buf);
     child->rng.half = 0;
     parent->rng.pos = SR_RNG_LANES;
     parent->rng.has_half = 0;
-    sr_rng_jump(&parent->rng);
+    sr_rng_jump_k(parent->kernels, &parent->rng);
     sr_context_unlock(parent);
     atomic_flag_clear(&child->lock);
 }
+
+int sr_context_set_isa(sr_context *ctx, const char *isa)
+{
+    int status;
+    const sr_kernels *k = sr_kernels_by_name(isa, &status);
+    if (k) ctx->kernels = k;
+    return status;
+}
+
+const char *sr_context_isa(const sr_context *ctx) { return ctx->kernels->name; }

@@ -142,7 +142,7 @@ typedef int (*sr_arith_chunk_fn)(sr_op op, const char *const *in, const sr_intp 
 typedef int (*sr_round_inline_fn)(const char *in, char *out, sr_intp n,
                                   const sr_type_consts *c, sr_rounding mode, int rshift,
                                   sr_rng *r, unsigned *raised);
-typedef struct {
+typedef struct sr_kernels {
     const char *name;
     sr_round_chunk_fn round_f32, round_f64;
     sr_round_inline_fn round_inline_f32, round_inline_f64;   /* NULL if unavailable */
@@ -150,6 +150,12 @@ typedef struct {
     void (*rng_blocks)(sr_rng *r, uint64_t *out, size_t nblocks);
 } sr_kernels;
 
-/* The active entry (chosen once: SRROUND_ISA, else the best the CPU supports). */
-const sr_kernels *sr_kernels_active(void);
+/* The default entry (chosen once: SRROUND_ISA, else the best the CPU supports). */
+const sr_kernels *sr_kernels_default(void);
+/* The entry of that name, or NULL with *status -1 (unknown) or -2 (not on this CPU). */
+const sr_kernels *sr_kernels_by_name(const char *isa, int *status);
+/* sr_rng_fill, _fill32 and _jump with the block generator of kernel path k. */
+void sr_rng_fill_k(const sr_kernels *k, sr_rng *r, uint64_t *out, size_t n);
+void sr_rng_fill32_k(const sr_kernels *k, sr_rng *r, uint32_t *out, size_t n);
+void sr_rng_jump_k(const sr_kernels *k, sr_rng *r);
 #endif

@@ -117,12 +117,16 @@ void sr_rng_jump(sr_rng *rng);
 
 /* ---- contexts and loops ------------------------------------------------- */
 
+struct sr_kernels;       /* one kernel path (kernels.c) */
 typedef struct {
     sr_format fmt;
     sr_rounding rounding;
     int bits;            /* random bits per draw for stochastic rounding, 1..64 */
     sr_rng rng;
     atomic_flag lock;    /* guards rng: several threads may share one context */
+    /* The kernel path its loops and its stream run: sr_isa()'s when the context is
+       made; sr_context_set_isa changes it (tests and benchmarks). */
+    const struct sr_kernels *kernels;
 } sr_context;
 
 /* Returns 0, or -1 with *err set. seed as for sr_rng_seed. */
@@ -156,9 +160,15 @@ int sr_context_set_state(sr_context *ctx, const sr_rng_state *state, const char 
 void sr_context_spawn(sr_context *parent, sr_context *child);
 
 /* Kernel paths: "scalar" (portable C), "avx2", "avx512"; all give the same bits.
-   sr_set_isa returns 0, -1 for an unknown name, -2 if this CPU lacks it. */
+   sr_isa: the default path, chosen once, at first use, and never changed: the one
+   the environment variable SRROUND_ISA names if this CPU runs it, else the widest
+   this CPU runs. Each context runs the path it holds: the default, or the one
+   sr_context_set_isa gives it. sr_isa_check and sr_context_set_isa return 0, -1 for
+   an unknown name, -2 if this CPU lacks that path. */
 const char *sr_isa(void);
-int sr_set_isa(const char *isa);
+int sr_isa_check(const char *isa);
+int sr_context_set_isa(sr_context *ctx, const char *isa);
+const char *sr_context_isa(const sr_context *ctx);
 
 /* Plain rounding of one value (slow path helpers; used by tests and scalars). */
 float sr_round_f32(float x, sr_context *ctx);

@@ -37,7 +37,9 @@ cdef extern from "srround.h" nogil:
     void sr_context_spawn(sr_context *parent, sr_context *child)
 
     const char *sr_isa()
-    int sr_set_isa(const char *isa)
+    int sr_isa_check(const char *isa)
+    int sr_context_set_isa(sr_context *ctx, const char *isa)
+    const char *sr_context_isa(const sr_context *ctx)
 
     ctypedef void (*sr_loop)(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
     ctypedef enum sr_identity:

@@ -30,7 +30,7 @@ def isa():
 
     Every path gives bit-identical results; the fastest one the CPU runs is chosen
     at import, and the environment variable ``SRROUND_ISA=scalar|avx2|avx512``
-    forces one.
+    (read once, at import) forces one. Every Context runs this path.
 
     Returns
     -------
@@ -45,23 +45,25 @@ def isa():
     return sr_isa().decode()
 
 
-def _set_isa(name):
-    """Switch kernel paths at run time (for tests and benchmarks; not thread-safe
-    with respect to calls already running)."""
+def _check_isa(name):
+    """Raises ValueError unless `name` is a kernel path this CPU runs."""
     if name not in ISAS:
         raise ValueError(f"unknown kernel path {name!r}; choose one of {ISAS}")
-    if sr_set_isa(name.encode()) != 0:
+    if sr_isa_check(name.encode()) != 0:
         raise ValueError(f"this CPU cannot run the {name!r} kernels")
 
 
 def _isa_from_environment():
+    """SRROUND_ISA is read once, here (the C core reads the same variable when it
+    first chooses its default path): a bad value fails the import."""
     import os
-    name = os.environ.get("SRROUND_ISA", "").strip().lower()
+    name = "".join(os.environ.get("SRROUND_ISA", "").split()).lower()
     if name:
         try:
-            _set_isa(name)
+            _check_isa(name)
         except ValueError as e:
             raise ImportError(f"SRROUND_ISA={os.environ['SRROUND_ISA']!r}: {e}") from None
+    sr_isa()   # the core's choice, made now
 
 
 _isa_from_environment()
@@ -680,6 +682,18 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
                 sr_context_spawn(self.core.ctx, child.core.ctx)
             children.append(child)
         return children
+
+    def _set_isa(self, name):
+        """For tests and benchmarks: run this context's loops and stream on kernel
+        path `name` (every path gives the same bits). Returns the context."""
+        _check_isa(name)
+        sr_context_set_isa(self.core.ctx, name.encode())
+        return self
+
+    @property
+    def _isa(self):
+        """The kernel path this context runs (sr.isa() unless _set_isa changed it)."""
+        return sr_context_isa(self.core.ctx).decode()
 
     def __reduce__(self):
         s, buf, pos, half = self._state()
