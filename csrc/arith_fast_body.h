@@ -139,7 +139,7 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
         uint64_t u;                                                                        \
         memcpy(&u, &s[i], sizeof u);                                                       \
         uint64_t x = SR_F64(sr_normal_increment)(u, &k, MODE,                              \
-                                                 sr_rounding_is_stochastic(MODE) ? rnd[i] : 0);    \
+                                                 sr_mode_is_stochastic(MODE) ? rnd[i] : 0);    \
         uint64_t open = inexact[i] & (uint64_t)!SR_F64(sr_normal_decided)(u, x, &k);      \
         undecided[i] = open;                                                               \
         any |= open;                                                                       \

@@ -108,6 +108,19 @@ static inline int sr_overflows_outward(sr_rounding mode, int neg)
     }
 }
 
+/* Whether the mode draws random words (roundings.def); inline, so that it folds
+   away in the specialized loops (sr_rounding_is_stochastic is the API's copy). */
+static inline int sr_mode_is_stochastic(sr_rounding mode)
+{
+    switch (mode) {
+#define SR_STOCHASTIC_CASE_(A, ID, NAME, STOCHASTIC, OUTWARD, FIXED, INCREMENT, DOC)       \
+    case SR_##ID: return STOCHASTIC;
+    SR_ROUNDINGS(SR_STOCHASTIC_CASE_, ~)
+#undef SR_STOCHASTIC_CASE_
+    default: return 0;
+    }
+}
+
 /* Whether the mode's increment (roundings.def) depends only on the random word. */
 static inline int sr_increment_is_fixed(sr_rounding mode)
 {

@@ -5,16 +5,7 @@
 #include "rng.h"
 #include "round_common.h"
 
-int sr_rounding_is_stochastic(sr_rounding r)
-{
-    switch (r) {
-#define SR_STOCHASTIC_CASE_(A, ID, NAME, STOCHASTIC, OUTWARD, FIXED, INCREMENT, DOC)       \
-    case SR_##ID: return STOCHASTIC;
-    SR_ROUNDINGS(SR_STOCHASTIC_CASE_, ~)
-#undef SR_STOCHASTIC_CASE_
-    default: return 0;   /* the bindings ask about any int: not a mode, not stochastic */
-    }
-}
+int sr_rounding_is_stochastic(sr_rounding r) { return sr_mode_is_stochastic(r); }
 
 #define SR_NAME_(A, ID, NAME, STOCHASTIC, OUTWARD, FIXED, INCREMENT, DOC) #NAME,
 const char *const sr_rounding_names[SR_NUM_ROUNDINGS] = {SR_ROUNDINGS(SR_NAME_, ~)};
@@ -84,7 +75,7 @@ static size_t buffered_draws(const sr_rng *r, size_t word_bytes)
         sr_context *ctx = data;                                                            \
         const sr_type_consts *c = &ctx->fmt.T;                                             \
         const sr_kernels *kernels = ctx->kernels;                                          \
-        int stochastic = sr_rounding_is_stochastic(ctx->rounding);                         \
+        int stochastic = sr_mode_is_stochastic(ctx->rounding);                         \
         int width = (int)(8 * sizeof(WORD));                                               \
         int rshift = 64 - (ctx->bits < width ? ctx->bits : width);                         \
         sr_intp is = steps[0], os = steps[1], step_values = 64 / (sr_intp)sizeof(SRT);     \
