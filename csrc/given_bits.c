@@ -36,7 +36,7 @@ void sr_loop_round_given_f64(char **args, const sr_intp *dims, const sr_intp *st
                              void *data)
 {
     const sr_context *ctx = data;
-    const sr_kernels *kernels = sr_kernels_active();
+    const sr_kernels *kernels = ctx->kernels;
     int r = ctx->bits;
     const char *in = args[0], *given = args[1];
     char *out = args[2];
@@ -65,7 +65,7 @@ void sr_loop_round_given_f32(char **args, const sr_intp *dims, const sr_intp *st
                              void *data)
 {
     const sr_context *ctx = data;
-    const sr_kernels *kernels = sr_kernels_active();
+    const sr_kernels *kernels = ctx->kernels;
     int r = ctx->bits;
     const char *in = args[0], *given = args[1];
     char *out = args[2];

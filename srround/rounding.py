@@ -10,7 +10,7 @@ Any byte order; masked arrays keep their mask.
 """
 import numpy as np
 
-from srround._core import Context, _integer, check_rng, check_rounding
+from srround._core import STOCHASTIC_ROUNDINGS, Context, _integer, check_rng, check_rounding
 from srround.formats import format as _lookup
 
 # Deterministic contexts carry no state, so one per (format, mode) serves every call;
@@ -185,7 +185,7 @@ def round(x, fmt, rounding="nearest", *, bits=None, rng=None, out=None, random_b
         if rounding != "stochastic":
             raise ValueError(f"random_bits needs rounding='stochastic', not {rounding!r}")
         return _round_given(arr, fmt, bits, random_bits, rng, out, dtype)
-    if rounding in ("stochastic", "stochastic_equal"):
+    if rounding in STOCHASTIC_ROUNDINGS:
         ctx = Context(fmt, rounding, bits=bits, rng=rng)
     else:
         if bits is not None:
