@@ -18,6 +18,8 @@
  *   arith.c         the operations' exact kernels, their loops, the ufunc table
  *   rng.h, rng.c    the xoshiro256++ step (rng.h, its only copy); the stream of
  *                   SR_RNG_LANES interleaved lanes: seeding, buffering, jumps
+ *   given_bits.c    stochastic rounding with caller-supplied random bits
+ *   unsigned_zero.c the loops of formats without -0 (the others', wrapped)
  * Adding a mode or an operation: docs/contributing.md.
  */
 #ifndef SRROUND_H
