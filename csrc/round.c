@@ -76,7 +76,8 @@ static size_t buffered_draws(const sr_rng *r, size_t word_bytes)
         int width = (int)(8 * sizeof(WORD));                                               \
         int rshift = 64 - (ctx->bits < width ? ctx->bits : width);                         \
         sr_intp is = steps[0], os = steps[1], step_values = 64 / (sr_intp)sizeof(SRT);     \
-        int inline_rng = stochastic && kernels->round_inline_##T && is == sizeof(SRT) &&   \
+        int inline_rng = stochastic && ctx->rng.kind == SR_STREAM_SEQUENTIAL &&            \
+                         kernels->round_inline_##T && is == sizeof(SRT) &&                  \
                          os == sizeof(SRT) && (uintptr_t)args[0] % sizeof(SRT) == 0 &&     \
                          (uintptr_t)args[1] % sizeof(SRT) == 0;                            \
         const char *in = args[0];                                                          \

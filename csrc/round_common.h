@@ -158,6 +158,8 @@ typedef struct {
     sr_round_inline_fn round_inline_f32, round_inline_f64;   /* NULL if unavailable */
     sr_arith_chunk_fn arith_f32, arith_f64;
     void (*rng_blocks)(sr_rng *r, uint64_t *out, size_t nblocks);
+    /* counter streams: half-words h .. h + n - 1 of r's stream */
+    void (*philox_halves)(const sr_rng *r, uint64_t h, uint32_t *out, size_t n);
 } sr_kernels;
 
 /* The active entry (chosen once: SRROUND_ISA, else the best the CPU supports). */

@@ -90,6 +90,63 @@ static void test_rng(void)
     CHECK(wb[0] == words[502], "a 64-bit draw did not drop the waiting half");
 }
 
+/* Philox4x32-10 against Random123's known-answer vectors (kat_vectors, the three
+   "philox4x32 10" lines: counter, key, expected output), and counter streams: word
+   k is a pure function of the position, in any pieces, on every kernel path. */
+static void test_counter_stream(void)
+{
+    static const uint32_t kat[3][10] = {
+        {0, 0, 0, 0, 0, 0, 0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8},
+        {0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff,
+         0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd},
+        {0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0xa4093822, 0x299f31d0,
+         0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}};
+    for (int v = 0; v < 3; v++) {
+        uint32_t out[4];
+        sr_philox4x32_10(kat[v], kat[v] + 4, out);
+        CHECK(memcmp(out, kat[v] + 6, sizeof out) == 0, "Philox4x32-10 known answer %d", v);
+    }
+    const uint64_t key[2] = {0x0123456789abcdefu, 0xfedcba9876543210u};
+    static uint32_t ref[3000];
+    for (int b = 0; b < 750; b++) {
+        uint64_t blk = (uint64_t)b + ((uint64_t)1 << 32) - 300;   /* crosses 2^32 blocks */
+        uint32_t ctr[4] = {(uint32_t)blk, (uint32_t)(blk >> 32), (uint32_t)key[1],
+                           (uint32_t)(key[1] >> 32)};
+        uint32_t k2[2] = {(uint32_t)key[0], (uint32_t)(key[0] >> 32)};
+        sr_philox4x32_10(ctr, k2, ref + 4 * b);
+    }
+    const uint64_t start = 4 * (((uint64_t)1 << 32) - 300);   /* half-word of ref[0] */
+    const char *isas[] = {"scalar", "avx2", "avx512"};
+    for (int k = 0; k < 3; k++) {
+        if (sr_set_isa(isas[k]) != 0) continue;
+        sr_rng r;
+        sr_rng_seed_counter(&r, key);
+        sr_rng_set_half_position(&r, start + 1);
+        static uint32_t halves[2999];
+        size_t pieces[] = {1, 2, 5, 0, 64, 3, 63, 1, 2860}, h = 0;
+        for (size_t i = 0; i < sizeof pieces / sizeof *pieces; i++) {
+            sr_rng_fill32(&r, halves + h, pieces[i]);
+            h += pieces[i];
+        }
+        CHECK(memcmp(halves, ref + 1, sizeof halves) == 0, "%s: counter half-words", isas[k]);
+        /* 64-bit draws: word k = half-words 2k, 2k + 1; a waiting half is dropped */
+        sr_rng_set_half_position(&r, start + 3);
+        uint64_t words[700];
+        sr_rng_fill(&r, words, 1);
+        sr_rng_fill(&r, words + 1, 699);
+        int ok = 1;
+        for (int i = 0; i < 700; i++)
+            ok &= words[i] == (ref[4 + 2 * i] | (uint64_t)ref[5 + 2 * i] << 32);
+        CHECK(ok, "%s: counter words", isas[k]);
+        sr_rng_set_half_position(&r, start);
+        sr_rng_advance(&r, 10);
+        uint32_t one;
+        sr_rng_fill32(&r, &one, 1);
+        CHECK(one == ref[20], "%s: advance", isas[k]);
+    }
+    sr_set_isa("scalar");
+}
+
 static void test_formats(void)
 {
     sr_format f;
@@ -459,6 +516,7 @@ int main(void)
 {
     printf("kernel path: %s\n", sr_isa());
     test_rng();
+    test_counter_stream();
     test_formats();
     test_known_values();
     test_against_hardware();

@@ -35,6 +35,10 @@ cdef extern from "srround.h" nogil:
         int pos
         int has_half
         uint32_t half
+        int kind
+        uint32_t key[2]
+        uint32_t stream_id[2]
+        uint64_t next
     ctypedef struct sr_context:
         sr_format fmt
         int rounding
@@ -49,6 +53,11 @@ cdef extern from "srround.h" nogil:
     void sr_rng_jump(sr_rng *rng)
     void sr_rng_fill(sr_rng *rng, uint64_t *out, size_t n)
     void sr_rng_seed(sr_rng *rng, const uint64_t *seed)
+    void sr_rng_seed_counter(sr_rng *rng, const uint64_t *words)
+    uint64_t sr_rng_half_position(const sr_rng *rng)
+    void sr_rng_set_half_position(sr_rng *rng, uint64_t h)
+    void sr_rng_advance(sr_rng *rng, uint64_t n)
+    void sr_philox4x32_10(const uint32_t *ctr, const uint32_t *key, uint32_t *out)
     const char *sr_isa()
     int sr_set_isa(const char *isa)
     ctypedef void (*sr_loop)(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
@@ -75,6 +84,27 @@ cdef extern from "srround.h" nogil:
     long sr_test_fp_state()
 
 ISAS = ("scalar", "avx2", "avx512")
+STREAMS = ("sequential", "counter")
+
+
+def _philox4x32_10(ctr, key):
+    """Philox4x32-10 of one block (4 counter words, 2 key words): for tests."""
+    cdef uint32_t c[4]
+    cdef uint32_t k[2]
+    cdef uint32_t out[4]
+    for i in range(4):
+        c[i] = int(ctr[i])
+    for i in range(2):
+        k[i] = int(key[i])
+    sr_philox4x32_10(c, k, out)
+    return [out[0], out[1], out[2], out[3]]
+
+
+def check_stream(stream):
+    if not isinstance(stream, str):
+        raise TypeError(f"stream must be a str, got {type(stream).__name__}")
+    if stream not in STREAMS:
+        raise ValueError(f"stream must be one of {STREAMS}, got {stream!r}")
 
 
 def isa():
@@ -463,7 +493,7 @@ cdef class _Core:
 
 @cython.embedsignature(False)
 cdef class Context:
-    """Context(fmt, rounding='stochastic', *, bits=None, rng=None)
+    """Context(fmt, rounding='stochastic', *, bits=None, rng=None, stream='sequential')
 --
 
 A format, a rounding mode and a random stream, with NumPy ufuncs:
@@ -493,6 +523,12 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
         (1..64); the default uses 64 (32 when rounding float32 data).
     rng : None, int, numpy.random.SeedSequence or numpy.random.Generator, optional
         Seeds the stream (None: fresh entropy; a Generator is advanced).
+    stream : {"sequential", "counter"}, optional
+        ``"sequential"`` (default): xoshiro256++ lanes, drawn in order.
+        ``"counter"``: Philox4x32-10 (Salmon et al., SC'11), each word a pure
+        function of (key, position): the same draw contract, plus `advance` in O(1),
+        bit-identical results for every thread count and Dask chunking
+        (docs/reproducibility.md).
 
     Attributes
     ----------
@@ -503,14 +539,16 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
     bits : int or None
     stochastic : bool
         Whether the mode draws random words.
+    stream : str
+        ``"sequential"`` or ``"counter"``.
 
     Raises
     ------
     TypeError
-        For a fmt, rounding, bits or rng of the wrong type.
+        For a fmt, rounding, bits, rng or stream of the wrong type.
     ValueError
-        For an unknown format name or rounding, bits outside 1..64 or given with
-        another mode, a negative seed.
+        For an unknown format name, rounding or stream, bits outside 1..64 or given
+        with another mode, a negative seed.
 
     Examples
     --------
@@ -527,9 +565,12 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
     cdef readonly Format format
     cdef readonly str rounding
     cdef readonly object bits
+    cdef readonly str stream
+    cdef object _spawned    # counter streams: children spawned so far
     cdef dict _ufuncs
 
-    def __init__(self, fmt, rounding="stochastic", *, bits=None, rng=None):
+    def __init__(self, fmt, rounding="stochastic", *, bits=None, rng=None,
+                 stream="sequential"):
         if self.core is not None:   # the ufuncs handed out point into the first core
             raise TypeError("a Context cannot be re-initialised; create a new Context")
         fmt = _as_format(fmt)
@@ -545,7 +586,19 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
         else:   # no stream to seed, but a bad rng is still an error
             check_rng(rng)
             seed = np.zeros(4 * SR_RNG_LANES, np.uint64)
+        check_stream(stream)
         self._init(fmt, rounding, bits, seed)
+        if stream == "counter":
+            self._make_counter(seed[:2], 0, 0)
+
+    cdef _make_counter(self, key_words, position, spawned):
+        """Turns this context's stream into the counter stream with key_words
+        (key, stream id) at half-word `position`."""
+        cdef cnp.ndarray k = np.ascontiguousarray(key_words, np.uint64)
+        sr_rng_seed_counter(&self.core.ctx.rng, <uint64_t *>cnp.PyArray_DATA(k))
+        sr_rng_set_half_position(&self.core.ctx.rng, position)
+        self.stream = "counter"
+        self._spawned = spawned
 
     cdef _init(self, Format fmt, str rounding, object bits, cnp.ndarray seed):
         cdef cnp.ndarray[cnp.uint64_t, ndim=1] words = np.ascontiguousarray(seed, np.uint64)
@@ -559,6 +612,8 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
         self.format = fmt
         self.rounding = rounding
         self.bits = bits
+        self.stream = "sequential"
+        self._spawned = 0
         self._ufuncs = {}
 
     cdef object _ufunc(self, int op):
@@ -688,6 +743,78 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
             return np.float64(result)
         raise TypeError(f"kahan_sum needs float32 or float64 data, got {arr.dtype}")
 
+    def advance(self, n):
+        """Skips the next n 64-bit words of the stream.
+
+        n words are what n float64 elements (or any n arithmetic results) draw, or
+        2n float32 elements; a waiting half-word moves on with the position. O(1)
+        for ``stream="counter"``; a sequential stream draws and drops the words.
+
+        Parameters
+        ----------
+        n : int
+            0 <= n < 2**62.
+
+        Raises
+        ------
+        TypeError
+            For a non-integer n.
+        ValueError
+            For n out of range.
+
+        Examples
+        --------
+        >>> a = sr.Context("bf16", rng=3, stream="counter")
+        >>> b = sr.Context("bf16", rng=3, stream="counter")
+        >>> a.advance(5)
+        >>> bool(a.random_words(1)[0] == b.random_words(6)[5])
+        True
+        """
+        n = _integer(n, "n")
+        if not 0 <= n < 2**62:
+            raise ValueError(f"n must be in 0..2**62, got {n}")
+        cdef uint64_t count = n
+        with nogil:
+            sr_context_lock(self.core.ctx)
+            sr_rng_advance(&self.core.ctx.rng, count)
+            sr_context_unlock(self.core.ctx)
+
+    @property
+    def position(self):
+        """Counter streams: the 32-bit half-words drawn so far (twice the 64-bit
+        words, less one while a high half waits); None for a sequential stream."""
+        if self.stream != "counter":
+            return None
+        sr_context_lock(self.core.ctx)
+        h = sr_rng_half_position(&self.core.ctx.rng)
+        sr_context_unlock(self.core.ctx)
+        return int(h)
+
+    def _reserve(self, halves):
+        """Counter streams: the half-word position now, moving on by `halves`
+        (what a call drawing that many half-words would do); for srround.dask."""
+        sr_context_lock(self.core.ctx)
+        h = sr_rng_half_position(&self.core.ctx.rng)
+        sr_rng_set_half_position(&self.core.ctx.rng, (h + halves) % 2**64)
+        sr_context_unlock(self.core.ctx)
+        return int(h)
+
+    def _at(self, position):
+        """A counter-stream twin of this context at half-word `position`."""
+        if self.stream != "counter":
+            raise ValueError("only counter streams have positions")
+        key, _, spawned = self._counter_state()
+        return _restore_counter_context(self.format, self.rounding, self.bits, key,
+                                        position, spawned)
+
+    def _counter_state(self):
+        sr_context_lock(self.core.ctx)
+        key = (int(self.core.ctx.rng.key[0]) | int(self.core.ctx.rng.key[1]) << 32,
+               int(self.core.ctx.rng.stream_id[0]) | int(self.core.ctx.rng.stream_id[1]) << 32)
+        h = sr_rng_half_position(&self.core.ctx.rng)
+        sr_context_unlock(self.core.ctx)
+        return key, int(h), self._spawned
+
     def _state(self):
         """(s, buf, pos, half) of the stream: s has shape (4, lanes); half is the
         waiting 32-bit half-word, or -1."""
@@ -734,9 +861,11 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
     def spawn(self, n):
         """New contexts with the same format and rounding and non-overlapping streams.
 
-        Child i takes this stream's next 2**128-word stretch (one jump each), and
-        this context moves past them all. Use one per thread or worker for
-        reproducible parallel runs.
+        Sequential streams: child i takes this stream's next 2**128-word stretch
+        (one jump each), and this context moves past them all. Counter streams:
+        child j (counting every child this context has spawned) gets the key that
+        ``SeedSequence(key, spawn_key=(j,))`` generates, at position 0. Use one per
+        thread or worker for reproducible parallel runs.
 
         Parameters
         ----------
@@ -766,6 +895,15 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
         if n < 0:
             raise ValueError(f"n must be non-negative, got {n}")
         children = []
+        if self.stream == "counter":
+            key, _, spawned = self._counter_state()
+            for j in range(spawned, spawned + n):
+                words = np.random.SeedSequence(list(key), spawn_key=(j,)).generate_state(
+                    2, np.uint64)
+                children.append(_restore_counter_context(self.format, self.rounding,
+                                                         self.bits, words, 0, 0))
+            self._spawned = spawned + n
+            return children
         for _ in range(n):
             sr_context_lock(self.core.ctx)
             try:
@@ -781,15 +919,21 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
         return children
 
     def __reduce__(self):
+        if self.stream == "counter":
+            key, h, spawned = self._counter_state()
+            return (_restore_counter_context,
+                    (self.format, self.rounding, self.bits, key, h, spawned))
         s, buf, pos, half = self._state()
         return (_restore_context, (self.format, self.rounding, self.bits, s, buf, pos, half))
 
     def __repr__(self):
         bits = "" if self.bits is None else f", bits={self.bits}"
-        return f"Context({self.format!r}, rounding={self.rounding!r}{bits})"
+        stream = "" if self.stream == "sequential" else f", stream={self.stream!r}"
+        return f"Context({self.format!r}, rounding={self.rounding!r}{bits}{stream})"
 
 
-def _restore_context(fmt, rounding, bits, s, buf, pos, half=-1):
+def _check_restored(fmt, rounding, bits):
+    """Checks a pickle's format, rounding and bits; returns bits."""
     if not isinstance(fmt, Format):
         raise TypeError(f"fmt must be a Format, got {type(fmt).__name__}")
     check_rounding(rounding)
@@ -797,9 +941,29 @@ def _restore_context(fmt, rounding, bits, s, buf, pos, half=-1):
         bits = _integer(bits, "bits")
         if not 1 <= bits <= 64:
             raise ValueError(f"bits must be in 1..64, got {bits}")
+    return bits
+
+
+def _restore_context(fmt, rounding, bits, s, buf, pos, half=-1):
+    bits = _check_restored(fmt, rounding, bits)
     cdef Context ctx = Context.__new__(Context)
     ctx._init(fmt, rounding, bits, np.zeros(4 * SR_RNG_LANES, np.uint64))
     ctx._set_state(s, buf, pos, half)
+    return ctx
+
+
+def _restore_counter_context(fmt, rounding, bits, key, position, spawned=0):
+    bits = _check_restored(fmt, rounding, bits)
+    key = [_integer(k, "key word") for k in key]
+    if len(key) != 2 or not all(0 <= k < 2**64 for k in key):
+        raise ValueError("invalid counter stream key: two words in 0..2**64")
+    position = _integer(position, "stream position")
+    spawned = _integer(spawned, "spawn count")
+    if not 0 <= position < 2**64 or spawned < 0:
+        raise ValueError("invalid counter stream position or spawn count")
+    cdef Context ctx = Context.__new__(Context)
+    ctx._init(fmt, rounding, bits, np.zeros(4 * SR_RNG_LANES, np.uint64))
+    ctx._make_counter(np.array(key, np.uint64), position, spawned)
     return ctx
 
 
