@@ -166,6 +166,11 @@ int sr_rounding_is_stochastic(sr_rounding r);
 const char *sr_isa(void);
 int sr_set_isa(const char *isa);
 
+/* Threads used by one large call (1..256; default 1): see csrc/threads.c.
+   sr_set_num_threads returns 0, or -1 for a count out of range. */
+int sr_set_num_threads(int n);
+int sr_get_num_threads(void);
+
 /* Plain rounding of one value (slow path helpers; used by tests and scalars). */
 float sr_round_f32(float x, sr_context *ctx);
 double sr_round_f64(double x, sr_context *ctx);

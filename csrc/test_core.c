@@ -147,6 +147,51 @@ static void test_counter_stream(void)
     sr_set_isa("scalar");
 }
 
+/* Threads: a counter stream or a deterministic mode gives the same bits for every
+   thread count (odd sizes, a call starting on a waiting half-word), and the stream
+   ends at the same position; a sequential stream stays on one thread. */
+static void test_threads(void)
+{
+    enum { N = 100003 };
+    static float xf[N], yf[2][N];
+    static double xd[N], zd[N], yd[2][N];
+    for (int i = 0; i < N; i++) {
+        xf[i] = (float)((i * 0.7548776662466927) - (double)(i / 3)) * 3.0f;
+        xd[i] = (double)xf[i] * 1.0000001;
+        zd[i] = 1.0 + (double)(i % 97) / 7.0;
+    }
+    const uint64_t key[2] = {42, 43};
+    sr_rounding modes[] = {SR_STOCHASTIC, SR_NEAREST, SR_STOCHASTIC_EQUAL};
+    int counts[] = {2, 3, 7};
+    long bad = 0;
+    for (int m = 0; m < 3; m++)
+        for (int counter = 0; counter < 2; counter++)
+            for (int t = 0; t < 3; t++) {
+                sr_context ctx[2];
+                for (int k = 0; k < 2; k++) {
+                    ctx[k] = make_ctx(8, 127, -126, 1, SR_OVERFLOW_INF, 0, modes[m], 64);
+                    if (counter) sr_rng_seed_counter(&ctx[k].rng, key);
+                    uint32_t one;
+                    sr_rng_fill32(&ctx[k].rng, &one, 1);   /* start on a high half */
+                    sr_set_num_threads(k ? counts[t] : 1);
+                    sr_intp n = N, s4[2] = {4, 4}, s8[3] = {8, 8, 8};
+                    char *af[2] = {(char *)xf, (char *)yf[k]};
+                    char *ad[3] = {(char *)xd, (char *)zd, (char *)yd[k]};
+                    sr_loop_round_f32(af, &n, s4, &ctx[k]);
+                    n = N - 2;
+                    sr_loop_divide_f64(ad, &n, s8, &ctx[k]);
+                }
+                bad += memcmp(yf[0], yf[1], sizeof yf[0]) != 0;
+                bad += memcmp(yd[0], yd[1], (N - 2) * sizeof(double)) != 0;
+                uint64_t w[2];
+                sr_rng_fill(&ctx[0].rng, w, 1);
+                sr_rng_fill(&ctx[1].rng, w + 1, 1);
+                bad += w[0] != w[1];
+            }
+    sr_set_num_threads(1);
+    CHECK(bad == 0, "thread counts disagree in %ld cases", bad);
+}
+
 static void test_formats(void)
 {
     sr_format f;
@@ -517,6 +562,7 @@ int main(void)
     printf("kernel path: %s\n", sr_isa());
     test_rng();
     test_counter_stream();
+    test_threads();
     test_formats();
     test_known_values();
     test_against_hardware();

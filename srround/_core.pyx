@@ -59,6 +59,8 @@ cdef extern from "srround.h" nogil:
     void sr_rng_advance(sr_rng *rng, uint64_t n)
     void sr_philox4x32_10(const uint32_t *ctr, const uint32_t *key, uint32_t *out)
     const char *sr_isa()
+    int sr_set_num_threads(int n)
+    int sr_get_num_threads()
     int sr_set_isa(const char *isa)
     ctypedef void (*sr_loop)(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
     void sr_loop_round_f32(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
@@ -98,6 +100,15 @@ def _philox4x32_10(ctr, key):
         k[i] = int(key[i])
     sr_philox4x32_10(c, k, out)
     return [out[0], out[1], out[2], out[3]]
+
+
+def _set_num_threads(int n):
+    if sr_set_num_threads(n) != 0:
+        raise ValueError(f"the thread count must be in 1..256, got {n}")
+
+
+def _get_num_threads():
+    return sr_get_num_threads()
 
 
 def check_stream(stream):
