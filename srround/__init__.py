@@ -16,6 +16,9 @@ from srround import quantize
 from srround.emulation import EmulatedArray, emulate, emulated
 from srround import linalg
 from srround.threads import get_num_threads, set_num_threads
+from srround import _dask_route
+
+_dask_route.install()   # stochastic ufuncs on Dask arrays go to srround.dask
 
 from srround._version import __version__
 

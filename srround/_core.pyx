@@ -4,7 +4,10 @@
 Everything numeric happens in C; this module turns Python arguments into C structs
 and C loops into real ``np.ufunc`` objects, and checks arguments on the way in.
 """
+import copyreg
 import operator
+import pickle
+import weakref
 
 import numpy as np
 
@@ -579,6 +582,7 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
     cdef readonly str stream
     cdef object _spawned    # counter streams: children spawned so far
     cdef dict _ufuncs
+    cdef object __weakref__
 
     def __init__(self, fmt, rounding="stochastic", *, bits=None, rng=None,
                  stream="sequential"):
@@ -631,6 +635,9 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
         u = self._ufuncs.get(op)
         if u is None:
             u = self.core.make_ufunc(op, self.format.label, self.rounding)
+            # what pickling (_reduce_ufunc) and srround.dask need to know of it
+            u._srround_spec = (self.format, self.rounding, _OPS[op])
+            u._srround_context = weakref.ref(self)
             self._ufuncs[op] = u
         return u
 
@@ -801,14 +808,22 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
         sr_context_unlock(self.core.ctx)
         return int(h)
 
-    def _reserve(self, halves):
-        """Counter streams: the half-word position now, moving on by `halves`
-        (what a call drawing that many half-words would do); for srround.dask."""
+    def _reserve(self, n, word_bytes):
+        """Counter streams: moves past the draws of a call on n elements that draw
+        32-bit half-words (word_bytes 4) or 64-bit words (8, dropping a waiting
+        half), as that call would; returns the position of its first draw, in the
+        same unit. For srround.dask, whose blocks then draw at their own offsets."""
+        cdef uint64_t h
         sr_context_lock(self.core.ctx)
         h = sr_rng_half_position(&self.core.ctx.rng)
-        sr_rng_set_half_position(&self.core.ctx.rng, (h + halves) % 2**64)
+        if word_bytes == 4:
+            first = int(h)
+            sr_rng_set_half_position(&self.core.ctx.rng, (first + n) % 2**64)
+        else:
+            first = int(self.core.ctx.rng.next)
+            sr_rng_set_half_position(&self.core.ctx.rng, (2 * (first + n)) % 2**64)
         sr_context_unlock(self.core.ctx)
-        return int(h)
+        return first
 
     def _at(self, position):
         """A counter-stream twin of this context at half-word `position`."""
@@ -985,3 +1000,40 @@ cdef Format _as_format(fmt):
         from srround.formats import format as lookup
         return lookup(fmt)
     raise TypeError(f"fmt must be a Format or a format name, got {type(fmt).__name__}")
+
+
+# ---- pickling the ufuncs ---------------------------------------------------------
+# NumPy pickles a ufunc by its name, which a Context's ufuncs cannot be found by.
+# A deterministic one pickles as (format, rounding, operation): it holds no state.
+# A stochastic one refuses: its stream belongs to its Context, and a copy in each
+# process or task would replay the same words silently.
+_numpy_reduce_ufunc = copyreg.dispatch_table.get(np.ufunc)
+_DETERMINISTIC = {}
+
+
+def _deterministic_ufunc(fmt, rounding, op):
+    if rounding in ("stochastic", "stochastic_equal") or op not in _OPS:
+        raise ValueError(f"not a deterministic srround ufunc: {op!r} with {rounding!r}")
+    key = (fmt, rounding)
+    ctx = _DETERMINISTIC.get(key)
+    if ctx is None:
+        ctx = _DETERMINISTIC[key] = Context(fmt, rounding)
+    return getattr(ctx, op)
+
+
+def _reduce_ufunc(u):
+    spec = getattr(u, "_srround_spec", None)
+    if spec is None:
+        if _numpy_reduce_ufunc is None:
+            raise pickle.PicklingError(f"cannot pickle {u!r}")
+        return _numpy_reduce_ufunc(u)
+    if spec[1] in ("stochastic", "stochastic_equal"):
+        raise pickle.PicklingError(
+            f"cannot pickle {u.__name__}: a stochastic Context's ufunc shares its "
+            "Context's random stream, and copies would replay the same words; pickle "
+            "the Context itself (ctx.spawn(n) gives independent ones), or use "
+            "srround.dask with stream='counter'")
+    return (_deterministic_ufunc, spec)
+
+
+copyreg.pickle(np.ufunc, _reduce_ufunc)

@@ -21,6 +21,10 @@ def set_num_threads(n):
     ----------
     n : int
 
+    Returns
+    -------
+    None
+
     Raises
     ------
     TypeError
@@ -41,12 +45,39 @@ def set_num_threads(n):
 
 
 def get_num_threads():
-    """The number of threads a large call may use."""
+    """The number of threads a large call may use.
+
+    Returns
+    -------
+    int
+        The count set by `set_num_threads`, or at import from the environment
+        variable SRROUND_NUM_THREADS, else the CPUs this process may run on.
+
+    Examples
+    --------
+    >>> sr.get_num_threads() >= 1
+    True
+    """
     return _core._get_num_threads()
 
 
 def default_num_threads():
-    """SRROUND_NUM_THREADS if set, else the CPUs this process may run on."""
+    """SRROUND_NUM_THREADS if set, else the CPUs this process may run on.
+
+    Returns
+    -------
+    int
+
+    Raises
+    ------
+    ValueError
+        For an environment value that is not an integer in 1..256.
+
+    Examples
+    --------
+    >>> 1 <= default_num_threads() <= 256
+    True
+    """
     value = os.environ.get(ENVIRONMENT, "").strip()
     if value:
         try:
