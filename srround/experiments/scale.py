@@ -44,7 +44,7 @@ def _cluster():
     except ImportError:
         return None
     cluster = LocalCluster(n_workers=WORKERS, threads_per_worker=1, processes=True,
-                           dashboard_address=None, env={"SRROUND_NUM_THREADS": "1"})
+                           dashboard_address=None)
     return Client(cluster)
 
 
@@ -70,6 +70,7 @@ def ensemble(s):
             t_serial = time.perf_counter() - start
             if client is not None:
                 client.run(importlib.import_module, __name__)   # imports out of the timing
+                client.run(set_num_threads, 1)
                 start = time.perf_counter()
                 parallel = srd.ensemble(fn, parent, s.runs)
                 t_cluster = time.perf_counter() - start
