@@ -56,8 +56,10 @@ typedef uint64_t sr_lanes8 __attribute__((vector_size(64)));
 
 /* SR_PHILOX_BATCH blocks of Philox4x32-10, counters (b0 + j, stream id) for
    j < SR_PHILOX_BATCH, written block after block to out (4 half-words each, x0 first).
-   VT holds V blocks' state words, one per 64-bit lane (values below 2^32), so that
-   MUL, a 32 x 32 -> 64-bit product per lane, is one instruction (pmuludq). */
+   VT holds V blocks' state words, one per 64-bit lane, so that MUL, the 32 x 32 ->
+   64-bit product of the lanes' low halves, is one instruction (pmuludq). A state
+   word's high half may hold garbage (MUL ignores it): only the low halves are
+   masked, once, at the end. */
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 #define SR_PHILOX_BATCH_BODY(VT, V, MUL)                                                  \
     {                                                                                     \
@@ -75,13 +77,13 @@ typedef uint64_t sr_lanes8 __attribute__((vector_size(64)));
         for (int round = 0; round < 10; round++) {                                        \
             for (int h = 0; h < NV; h++) {                                                \
                 VT p0 = MUL(x0[h], m0), p1 = MUL(x2[h], m1);                              \
-                x0[h] = (p1 >> 32) ^ x1[h] ^ k0; x1[h] = p1 & low;                        \
-                x2[h] = (p0 >> 32) ^ x3[h] ^ k1; x3[h] = p0 & low;                        \
+                x0[h] = (p1 >> 32) ^ x1[h] ^ k0; x1[h] = p1;                              \
+                x2[h] = (p0 >> 32) ^ x3[h] ^ k1; x3[h] = p0;                              \
             }                                                                             \
             k0 = (k0 + SR_PHILOX_W0) & low; k1 = (k1 + SR_PHILOX_W1) & low;               \
         }                                                                                 \
         for (int h = 0; h < NV; h++) {   /* block j's words: w0[j], then w1[j] */         \
-            VT w0 = x0[h] | x1[h] << 32, w1 = x2[h] | x3[h] << 32;                        \
+            VT w0 = (x0[h] & low) | x1[h] << 32, w1 = (x2[h] & low) | x3[h] << 32;        \
             VT first = SR_ZIP_LOW(w0, w1), second = SR_ZIP_HIGH(w0, w1);                  \
             memcpy(out + 4 * h * (V), &first, sizeof first);                              \
             memcpy(out + 4 * h * (V) + 2 * (V), &second, sizeof second);                  \
@@ -152,7 +154,7 @@ typedef uint64_t sr_lanes8 __attribute__((vector_size(64)));
 #include <immintrin.h>
 #define SR_MUL32(a, b) ((sr_lanes2)_mm_mul_epu32((__m128i)(a), (__m128i)(b)))
 #else
-#define SR_MUL32(a, b) ((a) * (b))   /* both below 2^32: exact in 64 bits */
+#define SR_MUL32(a, b) (((a) & 0xFFFFFFFFu) * ((b) & 0xFFFFFFFFu))   /* exact in 64 bits */
 #endif
 #define SR_ZIP_LOW SR_ZIP2_LOW
 #define SR_ZIP_HIGH SR_ZIP2_HIGH
