@@ -157,9 +157,12 @@ unsigned sr_run_split(sr_context *ctx, sr_piece_fn piece, char **args, int nargs
     if (threads <= 1 || (stochastic && ctx->rng.kind != SR_STREAM_COUNTER) ||
         pthread_mutex_trylock(&pool_busy) != 0)
         return piece(ctx, NULL, args, steps, n);
+    /* a few parts per thread, taken as threads come free: a thread that starts late
+       (a busy machine) leaves its share to the others */
+    int parts = most_parts < 4 * (sr_intp)threads ? (int)most_parts : 4 * threads;
     sr_job job;
     job.piece = piece; job.ctx = ctx; job.args = args; job.steps = steps;
-    job.nargs = nargs; job.n = n; job.nparts = threads;
+    job.nargs = nargs; job.n = n; job.nparts = parts;
     job.draws = stochastic ? (word_bytes == 4 ? 2 : 1) : 0;
     job.first = 0;
     atomic_init(&job.next_part, 0);
