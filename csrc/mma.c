@@ -727,13 +727,14 @@ static double raw_step(const truncated_job *job, size_t i, size_t j, size_t base
 
 typedef void (*rows_fn)(const truncated_job *, size_t, size_t, const double *, double *);
 
-/* The kernel for the path srround's rounding kernels use (sr_isa: the widest the CPU
-   has, or SRROUND_ISA), and its lanes; NULL without vector extensions (the scalar
-   steps then do everything). Every path gives the same bits. */
-static rows_fn truncated_kernel(int *lanes)
+/* The kernel for path isa (NULL: srround's default, sr_isa(): the widest the CPU has,
+   or SRROUND_ISA), and its lanes; NULL without vector extensions (the scalar steps
+   then do everything). Every path gives the same bits. */
+static rows_fn truncated_kernel(const char *isa, int *lanes)
 {
+    (void)isa;
 #ifdef MMA_HAVE_X86_PATHS
-    const char *isa = sr_isa();
+    if (!isa || sr_isa_check(isa) != 0) isa = sr_isa();
     if (strcmp(isa, "avx512") == 0) { *lanes = 16; return truncated_rows_avx512; }
     if (strcmp(isa, "avx2") == 0) { *lanes = 8; return truncated_rows_avx2; }
 #endif
@@ -794,7 +795,7 @@ int mma_gemm(const mma_model *md, const mma_gemm_args *g, const char **err)
     int status = 0;
     double *partial = NULL;
     int lanes = 0;
-    rows_fn fast = md->kind == MMA_FDPA_TRUNCATED ? truncated_kernel(&lanes) : NULL;
+    rows_fn fast = md->kind == MMA_FDPA_TRUNCATED ? truncated_kernel(g->isa, &lanes) : NULL;
     if (fast) {
         truncated_job *job = &plan.job;
         job->md = md;

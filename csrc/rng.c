@@ -51,20 +51,21 @@ void sr_rng_set_half_position(sr_rng *r, uint64_t h)
 }
 
 /* Half-words h .. h + n - 1 of a counter stream into out. */
-static void counter_halves(const sr_rng *r, uint64_t h, uint32_t *out, size_t n)
+static void counter_halves(const sr_kernels *k, const sr_rng *r, uint64_t h, uint32_t *out,
+                           size_t n)
 {
-    sr_kernels_active()->philox_halves(r, h, out, n);
+    k->philox_halves(r, h, out, n);
 }
 
-static void counter_fill(sr_rng *r, uint64_t *out, size_t n)
+static void counter_fill(const sr_kernels *k, sr_rng *r, uint64_t *out, size_t n)
 {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-    counter_halves(r, 2 * r->next, (uint32_t *)out, 2 * n);   /* low half first in memory */
+    counter_halves(k, r, 2 * r->next, (uint32_t *)out, 2 * n);   /* low half first */
 #else
     uint32_t halves[256];
     for (size_t done = 0; done < n;) {
         size_t m = n - done < 128 ? n - done : 128;
-        counter_halves(r, 2 * (r->next + done), halves, 2 * m);
+        counter_halves(k, r, 2 * (r->next + done), halves, 2 * m);
         for (size_t i = 0; i < m; i++)
             out[done + i] = halves[2 * i] | (uint64_t)halves[2 * i + 1] << 32;
         done += m;
@@ -74,15 +75,25 @@ static void counter_fill(sr_rng *r, uint64_t *out, size_t n)
     r->has_half = 0;
 }
 
-static void rng_blocks(sr_rng *r, uint64_t *out, size_t nblocks)
-{
-    sr_kernels_active()->rng_blocks(r, out, nblocks);
-}
-
 void sr_rng_fill(sr_rng *r, uint64_t *out, size_t n)
 {
+    sr_rng_fill_k(sr_kernels_default(), r, out, n);
+}
+
+void sr_rng_fill32(sr_rng *r, uint32_t *out, size_t n)
+{
+    sr_rng_fill32_k(sr_kernels_default(), r, out, n);
+}
+
+void sr_rng_jump(sr_rng *r)
+{
+    sr_rng_jump_k(sr_kernels_default(), r);
+}
+
+void sr_rng_fill_k(const sr_kernels *k, sr_rng *r, uint64_t *out, size_t n)
+{
     if (r->kind == SR_STREAM_COUNTER) {
-        counter_fill(r, out, n);
+        counter_fill(k, r, out, n);
         return;
     }
     r->has_half = 0;
@@ -92,22 +103,22 @@ void sr_rng_fill(sr_rng *r, uint64_t *out, size_t n)
     }
     if (n >= SR_RNG_LANES) {
         size_t nblocks = n / SR_RNG_LANES;
-        rng_blocks(r, out, nblocks);
+        k->rng_blocks(r, out, nblocks);
         out += nblocks * SR_RNG_LANES;
         n -= nblocks * SR_RNG_LANES;
     }
     if (n > 0) {
-        rng_blocks(r, r->buf, 1);
+        k->rng_blocks(r, r->buf, 1);
         memcpy(out, r->buf, n * sizeof *out);
         r->pos = (int)n;
     }
 }
 
-void sr_rng_fill32(sr_rng *r, uint32_t *out, size_t n)
+void sr_rng_fill32_k(const sr_kernels *k, sr_rng *r, uint32_t *out, size_t n)
 {
     if (r->kind == SR_STREAM_COUNTER) {
         uint64_t h = sr_rng_half_position(r);
-        counter_halves(r, h, out, n);
+        counter_halves(k, r, h, out, n);
         sr_rng_set_half_position(r, h + n);
         return;
     }
@@ -119,7 +130,7 @@ void sr_rng_fill32(sr_rng *r, uint32_t *out, size_t n)
     uint64_t words[128];
     while (n > 0) {
         size_t pairs = (n + 1) / 2, m = pairs < 128 ? pairs : 128;
-        sr_rng_fill(r, words, m);
+        sr_rng_fill_k(k, r, words, m);
         size_t take = 2 * m <= n ? 2 * m : n;   /* n odd: the last high half waits */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
         memcpy(out, words, take * sizeof *out);   /* the same order, in one copy */
@@ -140,7 +151,7 @@ void sr_rng_fill32(sr_rng *r, uint32_t *out, size_t n)
 static const uint64_t JUMP[4] = {0x180ec6d33cfd0abau, 0xd5a61266f0c9392cu,
                                  0xa9582618e03fc9aau, 0x39abdc4529b1661cu};
 
-void sr_rng_jump(sr_rng *r)
+void sr_rng_jump_k(const sr_kernels *k, sr_rng *r)
 {
     uint64_t acc[4][SR_RNG_LANES] = {{0}};
     uint64_t scratch[SR_RNG_LANES];
@@ -149,7 +160,7 @@ void sr_rng_jump(sr_rng *r)
             if (JUMP[w] & ((uint64_t)1 << b))
                 for (int i = 0; i < 4; i++)
                     for (int j = 0; j < SR_RNG_LANES; j++) acc[i][j] ^= r->s[i][j];
-            rng_blocks(r, scratch, 1);
+            k->rng_blocks(r, scratch, 1);
         }
     }
     memcpy(r->s, acc, sizeof acc);

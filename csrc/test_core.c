@@ -118,33 +118,32 @@ static void test_counter_stream(void)
     const uint64_t start = 4 * (((uint64_t)1 << 32) - 300);   /* half-word of ref[0] */
     const char *isas[] = {"scalar", "avx2", "avx512"};
     for (int k = 0; k < 3; k++) {
-        if (sr_set_isa(isas[k]) != 0) continue;
-        sr_rng r;
-        sr_rng_seed_counter(&r, key);
-        sr_rng_set_half_position(&r, start + 1);
+        sr_context ctx = make_ctx(8, 127, -126, 1, SR_OVERFLOW_INF, 0, SR_STOCHASTIC, 64);
+        if (sr_context_set_isa(&ctx, isas[k]) != 0) continue;   /* not on this CPU */
+        sr_rng_seed_counter(&ctx.rng, key);
+        sr_rng_set_half_position(&ctx.rng, start + 1);
         static uint32_t halves[2999];
         size_t pieces[] = {1, 2, 5, 0, 64, 3, 63, 1, 2860}, h = 0;
         for (size_t i = 0; i < sizeof pieces / sizeof *pieces; i++) {
-            sr_rng_fill32(&r, halves + h, pieces[i]);
+            sr_context_draw32(&ctx, halves + h, pieces[i]);
             h += pieces[i];
         }
         CHECK(memcmp(halves, ref + 1, sizeof halves) == 0, "%s: counter half-words", isas[k]);
         /* 64-bit draws: word k = half-words 2k, 2k + 1; a waiting half is dropped */
-        sr_rng_set_half_position(&r, start + 3);
+        sr_rng_set_half_position(&ctx.rng, start + 3);
         uint64_t words[700];
-        sr_rng_fill(&r, words, 1);
-        sr_rng_fill(&r, words + 1, 699);
+        sr_context_draw(&ctx, words, 1);
+        sr_context_draw(&ctx, words + 1, 699);
         int ok = 1;
         for (int i = 0; i < 700; i++)
             ok &= words[i] == (ref[4 + 2 * i] | (uint64_t)ref[5 + 2 * i] << 32);
         CHECK(ok, "%s: counter words", isas[k]);
-        sr_rng_set_half_position(&r, start);
-        sr_rng_advance(&r, 10);
+        sr_rng_set_half_position(&ctx.rng, start);
+        sr_rng_advance(&ctx.rng, 10);
         uint32_t one;
-        sr_rng_fill32(&r, &one, 1);
+        sr_context_draw32(&ctx, &one, 1);
         CHECK(one == ref[20], "%s: advance", isas[k]);
     }
-    sr_set_isa("scalar");
 }
 
 /* Threads: a counter stream or a deterministic mode gives the same bits for every
@@ -532,7 +531,7 @@ static void test_isa_paths_agree(void)
     const int formats[][3] = {{8, 127, -126}, {11, 15, -14}, {4, 8, -6}, {3, 4, -2}, {1, 5, -4},
                               {24, 127, -126}, {53, 1023, -1022}};
     for (int k = 0; k < 2; k++) {
-        if (sr_set_isa(isas[k]) != 0) { printf("skip: no %s on this CPU\n", isas[k]); continue; }
+        if (sr_isa_check(isas[k]) != 0) { printf("skip: no %s on this CPU\n", isas[k]); continue; }
         long bad = 0;
         for (int f = 0; f < 7; f++) {
             for (int m = 0; m < SR_NUM_ROUNDINGS; m++) {
@@ -541,7 +540,8 @@ static void test_isa_paths_agree(void)
                                           SR_OVERFLOW_INF, 0, (sr_rounding)m, bits);
                 for (int path = 0; path < 2; path++) {
                     sr_context c = ctx;
-                    sr_set_isa(path ? isas[k] : "scalar");
+                    CHECK(sr_context_set_isa(&c, path ? isas[k] : "scalar") == 0,
+                          "cannot set path %s", path ? isas[k] : "scalar");
                     sr_intp n = N, s4[2] = {4, 4}, s8[2] = {8, 8};
                     char *af[2] = {(char *)xf, (char *)yf[path]};
                     char *ad[2] = {(char *)xd, (char *)yd[path]};
@@ -554,7 +554,9 @@ static void test_isa_paths_agree(void)
         }
         CHECK(bad == 0, "%s path differs from scalar in %ld cases", isas[k], bad);
     }
-    sr_set_isa("scalar");
+    sr_context c = make_ctx(8, 127, -126, 1, SR_OVERFLOW_INF, 0, SR_NEAREST, 64);
+    CHECK(sr_context_set_isa(&c, "sse9") == -1 && sr_isa_check("sse9") == -1 &&
+          strcmp(sr_context_isa(&c), sr_isa()) == 0, "an unknown path is refused");
 }
 
 int main(void)

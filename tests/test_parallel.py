@@ -8,22 +8,9 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import twin
+from conftest import kernel_paths, twin
 
 import srround as sr
-from srround import _core
-
-
-def available_paths():
-    current, found = _core.isa(), []
-    for name in _core.ISAS:
-        try:
-            _core._set_isa(name)
-            found.append(name)
-        except (RuntimeError, ValueError):
-            pass
-    _core._set_isa(current)
-    return found
 
 
 @pytest.fixture
@@ -57,23 +44,17 @@ def test_thread_counts_and_paths_agree(stream, mode, restore_threads):
     sr.set_num_threads(1)
     one = twin(base)
     want = run_all(one, xf, xd)
-    for path in available_paths():
-        current = _core.isa()
-        _core._set_isa(path)
-        try:
-            for threads in (2, 3, 5):
-                sr.set_num_threads(threads)
-                ctx = twin(base)
-                got = run_all(ctx, xf, xd)
-                for g, w in zip(got, want):
-                    assert g.dtype == w.dtype
-                    np.testing.assert_array_equal(g.view(np.uint8), w.view(np.uint8))
-                if base.stochastic:
-                    assert ctx.random_words(3, np.uint32).tolist() == \
-                           twin(one).random_words(3, np.uint32).tolist()
-        finally:
-            _core._set_isa(current)
-
+    for path in kernel_paths():
+        for threads in (2, 3, 5):
+            sr.set_num_threads(threads)
+            ctx = twin(base)._set_isa(path)
+            got = run_all(ctx, xf, xd)
+            for g, w in zip(got, want):
+                assert g.dtype == w.dtype
+                np.testing.assert_array_equal(g.view(np.uint8), w.view(np.uint8))
+            if base.stochastic:
+                assert ctx.random_words(3, np.uint32).tolist() == \
+                       twin(one).random_words(3, np.uint32).tolist()
 
 def test_float32_half_word_parity_at_split_points(restore_threads):
     """Odd element counts put split points on high half-words."""
