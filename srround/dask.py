@@ -133,38 +133,82 @@ def _elementwise(op, arrays, ctx):
 
 
 def round(x, ctx):
-    """``ctx.round(x)`` on a Dask array, lazily: the values of the NumPy call."""
     return _elementwise("round", (x,), ctx)
 
 
 def add(x, y, ctx):
-    """``ctx.add(x, y)`` on Dask arrays (broadcasting), lazily."""
     return _elementwise("add", (x, y), ctx)
 
 
 def subtract(x, y, ctx):
-    """``ctx.subtract(x, y)`` on Dask arrays (broadcasting), lazily."""
     return _elementwise("subtract", (x, y), ctx)
 
 
 def multiply(x, y, ctx):
-    """``ctx.multiply(x, y)`` on Dask arrays (broadcasting), lazily."""
     return _elementwise("multiply", (x, y), ctx)
 
 
 def divide(x, y, ctx):
-    """``ctx.divide(x, y)`` on Dask arrays (broadcasting), lazily."""
     return _elementwise("divide", (x, y), ctx)
 
 
 def fma(x, y, z, ctx):
-    """``ctx.fma(x, y, z)`` on Dask arrays (broadcasting), lazily."""
     return _elementwise("fma", (x, y, z), ctx)
 
 
 def sqrt(x, ctx):
-    """``ctx.sqrt(x)`` on a Dask array, lazily."""
     return _elementwise("sqrt", (x,), ctx)
+
+
+_DOC = """``ctx.{name}({args})`` on Dask arrays, lazily{broadcast}.
+
+The values are those of the same call on the computed NumPy arrays with a twin of
+ctx (same seed and position), for any chunking and scheduler; ctx's counter moves
+past the call's words now, once.
+
+Parameters
+----------
+{params}
+ctx : Context
+    Deterministic, or stochastic with ``stream="counter"``.
+
+Returns
+-------
+dask.array.Array
+    The result's graph, of the dtype NumPy's call would give.
+
+Raises
+------
+TypeError
+    For a ctx that is not a Context, or non-real data.
+ValueError
+    For a stochastic ctx with a sequential stream (use ``stream="counter"``).
+
+Examples
+--------
+>>> import dask.array as da
+>>> import srround.dask as srd
+>>> ctx = sr.Context("bf16", rng=0, stream="counter")
+>>> srd.{example}
+"""
+_EXAMPLES = {
+    "round": ("round(da.ones(4, chunks=2) / 3, ctx).compute()",
+              "array([0.33398438, 0.33398438, 0.33398438, 0.33398438])"),
+    "add": ("add(da.ones(4, chunks=2), 1e-3, ctx).compute()",
+            "array([1.       , 1.       , 1.0078125, 1.       ])"),
+}
+for _fn in (round, add, subtract, multiply, divide, fma, sqrt):
+    _args = _fn.__code__.co_varnames[:_fn.__code__.co_argcount - 1]
+    _call, _out = _EXAMPLES.get(_fn.__name__, _EXAMPLES["add"])
+    if _fn.__name__ not in _EXAMPLES:
+        _call, _out = f"{_fn.__name__}({', '.join(['da.ones(2)'] * len(_args))}, ctx).dtype", \
+            "dtype('float64')"
+    _fn.__doc__ = _DOC.format(
+        name=_fn.__name__, args=", ".join(_args),
+        broadcast=", with broadcasting" if len(_args) > 1 else "",
+        params="\n".join(f"{a} : dask.array.Array or array_like" for a in _args),
+        example=f"{_call}\n{_out}")
+del _fn, _args, _call, _out
 
 
 def _chunk_sum(block, spec, first, offset):
