@@ -18,6 +18,10 @@ from srround import ode
 from srround import quantize
 from srround.emulation import EmulatedArray, emulate, emulated
 from srround import linalg
+from srround.threads import get_num_threads, set_num_threads
+from srround import _dask_route
+
+_dask_route.install()   # stochastic ufuncs on Dask arrays go to srround.dask
 
 from srround._version import __version__
 
@@ -25,6 +29,7 @@ __all__ = ["Format", "Context", "round", "format", "ROUNDINGS", "OVERFLOWS", "PR
            "binary16", "bfloat16", "tf32", "binary32", "binary64", "e5m2", "e4m3", "e3m2",
            "e2m3", "e2m1", "e4m3fnuz", "e5m2fnuz", "e4m3b11fnuz", "e3m4", "binary8p1",
            "binary8p2", "binary8p3", "binary8p4", "binary8p5", "binary8p6", "binary8p7",
-           "p3109", "encode", "decode", "isa", "sum", "cumsum", "dot", "matmul", "ode", "quantize",
-           "emulate", "emulated", "EmulatedArray", "linalg"]
+           "p3109", "encode", "decode", "isa", "sum", "cumsum", "dot", "matmul", "ode",
+           "quantize", "emulate", "emulated", "EmulatedArray", "linalg", "set_num_threads",
+           "get_num_threads"]
 

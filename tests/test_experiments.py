@@ -204,6 +204,7 @@ SMALL = {"harmonic": dict(n=2000, runs=3, formats=("binary16", "e5m2")),
          "solvers": dict(n=32, runs=2),
          "refinement": dict(n=12, runs=2, formats=("binary16", "bfloat16")),
          "tensorcore": dict(n=512, runs=1, formats=("e5m2", "binary16")),
+         "ensemble": dict(n=2000, runs=4),
          "hardware": dict(n=64, runs=4, formats=("bfloat16", "e4m3"))}
 
 

@@ -182,16 +182,17 @@ def test_no_negative_zero_from_rounding(name, mode, dtype):
     assert_same_floats(y, np.where(z == 0, 0.0, z), f"{name} {mode}")
 
 
+@pytest.mark.parametrize("stream", ["sequential", "counter"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_long_arrays_draw_the_same_stream(dtype):
+def test_long_arrays_draw_the_same_stream(dtype, stream):
     """Arrays longer than the blocks the -0 loops work in (csrc/unsigned_zero.c): the
     same random words, element for element, as the format with -0."""
-    x = np.random.default_rng(0).standard_normal(5000).astype(dtype) * 2.0**-6
+    x = np.random.default_rng(0).standard_normal(50000).astype(dtype) * 2.0**-6
     twin = sr.Format(4, 7, -7, overflow="nan")
     for op in ("round", "accumulate", "multiply"):
         got, want = [], []
         for fmt, out in ((sr.e4m3fnuz, got), (twin, want)):
-            ctx = sr.Context(fmt, "stochastic", rng=4)
+            ctx = sr.Context(fmt, "stochastic", rng=4, stream=stream)
             out.append({"round": lambda: ctx.round(x),
                         "accumulate": lambda: ctx.add.accumulate(x),
                         "multiply": lambda: ctx.multiply(x, x[::-1])}[op]())
