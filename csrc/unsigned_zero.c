@@ -11,9 +11,11 @@
 
 #include "srround.h"
 
-/* The inner loop runs on blocks small enough to stay in cache while their -0s are
-   cleared (a second pass over a whole large array would cost a trip to memory). The
-   random stream does not depend on how a loop's elements are split into calls. */
+/* On one thread the inner loop runs on blocks small enough to stay in cache while
+   their -0s are cleared (a second pass over a whole large array would cost a trip to
+   memory); with several threads it gets the whole call, which the thread pool
+   (csrc/threads.c) can split. The random stream does not depend on how a loop's
+   elements are split into calls. */
 #define SR_ZERO_BLOCK 1024
 #define SR_MAX_ARGS 4
 
@@ -44,8 +46,9 @@ static void run_unsigned_zero(char **args, const sr_intp *dims, const sr_intp *s
 {
     int nargs = w->nin + 1;
     char *block[SR_MAX_ARGS];
-    for (sr_intp start = 0; start < dims[0]; start += SR_ZERO_BLOCK) {
-        sr_intp m = dims[0] - start < SR_ZERO_BLOCK ? dims[0] - start : SR_ZERO_BLOCK;
+    sr_intp size = sr_get_num_threads() > 1 ? dims[0] : SR_ZERO_BLOCK;
+    for (sr_intp start = 0; start < dims[0]; start += size) {
+        sr_intp m = dims[0] - start < size ? dims[0] - start : size;
         for (int k = 0; k < nargs && k < SR_MAX_ARGS; k++) block[k] = args[k] + start * steps[k];
         w->inner(block, &m, steps, w->inner_data);
         clear(block[w->nin], steps[w->nin], m);
