@@ -14,7 +14,7 @@ from setuptools import Extension, setup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CORE = ["csrc/format.c", "csrc/rng.c", "csrc/round.c", "csrc/arith.c", "csrc/kernels.c",
-        "csrc/fpstate.c"]
+        "csrc/fpstate.c", "csrc/matmul.c"]
 
 
 def core_flags(path=os.path.join(HERE, "csrc", "flags.mk")):

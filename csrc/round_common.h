@@ -160,6 +160,10 @@ typedef struct {
     void (*rng_blocks)(sr_rng *r, uint64_t *out, size_t nblocks);
 } sr_kernels;
 
+/* The exact path of one add, subtract or multiply (arith.c), rounded in f. */
+double sr_exact_op(sr_op op, double a, double b, const sr_format *f, sr_rounding mode,
+                   int rshift, uint64_t rnd, unsigned *raised);
+
 /* The active entry (chosen once: SRROUND_ISA, else the best the CPU supports). */
 const sr_kernels *sr_kernels_active(void);
 #endif

@@ -1,0 +1,17 @@
+/*
+ * Instantiates matmul_body.h for binary32 and binary64 data, names suffixed with
+ * SR_ISA_TAG (after round_impl.h, whose kernels it uses): matmul.c includes this once
+ * per instruction set, under a matching target pragma. No include guard.
+ */
+#include "round_impl.h"
+
+#define SR_T float
+#define SR_FN(x) SR_PASTE3(x, _f32, SR_ISA_TAG)
+#include "matmul_body.h"
+#undef SR_T
+#undef SR_FN
+#define SR_T double
+#define SR_FN(x) SR_PASTE3(x, _f64, SR_ISA_TAG)
+#include "matmul_body.h"
+#undef SR_T
+#undef SR_FN
