@@ -55,27 +55,74 @@ static SR_ALWAYS_INLINE uint64_t SR_FN(mm_round)(uint64_t u, uint64_t inexact, u
     return (u + x) & ~k->mask;
 }
 
+/* One product fl(a * y): its bits; *flag where the exact path must decide. */
+static SR_ALWAYS_INLINE uint64_t SR_FN(mm_product)(double a, double y,
+                                                   const SR_FN(mm_rounding) *q,
+                                                   sr_rounding mode, uint64_t w,
+                                                   uint64_t *flag)
+{
+    double r = a * y;    /* exact for binary32 data: their products fit in binary64 */
+    uint64_t u;
+    memcpy(&u, &r, sizeof u);
+    uint64_t inexact = sizeof(SR_T) == 4 ? 0 : (uint64_t)(fma(a, y, -r) != 0);
+    /* a zero factor: an exact +-0, which every mode keeps */
+    uint64_t zero = (uint64_t)((r == 0) & ((a == 0) | (y == 0)));
+    return SR_FN(mm_round)(u, inexact, zero, &q->k, q->lo, q->span, q->keep, mode, w, flag);
+}
+
+/* One sum fl(s + y), y = p with the sign bit flipped by flip (subtraction). */
+static SR_ALWAYS_INLINE double SR_FN(mm_sum)(double s, double p, uint64_t flip,
+                                             const SR_FN(mm_rounding) *q, sr_rounding mode,
+                                             uint64_t w, uint64_t *flag)
+{
+    uint64_t u, yb;
+    double y, r;
+    memcpy(&yb, &p, sizeof yb);
+    yb ^= flip;
+    memcpy(&y, &yb, sizeof y);
+    r = s + y;
+    double bb = r - s;
+    uint64_t inexact = (uint64_t)(((s - (r - bb)) + (y - bb)) != 0);
+    /* a binary64 sum that is zero is exactly zero: IEEE 754 gives it the sign of this
+       (round-to-nearest) sum, but -0 when rounding down unless both are +0 */
+    uint64_t zero = (uint64_t)(r == 0);
+    if (mode == SR_DOWN) {
+        uint64_t sb;
+        memcpy(&sb, &s, sizeof sb);
+        r = zero & (uint64_t)((sb | yb) != 0) ? -0.0 : r;
+    }
+    memcpy(&u, &r, sizeof u);
+    u = SR_FN(mm_round)(u, inexact, zero, &q->k, q->lo, q->span, q->keep, mode, w, flag);
+    memcpy(&r, &u, sizeof u);
+    return r;
+}
+
+#define SR_MM_WORD(MODE, w, j) ((MODE) >= SR_STOCHASTIC ? (w)[j] : 0)
+
+/* flag ? s : r (flag 0 or 1), in integer operations: compilers vectorize it where a
+   select of doubles before a conversion to float became a branch */
+static SR_ALWAYS_INLINE SR_T SR_FN(mm_keep)(uint64_t flag, double s, double r)
+{
+    uint64_t sb, rb;
+    memcpy(&sb, &s, sizeof sb);
+    memcpy(&rb, &r, sizeof rb);
+    rb ^= (rb ^ sb) & ((uint64_t)0 - flag);
+    memcpy(&r, &rb, sizeof r);
+    return (SR_T)r;      /* exact: a value of the format */
+}
+
 /* p[j] = fl(a * b[j]) for j < len; open[j] set where the exact path must decide.
    Returns whether any is. */
 static uint64_t SR_FN(mm_products)(double a, const SR_T *b, double *p, uint64_t *open,
-                                   sr_intp len, const SR_FN(mm_rounding) *q,
+                                   sr_intp len, const SR_FN(mm_rounding) *q0,
                                    sr_rounding mode, const uint64_t *w)
 {
-    const int single = sizeof(SR_T) == 4;
-    const SR_F64(sr_normal_consts) k = q->k;
-    const uint64_t lo = q->lo, span = q->span, keep = q->keep;
+    const SR_FN(mm_rounding) q = *q0;   /* local: no store in the loop can change it */
     uint64_t any = 0;
 #define SR_MM_PRODUCTS(MODE)                                                               \
     for (sr_intp j = 0; j < len; j++) {                                                    \
-        double y = (double)b[j], r = a * y;                                                \
-        uint64_t u;                                                                        \
-        memcpy(&u, &r, sizeof u);                                                          \
-        uint64_t inexact = single ? 0 : (uint64_t)(fma(a, y, -r) != 0);                    \
-        /* a zero factor: an exact +-0, which every mode keeps */                          \
-        uint64_t zero = (uint64_t)((r == 0) & ((a == 0) | (y == 0)));                      \
-        uint64_t flag;                                                                     \
-        u = SR_FN(mm_round)(u, inexact, zero, &k, lo, span, keep, MODE,                    \
-                            (MODE) >= SR_STOCHASTIC ? w[j] : 0, &flag);                    \
+        uint64_t flag, u = SR_FN(mm_product)(a, (double)b[j], &q, MODE,                    \
+                                             SR_MM_WORD(MODE, w, j), &flag);               \
         open[j] = flag;                                                                    \
         any |= flag;                                                                       \
         memcpy(&p[j], &u, sizeof u);                                                       \
@@ -85,48 +132,30 @@ static uint64_t SR_FN(mm_products)(double a, const SR_T *b, double *p, uint64_t 
     return any;
 }
 
-/* c[j] = fl(c[j] + sign p[j]) (flip: the sign bit, for subtraction); prev[j] keeps
-   the old c[j] for the exact path; open[j] as above. Returns whether any is open. */
-static uint64_t SR_FN(mm_sums)(SR_T *c, const double *p, double *prev, uint64_t *open,
-                               sr_intp len, uint64_t flip, const SR_FN(mm_rounding) *q,
+/* c[j] = fl(c[j] + sign p[j]) (flip: the sign bit, for subtraction), except where
+   open[j] is set for the exact path: there c[j] keeps its value. Returns whether any
+   is open. */
+static uint64_t SR_FN(mm_sums)(SR_T *c, const double *p, uint64_t *open, sr_intp len,
+                               uint64_t flip, const SR_FN(mm_rounding) *q0,
                                sr_rounding mode, const uint64_t *w)
 {
-    const SR_F64(sr_normal_consts) k = q->k;
-    const uint64_t lo = q->lo, span = q->span, keep = q->keep;
+    const SR_FN(mm_rounding) q = *q0;
     uint64_t any = 0;
 #define SR_MM_SUMS(MODE)                                                                   \
     for (sr_intp j = 0; j < len; j++) {                                                    \
-        double s = (double)c[j], y, r;                                                     \
-        uint64_t u, yb;                                                                    \
-        memcpy(&yb, &p[j], sizeof yb);                                                     \
-        yb ^= flip;                                                                        \
-        memcpy(&y, &yb, sizeof y);                                                         \
-        r = s + y;                                                                         \
-        double bb = r - s;                                                                 \
-        uint64_t inexact = (uint64_t)(((s - (r - bb)) + (y - bb)) != 0);                   \
-        /* a binary64 sum that is zero is exactly zero: IEEE 754 gives it the sign of   \
-           this (round-to-nearest) sum, but -0 when rounding down unless both are +0 */  \
-        uint64_t zero = (uint64_t)(r == 0);                                                \
-        if ((MODE) == SR_DOWN) {                                                           \
-            uint64_t sb, both_plus;                                                        \
-            memcpy(&sb, &s, sizeof sb);                                                    \
-            both_plus = (uint64_t)((sb | yb) == 0);                                        \
-            r = zero & (both_plus ^ 1) ? -0.0 : r;                                         \
-        }                                                                                  \
-        memcpy(&u, &r, sizeof u);                                                          \
         uint64_t flag;                                                                     \
-        u = SR_FN(mm_round)(u, inexact, zero, &k, lo, span, keep, MODE,                    \
-                            (MODE) >= SR_STOCHASTIC ? w[j] : 0, &flag);                    \
+        double s = (double)c[j];                                                           \
+        double r = SR_FN(mm_sum)(s, p[j], flip, &q, MODE, SR_MM_WORD(MODE, w, j), &flag);  \
         open[j] = flag;                                                                    \
         any |= flag;                                                                       \
-        prev[j] = s;                                                                       \
-        memcpy(&r, &u, sizeof u);                                                          \
-        c[j] = (SR_T)r;      /* exact: a value of the format (open ones are redone) */     \
+        c[j] = SR_FN(mm_keep)(flag, s, r);                                                 \
     }
     SR_DISPATCH_MODE(mode, SR_MM_SUMS)
 #undef SR_MM_SUMS
     return any;
 }
+
+#undef SR_MM_WORD
 
 /* Words for one row and step: the products' from pr, then the sums' from ps (each
    only for a stochastic context). */
@@ -154,7 +183,7 @@ static int SR_FN(mm_run)(sr_context *pc, sr_context *ac, const sr_matmul_args *g
     sr_intp nw = wide ? 2 * SR_CHUNK : 2 * n;
     uint64_t *words = calloc((size_t)(nw > 0 ? nw : 1), sizeof *words);
     if (!words) return -1;
-    double prod[SR_CHUNK], prev[SR_CHUNK];
+    double prod[SR_CHUNK];
     uint64_t open[SR_CHUNK];
     SR_T bcopy[SR_CHUNK];
     for (sr_intp t = 0; t < g->batches; t++) {
@@ -198,18 +227,19 @@ static int SR_FN(mm_run)(sr_context *pc, sr_context *ac, const sr_matmul_args *g
                                 memcpy(&bcopy[j], brow + (j0 + j) * g->b_cs, sizeof(SR_T));
                             b = bcopy;
                         }
+                        SR_T *c = crow + j0;
                         if (SR_FN(mm_products)(a, b, prod, open, len, &qp, pc->rounding, wp))
                             for (sr_intp j = 0; j < len; j++)
                                 if (open[j])
                                     prod[j] = sr_exact_op(SR_OP_MULTIPLY, a, (double)b[j],
                                                           &pc->fmt, pc->rounding, prs, wp[j],
                                                           raised);
-                        SR_T *c = crow + j0;
-                        if (SR_FN(mm_sums)(c, prod, prev, open, len, flip, &qs, ac->rounding, ws))
+                        if (SR_FN(mm_sums)(c, prod, open, len, flip, &qs, ac->rounding, ws))
                             for (sr_intp j = 0; j < len; j++)
                                 if (open[j])
-                                    c[j] = (SR_T)sr_exact_op(sum_op, prev[j], prod[j], &ac->fmt,
-                                                             ac->rounding, ars, ws[j], raised);
+                                    c[j] = (SR_T)sr_exact_op(sum_op, (double)c[j], prod[j],
+                                                             &ac->fmt, ac->rounding, ars,
+                                                             ws[j], raised);
                     }
                 }
             }
