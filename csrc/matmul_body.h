@@ -179,8 +179,13 @@ static int SR_FN(mm_run)(sr_context *pc, sr_context *ac, const sr_matmul_args *g
     const int prs = 64 - pc->bits, ars = 64 - ac->bits;
     const uint64_t flip = g->subtract ? (uint64_t)1 << 63 : 0;
     const sr_op sum_op = g->subtract ? SR_OP_SUBTRACT : SR_OP_ADD;
-    /* a row and step's words: all 2n at once, or a chunk's two halves when wide */
-    sr_intp nw = wide ? 2 * SR_CHUNK : 2 * n;
+    /* The words of several rows and steps ("units", in the order they are used) at
+       once, up to 2 SR_MATMUL_WIDE words: with one stream, unit u's n product words
+       then its n sum words; with two, the units' product words, then their sum words.
+       Wide rows take a chunk's two halves at a time. */
+    const sr_intp per_fill = wide ? 1 : (SR_MATMUL_WIDE / n > 0 ? SR_MATMUL_WIDE / n : 1);
+    sr_intp units_left = g->batches * m * kk, unit = 0, filled = 0;
+    sr_intp nw = wide ? 2 * SR_CHUNK : 2 * n * per_fill;
     uint64_t *words = calloc((size_t)(nw > 0 ? nw : 1), sizeof *words);
     if (!words) return -1;
     double prod[SR_CHUNK];
@@ -203,9 +208,22 @@ static int SR_FN(mm_run)(sr_context *pc, sr_context *ac, const sr_matmul_args *g
                     /* one stream, wide rows: the products' words come from a copy of
                        the stream, while the stream itself skips them for the sums */
                     sr_rng pcopy, *pr = &pc->rng, *sumr = &ac->rng;
+                    const uint64_t *wrow = words, *wsum = words + n;
                     if (!wide) {
-                        SR_FN(mm_fill)(pr, ps, words, n);
-                        SR_FN(mm_fill)(sumr, as, words + n, n);
+                        if (unit == filled) {
+                            filled = units_left < per_fill ? units_left : per_fill;
+                            units_left -= filled;
+                            unit = 0;
+                            if (one_stream) {
+                                SR_FN(mm_fill)(pr, ps, words, 2 * n * filled);
+                            } else {
+                                SR_FN(mm_fill)(pr, ps, words, n * filled);
+                                SR_FN(mm_fill)(sumr, as, words + n * per_fill, n * filled);
+                            }
+                        }
+                        wrow = words + (one_stream ? 2 * n * unit : n * unit);
+                        wsum = one_stream ? wrow + n : words + n * (per_fill + unit);
+                        unit++;
                     } else if (one_stream && ps) {
                         pcopy = pc->rng;
                         pr = &pcopy;
@@ -214,7 +232,7 @@ static int SR_FN(mm_run)(sr_context *pc, sr_context *ac, const sr_matmul_args *g
                     }
                     for (sr_intp j0 = 0; j0 < n; j0 += SR_CHUNK) {
                         sr_intp len = n - j0 < SR_CHUNK ? n - j0 : SR_CHUNK;
-                        const uint64_t *wp = words + j0, *ws = words + n + j0;
+                        const uint64_t *wp = wrow + j0, *ws = wsum + j0;
                         if (wide) {
                             SR_FN(mm_fill)(pr, ps, words, len);
                             SR_FN(mm_fill)(sumr, as, words + SR_CHUNK, len);
