@@ -30,7 +30,7 @@ def core_flags(path=os.path.join(HERE, "csrc", "flags.mk")):
 ext = Extension(
     "srround._core",
     sources=["srround/_core.pyx"] + CORE,
-    depends=sorted(glob.glob("csrc/*.h")) + ["csrc/flags.mk"],  # rebuild when these change
+    depends=sorted(glob.glob("csrc/*.h") + glob.glob("csrc/*.def")) + ["csrc/flags.mk"],  # rebuild when these change
     include_dirs=[numpy.get_include(), "csrc"],
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_2_0_API_VERSION")],
     extra_compile_args=core_flags(),

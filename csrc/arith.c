@@ -630,14 +630,6 @@ static inline double nearest_in_register(double r, const sr_normal_consts_f64 *k
 #endif
 }
 
-/* Modes whose increment does not depend on the value being rounded: their steps can
-   stay in the floating-point register (add_to_bits). */
-static inline int increment_is_fixed(sr_rounding mode)
-{
-    return mode == SR_STOCHASTIC || mode == SR_STOCHASTIC_EQUAL || mode == SR_TOWARD_ZERO ||
-           mode == SR_NEAREST_AWAY;
-}
-
 /* The exact path of a chain step: out of line, so that the fast one stays small
    enough to be inlined into every specialized loop. */
 #if defined(__GNUC__)
@@ -676,7 +668,9 @@ static inline double chain_step(const chain *ch, sr_op op, double a, double b,
             /* overflow is rare: a branch keeps its test off the chain of steps */
             uint64_t y = (u + x) & ~ch->k.mask;
             if ((y & 0x7fffffffffffffffu) > ch->k.max_bits) return dval(sr_normal_overflow_f64(y, &ch->k));
-            if (increment_is_fixed(mode)) return add_to_bits(r, x, ch->clear);
+            /* the increment does not depend on the value: the step stays in the
+               floating-point register */
+            if (sr_increment_is_fixed(mode)) return add_to_bits(r, x, ch->clear);
             if (mode == SR_NEAREST && ch->k.parity_offset == 0)
                 return nearest_in_register(r, &ch->k);
             return dval(y);
@@ -814,7 +808,7 @@ static inline int shifted_overlap(char *const *p, int nargs, const char *out, sr
             sr_fpenv_leave(caller, raised);                                                \
             return;                                                                        \
         }                                                                                  \
-        sr_arith_chunk_fn fast = sr_kernels_active()->arith_##T;                           \
+        sr_arith_chunk_fn fast = ctx->kernels->arith_##T;                                 \
         if (steps[NARGS] != sizeof(T)) fast = NULL;                                        \
         for (int k = 0; k < NARGS; k++)                                                    \
             if (steps[k] != 0 && steps[k] != sizeof(T)) fast = NULL;                       \
@@ -855,16 +849,11 @@ static inline int shifted_overlap(char *const *p, int nargs, const char *out, sr
         sr_fpenv_leave(caller, raised);                                                    \
     }
 
-#define SR_ALL_OPS(T)                                                                      \
-    SR_DEFINE_LOOP(add, T, 2, SR_OP_ADD, op_add(a, b, mode, &res))                         \
-    SR_DEFINE_LOOP(subtract, T, 2, SR_OP_SUBTRACT, op_subtract(a, b, mode, &res))          \
-    SR_DEFINE_LOOP(multiply, T, 2, SR_OP_MULTIPLY, op_multiply(a, b, mode, &res))          \
-    SR_DEFINE_LOOP(divide, T, 2, SR_OP_DIVIDE, op_divide(a, b, mode, &res))                \
-    SR_DEFINE_LOOP(fma, T, 3, SR_OP_FMA, op_fma(a, b, c, mode, &res))                      \
-    SR_DEFINE_LOOP(sqrt, T, 1, SR_OP_SQRT, op_sqrt(a, mode, &res))
-
-SR_ALL_OPS(f32)
-SR_ALL_OPS(f64)
+#define SR_DEFINE_OP_LOOPS_(A, ID, NAME, NIN, IDENTITY, EXACT, FAST, DOC)                  \
+    SR_DEFINE_LOOP(NAME, f32, NIN, SR_OP_##ID, EXACT)                                      \
+    SR_DEFINE_LOOP(NAME, f64, NIN, SR_OP_##ID, EXACT)
+SR_OPERATIONS(SR_DEFINE_OP_LOOPS_, ~)
+#undef SR_DEFINE_OP_LOOPS_
 
 /* ---- rounding other input types ----------------------------------------------
  * 64-bit integers and float16, rounded into binary64 output from their exact value:
@@ -903,7 +892,7 @@ static inline void split_f16(uint16_t h, double *hi, double *lo)
     {                                                                                      \
         sr_context *ctx = data;                                                            \
         const sr_type_consts *c = &ctx->fmt.f64;                                           \
-        const sr_kernels *kernels = sr_kernels_active();                                   \
+        const sr_kernels *kernels = ctx->kernels;                                          \
         sr_rounding mode = ctx->rounding;                                                  \
         int rshift = 64 - ctx->bits;                                                       \
         double hi[SR_CHUNK], lo[SR_CHUNK];                                                 \
@@ -942,3 +931,23 @@ static inline void split_f16(uint16_t h, double *hi, double *lo)
 SR_DEFINE_ROUND_OTHER(i64, int64_t, split_i64)
 SR_DEFINE_ROUND_OTHER(u64, uint64_t, split_u64)
 SR_DEFINE_ROUND_OTHER(f16, uint16_t, split_f16)
+
+/* ---- the ufunc table (srround.h): round, then operations.def's operations ---- */
+
+/* NumPy takes the first loop that the inputs cast to safely: integers and bool
+   reach the int64 loop (uint64 its own), float16 its loop, all ahead of float32's,
+   so they give float64 as sr.round does. */
+#define SR_UFUNC_ENTRY_(A, ID, NAME, NIN, IDENTITY, EXACT, FAST, DOC)                       \
+    {#NAME, NIN, IDENTITY, DOC, 2,                                                         \
+     {{sr_loop_##NAME##_f32, SR_DTYPE_F32, SR_DTYPE_F32, 1},                               \
+      {sr_loop_##NAME##_f64, SR_DTYPE_F64, SR_DTYPE_F64, 0}}},
+const sr_ufunc_spec sr_ufuncs[SR_NUM_UFUNCS] = {
+    {"round", 1, SR_IDENTITY_NONE, "x", 5,
+     {{sr_loop_round_i64, SR_DTYPE_I64, SR_DTYPE_F64, 0},
+      {sr_loop_round_u64, SR_DTYPE_U64, SR_DTYPE_F64, 0},
+      {sr_loop_round_f16, SR_DTYPE_F16, SR_DTYPE_F64, 0},
+      {sr_loop_round_f32, SR_DTYPE_F32, SR_DTYPE_F32, 1},
+      {sr_loop_round_f64, SR_DTYPE_F64, SR_DTYPE_F64, 0}}},
+    SR_OPERATIONS(SR_UFUNC_ENTRY_, ~)
+};
+#undef SR_UFUNC_ENTRY_

@@ -115,6 +115,13 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
         zero = (uint64_t)((r == 0) & (flag == 0));                                         \
         SR_ZERO_SUM_SIGN(p, z)                                                             \
     }
+    /* an operation without a fast path: every chunk takes the exact path */
+#define SR_NO_FAST_PATH                                                                     \
+    {                                                                                      \
+        r = 0;                                                                             \
+        flag = 0;                                                                          \
+        out_of_range = 1;                                                                  \
+    }
     /* strides: 0 or one element; a broadcast operand is copied out n times, so that
        one loop, which compilers vectorize, serves every combination */
     SR_T copies[3][SR_CHUNK];
@@ -132,16 +139,15 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
         SR_PASS1(a[i], b[i], cc[i], COMPUTE)                                               \
     }
     /* the caller points unused operands at the first one, with its stride */
-    switch (op) {
-    case SR_OP_ADD: SR_PASS1_ANY(SR_COMPUTE_SUM(y)) break;
-    case SR_OP_SUBTRACT: SR_PASS1_ANY(SR_COMPUTE_SUM(-y)) break;
-    case SR_OP_MULTIPLY: SR_PASS1_ANY(SR_COMPUTE_PRODUCT) break;
-    case SR_OP_DIVIDE: SR_PASS1_ANY(SR_COMPUTE_QUOTIENT) break;
-    case SR_OP_SQRT: SR_PASS1_ANY(SR_COMPUTE_ROOT) break;
-    case SR_OP_FMA: SR_PASS1_ANY(SR_COMPUTE_FMA) break;
+    switch (op) {   /* each operation's FAST column (operations.def) */
+#define SR_FAST_CASE_(A, ID, NAME, NIN, IDENTITY, EXACT, FAST, DOC)                         \
+    case SR_OP_##ID: SR_PASS1_ANY(FAST) break;
+    SR_OPERATIONS(SR_FAST_CASE_, ~)
+#undef SR_FAST_CASE_
     default: SR_UNREACHABLE();
     }
 #undef SR_PASS1_ANY
+#undef SR_NO_FAST_PATH
 #undef SR_COMPUTE_SUM
 #undef SR_COMPUTE_PRODUCT
 #undef SR_COMPUTE_QUOTIENT
@@ -158,7 +164,7 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
         uint64_t u;                                                                        \
         memcpy(&u, &s[i], sizeof u);                                                       \
         uint64_t x = SR_F64(sr_normal_increment)(u, &k, MODE,                              \
-                                                 (MODE) >= SR_STOCHASTIC ? rnd[i] : 0);    \
+                                                 sr_mode_is_stochastic(MODE) ? rnd[i] : 0);    \
         uint64_t open = inexact[i] & (uint64_t)!SR_F64(sr_normal_decided)(u, x, &k);      \
         undecided[i] = open;                                                               \
         any |= open;                                                                       \

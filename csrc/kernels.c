@@ -11,6 +11,7 @@
  * SRROUND_ISA=scalar|avx2|avx512 asks for a particular path. No -march=native:
  * one build runs on any x86-64 (and the portable path everywhere else).
  */
+#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -46,9 +47,7 @@ typedef uint64_t sr_lanes8 __attribute__((vector_size(64)));
         for (size_t b = 0; b < nblocks; b++)                                              \
             for (int j = 0; j < SR_RNG_LANES; j++) {                                      \
                 uint64_t s0 = r->s[0][j], s1 = r->s[1][j], s2 = r->s[2][j], s3 = r->s[3][j]; \
-                out[b * SR_RNG_LANES + j] = sr_rotl(s0 + s3, 23) + s0;                    \
-                uint64_t t = s1 << 17;                                                    \
-                s2 ^= s0; s3 ^= s1; s1 ^= s2; s0 ^= s3; s2 ^= t; s3 = sr_rotl(s3, 45);    \
+                SR_XOSHIRO_STEP(uint64_t, out[b * SR_RNG_LANES + j], s0, s1, s2, s3);     \
                 r->s[0][j] = s0; r->s[1][j] = s1; r->s[2][j] = s2; r->s[3][j] = s3;       \
             }                                                                             \
     }
@@ -135,38 +134,45 @@ static int cpu_supports(const char *isa)
     return 0;
 }
 
-static const sr_kernels *by_name(const char *isa)
+const sr_kernels *sr_kernels_by_name(const char *isa, int *status)
 {
-    if (strcmp(isa, "scalar") == 0) return &kernels_scalar;
+    const sr_kernels *k = NULL;
+    if (isa && strcmp(isa, "scalar") == 0) k = &kernels_scalar;
 #ifdef SR_HAVE_X86_PATHS
-    if (strcmp(isa, "avx2") == 0) return &kernels_avx2;
-    if (strcmp(isa, "avx512") == 0) return &kernels_avx512;
+    if (isa && strcmp(isa, "avx2") == 0) k = &kernels_avx2;
+    if (isa && strcmp(isa, "avx512") == 0) k = &kernels_avx512;
 #endif
-    return NULL;
+    *status = !k ? -1 : !cpu_supports(isa) ? -2 : 0;
+    return *status == 0 ? k : NULL;
 }
 
-static _Atomic(const sr_kernels *) active = NULL;
-
-int sr_set_isa(const char *isa)
+int sr_isa_check(const char *isa)
 {
-    const sr_kernels *k = isa ? by_name(isa) : NULL;
-    if (!k) return -1;
-    if (!cpu_supports(isa)) return -2;
-    atomic_store(&active, k);
-    return 0;
+    int status;
+    sr_kernels_by_name(isa, &status);
+    return status;
 }
 
-const sr_kernels *sr_kernels_active(void)
+/* Set once, on first use; every thread that races to set it computes the same entry. */
+static _Atomic(const sr_kernels *) default_kernels = NULL;
+
+const sr_kernels *sr_kernels_default(void)
 {
-    const sr_kernels *k = atomic_load_explicit(&active, memory_order_relaxed);
+    const sr_kernels *k = atomic_load_explicit(&default_kernels, memory_order_acquire);
     if (k) return k;
-    /* First use: the environment's choice if it names a usable path (the bindings
-       check it and raise on a bad name), else the widest the CPU supports. */
+    /* The environment's choice if it names a usable path (the bindings check it at
+       import and raise on a bad name), else the widest the CPU supports. */
+    int status;
     const char *env = getenv("SRROUND_ISA");
-    if (!(env && *env && sr_set_isa(env) == 0) && sr_set_isa("avx512") != 0 &&
-        sr_set_isa("avx2") != 0)
-        sr_set_isa("scalar");
-    return atomic_load(&active);
+    char name[16] = {0};   /* the value without spaces, in lower case, as Python reads it */
+    for (size_t i = 0, j = 0; env && env[i] && j < sizeof name - 1; i++)
+        if (!isspace((unsigned char)env[i])) name[j++] = (char)tolower((unsigned char)env[i]);
+    if (name[0]) k = sr_kernels_by_name(name, &status);
+    if (!k) k = sr_kernels_by_name("avx512", &status);
+    if (!k) k = sr_kernels_by_name("avx2", &status);
+    if (!k) k = &kernels_scalar;
+    atomic_store_explicit(&default_kernels, k, memory_order_release);
+    return k;
 }
 
-const char *sr_isa(void) { return sr_kernels_active()->name; }
+const char *sr_isa(void) { return sr_kernels_default()->name; }

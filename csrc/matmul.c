@@ -13,8 +13,8 @@
  * Batches one after the other. Deterministic contexts draw nothing.
  *
  * The kernel body (matmul_body.h, via matmul_impl.h) is compiled once per
- * instruction set, like kernels.c's, and runs on the path sr_isa() names; all give
- * the same bits.
+ * instruction set, like kernels.c's, and runs on the product context's path
+ * (sr_context_isa); all give the same bits.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -103,7 +103,7 @@ static int mm_locked(mm_fn f, sr_context *prod, sr_context *sum, const sr_matmul
     }
 #ifdef SR_MM_HAVE_X86
 #define SR_MM_X86_CHOICE(T)                                                               \
-    const char *isa = sr_isa();                                                           \
+    const char *isa = sr_context_isa(prod);                                               \
     if (strcmp(isa, "avx512") == 0) f = mm_run_##T##_avx512;                              \
     else if (strcmp(isa, "avx2") == 0) f = mm_run_##T##_avx2;
 #else

@@ -157,11 +157,12 @@ static uint64_t SR_FN(mm_sums)(SR_T *c, const double *p, uint64_t *open, sr_intp
 
 #undef SR_MM_WORD
 
-/* Words for one row and step: the products' from pr, then the sums' from ps (each
-   only for a stochastic context). */
-static void SR_FN(mm_fill)(sr_rng *r, int stochastic, uint64_t *w, sr_intp n)
+/* n words of stream r into w (only for a stochastic context), with the block
+   generator of the context's kernel path k (every path gives the same words). */
+static void SR_FN(mm_fill)(const sr_kernels *k, sr_rng *r, int stochastic, uint64_t *w,
+                           sr_intp n)
 {
-    if (stochastic && n > 0) sr_rng_fill(r, w, (size_t)n);
+    if (stochastic && n > 0) sr_rng_fill_k(k, r, w, (size_t)n);
 }
 
 /* The whole product (matmul.c describes the order). Returns 0, or -1 when out of
@@ -173,6 +174,7 @@ static int SR_FN(mm_run)(sr_context *pc, sr_context *ac, const sr_matmul_args *g
     const int ps = sr_rounding_is_stochastic(pc->rounding);
     const int as = sr_rounding_is_stochastic(ac->rounding);
     const int one_stream = pc == ac, wide = n > SR_MATMUL_WIDE;
+    const sr_kernels *pk = pc->kernels, *sk = ac->kernels;
     /* binary64 data: products below 2^-960 may have an fma error that underflows */
     const uint64_t min_product = sizeof(SR_T) == 4 ? 0 : 0x03f0000000000000u;
     const SR_FN(mm_rounding) qp = SR_FN(mm_setup)(pc, min_product), qs = SR_FN(mm_setup)(ac, 0);
@@ -215,10 +217,10 @@ static int SR_FN(mm_run)(sr_context *pc, sr_context *ac, const sr_matmul_args *g
                             units_left -= filled;
                             unit = 0;
                             if (one_stream) {
-                                SR_FN(mm_fill)(pr, ps, words, 2 * n * filled);
+                                SR_FN(mm_fill)(pk, pr, ps, words, 2 * n * filled);
                             } else {
-                                SR_FN(mm_fill)(pr, ps, words, n * filled);
-                                SR_FN(mm_fill)(sumr, as, words + n * per_fill, n * filled);
+                                SR_FN(mm_fill)(pk, pr, ps, words, n * filled);
+                                SR_FN(mm_fill)(sk, sumr, as, words + n * per_fill, n * filled);
                             }
                         }
                         wrow = words + (one_stream ? 2 * n * unit : n * unit);
@@ -228,14 +230,14 @@ static int SR_FN(mm_run)(sr_context *pc, sr_context *ac, const sr_matmul_args *g
                         pcopy = pc->rng;
                         pr = &pcopy;
                         for (sr_intp j0 = 0; j0 < n; j0 += SR_CHUNK)
-                            SR_FN(mm_fill)(sumr, 1, words, n - j0 < SR_CHUNK ? n - j0 : SR_CHUNK);
+                            SR_FN(mm_fill)(sk, sumr, 1, words, n - j0 < SR_CHUNK ? n - j0 : SR_CHUNK);
                     }
                     for (sr_intp j0 = 0; j0 < n; j0 += SR_CHUNK) {
                         sr_intp len = n - j0 < SR_CHUNK ? n - j0 : SR_CHUNK;
                         const uint64_t *wp = wrow + j0, *ws = wsum + j0;
                         if (wide) {
-                            SR_FN(mm_fill)(pr, ps, words, len);
-                            SR_FN(mm_fill)(sumr, as, words + SR_CHUNK, len);
+                            SR_FN(mm_fill)(pk, pr, ps, words, len);
+                            SR_FN(mm_fill)(sk, sumr, as, words + SR_CHUNK, len);
                             wp = words;
                             ws = words + SR_CHUNK;
                         }

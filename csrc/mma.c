@@ -50,11 +50,7 @@ static inline int64_t floor_shift(int64_t x, int s)
     return -(int64_t)q;
 }
 
-/* x * 2^s for either sign of s: exact left shift, or truncation / floor */
-static inline int64_t shift_trunc(int64_t x, int s)
-{
-    return s >= 0 ? (int64_t)((uint64_t)x << s) : trunc_shift(x, -s);
-}
+/* x * 2^s for either sign of s: exact left shift, or floor */
 static inline int64_t shift_floor(int64_t x, int s)
 {
     return s >= 0 ? (int64_t)((uint64_t)x << s) : floor_shift(x, -s);
@@ -496,8 +492,9 @@ static double step(const mma_model *md, const step_in *in)
     case MMA_FDPA_EXACT: return step_exact(md, in);
     case MMA_FMA_CHAIN: return step_fma(md, in);
     case MMA_FTZ_MUL_ADD: return step_ftz(md, in);
-    default: return NAN;
+    case MMA_NUM_KINDS: break;   /* not a kind: models are validated when made */
     }
+    abort();
 }
 
 /* ---- parameters ------------------------------------------------------------ */
@@ -692,37 +689,52 @@ static double raw_step(const truncated_job *job, size_t i, size_t j, size_t base
 #undef MMA_LANES
 #undef MMA_KERNEL
 
-#if defined(__x86_64__)
+/* the per-ISA kernels as in kernels.c: clang ignores `#pragma GCC target` */
+#if defined(__x86_64__) && !defined(SR_PORTABLE_ONLY)
 #define MMA_HAVE_X86_PATHS 1
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2")
+#endif
 #define MMA_LANES 8
 #define MMA_KERNEL truncated_rows_avx2
 #include "mma_kernel.h"
 #undef MMA_LANES
 #undef MMA_KERNEL
+#if defined(__clang__)
+#pragma clang attribute pop
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl"))), \
+                             apply_to = function)
+#else
 #pragma GCC pop_options
-
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl")
+#endif
 #define MMA_LANES 16
 #define MMA_KERNEL truncated_rows_avx512
 #include "mma_kernel.h"
 #undef MMA_LANES
 #undef MMA_KERNEL
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 #endif
 #endif /* __GNUC__ */
 
 typedef void (*rows_fn)(const truncated_job *, size_t, size_t, const double *, double *);
 
-/* The kernel for the path srround's rounding kernels use (sr_isa: the widest the CPU
-   has, or SRROUND_ISA), and its lanes; NULL without vector extensions (the scalar
-   steps then do everything). Every path gives the same bits. */
-static rows_fn truncated_kernel(int *lanes)
+/* The kernel for path isa (NULL: srround's default, sr_isa(): the widest the CPU has,
+   or SRROUND_ISA), and its lanes; NULL without vector extensions (the scalar steps
+   then do everything). Every path gives the same bits. */
+static rows_fn truncated_kernel(const char *isa, int *lanes)
 {
+    (void)isa;
 #ifdef MMA_HAVE_X86_PATHS
-    const char *isa = sr_isa();
+    if (!isa || sr_isa_check(isa) != 0) isa = sr_isa();
     if (strcmp(isa, "avx512") == 0) { *lanes = 16; return truncated_rows_avx512; }
     if (strcmp(isa, "avx2") == 0) { *lanes = 8; return truncated_rows_avx2; }
 #endif
@@ -783,7 +795,7 @@ int mma_gemm(const mma_model *md, const mma_gemm_args *g, const char **err)
     int status = 0;
     double *partial = NULL;
     int lanes = 0;
-    rows_fn fast = md->kind == MMA_FDPA_TRUNCATED ? truncated_kernel(&lanes) : NULL;
+    rows_fn fast = md->kind == MMA_FDPA_TRUNCATED ? truncated_kernel(g->isa, &lanes) : NULL;
     if (fast) {
         truncated_job *job = &plan.job;
         job->md = md;

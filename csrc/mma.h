@@ -140,6 +140,7 @@ typedef struct {
     size_t promote_every;
     sr_context *accumulate;
     double *d;
+    const char *isa;     /* kernel path ("scalar", "avx2", "avx512"); NULL: sr_isa() */
 } mma_gemm_args;
 
 /* Returns 0, or -1 with *err set (bad parameters, out of memory). */

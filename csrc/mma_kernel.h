@@ -27,16 +27,12 @@ typedef int32_t half32 __attribute__((vector_size(4 * HALF)));
 typedef int64_t lanes64 __attribute__((vector_size(8 * HALF)));
 typedef double lanesd __attribute__((vector_size(8 * HALF)));
 
-/* x in every lane, as one broadcast (GCC compiles `vector + scalar` lane by lane) */
-#if !defined(__clang__)
-#define BROADCAST(T, x) __builtin_shuffle((T){x}, (T){0})
-#elif MMA_LANES == 4
-#define BROADCAST(T, x) __builtin_shufflevector((T){x}, (T){x}, 0, 0, 0, 0)
-#elif MMA_LANES == 8
-#define BROADCAST(T, x) __builtin_shufflevector((T){x}, (T){x}, 0, 0, 0, 0, 0, 0, 0, 0)
+/* x in every lane, as one broadcast (GCC compiles `vector + scalar` lane by lane;
+   clang splats the scalar of `vector + scalar` into one broadcast itself) */
+#if defined(__clang__)
+#define BROADCAST(T, x) ((T){0} + (x))
 #else
-#define BROADCAST(T, x) __builtin_shufflevector((T){x}, (T){x}, 0, 0, 0, 0, 0, 0, 0, 0, \
-                                                0, 0, 0, 0, 0, 0, 0, 0)
+#define BROADCAST(T, x) __builtin_shuffle((T){x}, (T){0})
 #endif
 static inline lanes32 splat32(int32_t x) { return BROADCAST(lanes32, x); }
 static inline lanes32 load32(const int32_t *p) { lanes32 v; memcpy(&v, p, sizeof v); return v; }

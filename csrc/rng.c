@@ -18,12 +18,22 @@ void sr_rng_seed(sr_rng *r, const uint64_t *seed)
     r->has_half = 0;
 }
 
-static void rng_blocks(sr_rng *r, uint64_t *out, size_t nblocks)
+void sr_rng_fill(sr_rng *r, uint64_t *out, size_t n)
 {
-    sr_kernels_active()->rng_blocks(r, out, nblocks);
+    sr_rng_fill_k(sr_kernels_default(), r, out, n);
 }
 
-void sr_rng_fill(sr_rng *r, uint64_t *out, size_t n)
+void sr_rng_fill32(sr_rng *r, uint32_t *out, size_t n)
+{
+    sr_rng_fill32_k(sr_kernels_default(), r, out, n);
+}
+
+void sr_rng_jump(sr_rng *r)
+{
+    sr_rng_jump_k(sr_kernels_default(), r);
+}
+
+void sr_rng_fill_k(const sr_kernels *k, sr_rng *r, uint64_t *out, size_t n)
 {
     r->has_half = 0;
     while (n > 0 && r->pos < SR_RNG_LANES) {
@@ -32,18 +42,18 @@ void sr_rng_fill(sr_rng *r, uint64_t *out, size_t n)
     }
     if (n >= SR_RNG_LANES) {
         size_t nblocks = n / SR_RNG_LANES;
-        rng_blocks(r, out, nblocks);
+        k->rng_blocks(r, out, nblocks);
         out += nblocks * SR_RNG_LANES;
         n -= nblocks * SR_RNG_LANES;
     }
     if (n > 0) {
-        rng_blocks(r, r->buf, 1);
+        k->rng_blocks(r, r->buf, 1);
         memcpy(out, r->buf, n * sizeof *out);
         r->pos = (int)n;
     }
 }
 
-void sr_rng_fill32(sr_rng *r, uint32_t *out, size_t n)
+void sr_rng_fill32_k(const sr_kernels *k, sr_rng *r, uint32_t *out, size_t n)
 {
     if (n > 0 && r->has_half) {
         *out++ = r->half;
@@ -53,7 +63,7 @@ void sr_rng_fill32(sr_rng *r, uint32_t *out, size_t n)
     uint64_t words[128];
     while (n > 0) {
         size_t pairs = (n + 1) / 2, m = pairs < 128 ? pairs : 128;
-        sr_rng_fill(r, words, m);
+        sr_rng_fill_k(k, r, words, m);
         size_t take = 2 * m <= n ? 2 * m : n;   /* n odd: the last high half waits */
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
         memcpy(out, words, take * sizeof *out);   /* the same order, in one copy */
@@ -74,7 +84,7 @@ void sr_rng_fill32(sr_rng *r, uint32_t *out, size_t n)
 static const uint64_t JUMP[4] = {0x180ec6d33cfd0abau, 0xd5a61266f0c9392cu,
                                  0xa9582618e03fc9aau, 0x39abdc4529b1661cu};
 
-void sr_rng_jump(sr_rng *r)
+void sr_rng_jump_k(const sr_kernels *k, sr_rng *r)
 {
     uint64_t acc[4][SR_RNG_LANES] = {{0}};
     uint64_t scratch[SR_RNG_LANES];
@@ -83,7 +93,7 @@ void sr_rng_jump(sr_rng *r)
             if (JUMP[w] & ((uint64_t)1 << b))
                 for (int i = 0; i < 4; i++)
                     for (int j = 0; j < SR_RNG_LANES; j++) acc[i][j] ^= r->s[i][j];
-            rng_blocks(r, scratch, 1);
+            k->rng_blocks(r, scratch, 1);
         }
     }
     memcpy(r->s, acc, sizeof acc);

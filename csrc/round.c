@@ -1,13 +1,15 @@
 /* Contexts, and the ufunc loops that round arrays. */
 #include <sched.h>
+#include <string.h>
 
 #include "rng.h"
 #include "round_common.h"
 
-int sr_rounding_is_stochastic(sr_rounding r)
-{
-    return r == SR_STOCHASTIC || r == SR_STOCHASTIC_EQUAL;
-}
+int sr_rounding_is_stochastic(sr_rounding r) { return sr_mode_is_stochastic(r); }
+
+#define SR_NAME_(A, ID, NAME, STOCHASTIC, OUTWARD, FIXED, INCREMENT, DOC) #NAME,
+const char *const sr_rounding_names[SR_NUM_ROUNDINGS] = {SR_ROUNDINGS(SR_NAME_, ~)};
+#undef SR_NAME_
 
 int sr_context_init(sr_context *ctx, const sr_format *fmt, sr_rounding rounding, int bits,
                     const uint64_t *seed, const char **err)
@@ -24,6 +26,7 @@ int sr_context_init(sr_context *ctx, const sr_format *fmt, sr_rounding rounding,
     ctx->bits = bits;
     sr_rng_seed(&ctx->rng, seed);
     atomic_flag_clear(&ctx->lock);
+    ctx->kernels = sr_kernels_default();
     return 0;
 }
 
@@ -32,14 +35,14 @@ int sr_context_init(sr_context *ctx, const sr_format *fmt, sr_rounding rounding,
 void sr_context_draw(sr_context *ctx, uint64_t *out, size_t n)
 {
     sr_context_lock(ctx);
-    sr_rng_fill(&ctx->rng, out, n);
+    sr_rng_fill_k(ctx->kernels, &ctx->rng, out, n);
     sr_context_unlock(ctx);
 }
 
 void sr_context_draw32(sr_context *ctx, uint32_t *out, size_t n)
 {
     sr_context_lock(ctx);
-    sr_rng_fill32(&ctx->rng, out, n);
+    sr_rng_fill32_k(ctx->kernels, &ctx->rng, out, n);
     sr_context_unlock(ctx);
 }
 
@@ -62,7 +65,7 @@ static size_t buffered_draws(const sr_rng *r, size_t word_bytes)
                                     sr_intp m, int rshift)                                \
     {   /* m <= SR_CHUNK values, their words drawn through the buffer; lock held */       \
         WORD rnd[SR_CHUNK];                                                                \
-        FILL(&ctx->rng, rnd, (size_t)m);                                                   \
+        FILL(kernels, &ctx->rng, rnd, (size_t)m);                                                   \
         return kernels->round_##T(in, is, out, os, m, &ctx->fmt.T, ctx->rounding, rshift, \
                                   rnd);                                                    \
     }                                                                                      \
@@ -71,8 +74,8 @@ static size_t buffered_draws(const sr_rng *r, size_t word_bytes)
     {                                                                                      \
         sr_context *ctx = data;                                                            \
         const sr_type_consts *c = &ctx->fmt.T;                                             \
-        const sr_kernels *kernels = sr_kernels_active();                                   \
-        int stochastic = sr_rounding_is_stochastic(ctx->rounding);                         \
+        const sr_kernels *kernels = ctx->kernels;                                          \
+        int stochastic = sr_mode_is_stochastic(ctx->rounding);                         \
         int width = (int)(8 * sizeof(WORD));                                               \
         int rshift = 64 - (ctx->bits < width ? ctx->bits : width);                         \
         sr_intp is = steps[0], os = steps[1], step_values = 64 / (sr_intp)sizeof(SRT);     \
@@ -125,8 +128,8 @@ static size_t buffered_draws(const sr_rng *r, size_t word_bytes)
         sr_loop_round_##T(args, &one, steps, ctx);                                         \
         return x;                                                                          \
     }
-SR_DEFINE_ROUND(f32, float, uint32_t, sr_rng_fill32)
-SR_DEFINE_ROUND(f64, double, uint64_t, sr_rng_fill)
+SR_DEFINE_ROUND(f32, float, uint32_t, sr_rng_fill32_k)
+SR_DEFINE_ROUND(f64, double, uint64_t, sr_rng_fill_k)
 
 void sr_context_lock(sr_context *ctx)
 {
@@ -137,3 +140,65 @@ void sr_context_unlock(sr_context *ctx)
 {
     atomic_flag_clear_explicit(&ctx->lock, memory_order_release);
 }
+
+void sr_context_get_state(sr_context *ctx, sr_rng_state *state)
+{
+    sr_context_lock(ctx);
+    memcpy(state->s, ctx->rng.s, sizeof state->s);
+    memcpy(state->buf, ctx->rng.buf, sizeof state->buf);
+    state->pos = ctx->rng.pos;
+    state->half = ctx->rng.has_half ? (int64_t)ctx->rng.half : -1;
+    sr_context_unlock(ctx);
+}
+
+int sr_context_set_state(sr_context *ctx, const sr_rng_state *state, const char **err)
+{
+    for (int j = 0; j < SR_RNG_LANES; j++)
+        if ((state->s[0][j] | state->s[1][j] | state->s[2][j] | state->s[3][j]) == 0) {
+            *err = "invalid stream state: a generator lane is all zero";
+            return -1;
+        }
+    if (state->pos < 0 || state->pos > SR_RNG_LANES) {
+        *err = "invalid stream position"; return -1;
+    }
+    if (state->half < -1 || state->half > (int64_t)UINT32_MAX) {
+        *err = "invalid waiting half-word"; return -1;
+    }
+    sr_context_lock(ctx);
+    memcpy(ctx->rng.s, state->s, sizeof state->s);
+    memcpy(ctx->rng.buf, state->buf, sizeof state->buf);
+    ctx->rng.pos = state->pos;
+    ctx->rng.has_half = state->half >= 0;
+    ctx->rng.half = state->half >= 0 ? (uint32_t)state->half : 0;
+    sr_context_unlock(ctx);
+    return 0;
+}
+
+void sr_context_spawn(sr_context *parent, sr_context *child)
+{
+    sr_context_lock(parent);
+    child->fmt = parent->fmt;
+    child->rounding = parent->rounding;
+    child->bits = parent->bits;
+    child->rng = parent->rng;    /* the stream where parent is now */
+    child->kernels = parent->kernels;
+    child->rng.pos = SR_RNG_LANES;    /* buffered words stay unused */
+    child->rng.has_half = 0;
+    memset(child->rng.buf, 0, sizeof child->rng.buf);
+    child->rng.half = 0;
+    parent->rng.pos = SR_RNG_LANES;
+    parent->rng.has_half = 0;
+    sr_rng_jump_k(parent->kernels, &parent->rng);
+    sr_context_unlock(parent);
+    atomic_flag_clear(&child->lock);
+}
+
+int sr_context_set_isa(sr_context *ctx, const char *isa)
+{
+    int status;
+    const sr_kernels *k = sr_kernels_by_name(isa, &status);
+    if (k) ctx->kernels = k;
+    return status;
+}
+
+const char *sr_context_isa(const sr_context *ctx) { return ctx->kernels->name; }

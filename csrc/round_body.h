@@ -180,15 +180,13 @@ static inline SR_U SR_FN(sr_increment)(SR_U bits, SR_U odd, SR_U mask, SR_U half
        sign bit, so the sign rides along (fewer steps in a reduction's chain). */
     SR_U neg = bits >> (SR_W - 1), negmask = (SR_U)0 - neg;
     SR_U rtop = (SR_U)(rnd >> (64 - SR_W));      /* the top SR_W random bits */
+    (void)half; (void)odd; (void)negmask; (void)rtop;
+    (void)rnd_shift; (void)rnd_mask; (void)x_shift;
     switch (mode) {
-    case SR_NEAREST: return half - 1 + odd;
-    case SR_NEAREST_AWAY: return half;
-    case SR_TOWARD_ZERO: return 0;
-    case SR_UP: return mask & ~negmask;
-    case SR_DOWN: return mask & negmask;
-    case SR_ODD: return mask & (odd - 1);
-    case SR_STOCHASTIC: return (~(rtop >> rnd_shift) & rnd_mask) << x_shift;
-    case SR_STOCHASTIC_EQUAL: return mask & ((SR_U)0 - (rtop >> (SR_W - 1)));
+#define SR_INCREMENT_CASE_(A, ID, NAME, STOCHASTIC, OUTWARD, FIXED, INCREMENT, DOC)        \
+    case SR_##ID: return (SR_U)(INCREMENT);
+    SR_ROUNDINGS(SR_INCREMENT_CASE_, ~)
+#undef SR_INCREMENT_CASE_
     default: SR_UNREACHABLE();
     }
 }
@@ -416,13 +414,17 @@ static inline int SR_FN(sr_round_inline)(const char *in, char *out, sr_intp n,
     } else {                                                                                \
         SR_INLINE_LOOP(INCREMENT, 0)                                                        \
     }
+    /* The two stochastic modes' increments (roundings.def) on vectors of words w;
+       another mode takes the general path. */
     if (mode == SR_STOCHASTIC) {
         SR_U rnd_mask = k.rnd_mask;
         int rnd_shift = k.rnd_shift, x_shift = k.x_shift;
         SR_INLINE_LOOPS((~(w >> rnd_shift) & rnd_mask) << x_shift)
-    } else {   /* stochastic_equal: the whole mask if the word's top bit is set */
+    } else if (mode == SR_STOCHASTIC_EQUAL) {
         SR_U mask = k.mask;
         SR_INLINE_LOOPS(mask & ((SR_U)0 - (w >> (SR_W - 1))))
+    } else {
+        return 0;
     }
 #undef SR_INLINE_LOOPS
 #undef SR_INLINE_LOOP

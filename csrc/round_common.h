@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "modes.h"
+#include "rng.h"
 
 /* |x| lies in [trunc, up): the neighbour toward zero and the one away from it. */
 typedef struct {
@@ -23,19 +24,6 @@ static inline uint64_t sr_choose(int away, sr_split s)
 }
 
 #define SR_CHUNK 256  /* elements per random draw: the words stay in L1 */
-
-/* One step of all xoshiro256++ lanes held in GCC/Clang vector types VT (shifts and
-   xors lane by lane): o gets the outputs. Shared by the block generator and the
-   rounding kernels that draw their words straight from the lanes. */
-#define SR_XOSHIRO_STEP(VT, o, s0, s1, s2, s3)                                            \
-    do {                                                                                  \
-        VT t_ = (s0) + (s3);                                                              \
-        (o) = ((t_ << 23) | (t_ >> 41)) + (s0);                                           \
-        t_ = (s1) << 17;                                                                  \
-        (s2) ^= (s0); (s3) ^= (s1); (s1) ^= (s2); (s0) ^= (s3);                           \
-        (s2) ^= t_;                                                                       \
-        (s3) = ((s3) << 45) | ((s3) >> 19);                                               \
-    } while (0)
 
 /* SR_PORTABLE_ONLY: the portable C path alone, no per-ISA kernels and no SSE
    intrinsics: the code that other machines run, built and tested on x86-64 too. */
@@ -139,8 +127,10 @@ static inline void sr_fpenv_leave(sr_fpenv caller, unsigned raised)
 typedef unsigned (*sr_round_chunk_fn)(const char *in, sr_intp is, char *out, sr_intp os,
                                       sr_intp n, const sr_type_consts *c, sr_rounding mode,
                                       int rshift, const void *rnd);
-typedef enum { SR_OP_ADD, SR_OP_SUBTRACT, SR_OP_MULTIPLY, SR_OP_DIVIDE, SR_OP_SQRT,
-               SR_OP_FMA } sr_op;
+/* the operations of operations.def */
+#define SR_ENUM_OP_(A, ID, NAME, NIN, IDENTITY, EXACT, FAST, DOC) SR_OP_##ID,
+typedef enum { SR_OPERATIONS(SR_ENUM_OP_, ~) } sr_op;
+#undef SR_ENUM_OP_
 typedef int (*sr_arith_chunk_fn)(sr_op op, const char *const *in, const sr_intp *strides,
                                  char *out, sr_intp n, const sr_type_consts *c64,
                                  sr_rounding mode, int rshift, const uint64_t *rnd,
@@ -152,7 +142,7 @@ typedef int (*sr_arith_chunk_fn)(sr_op op, const char *const *in, const sr_intp 
 typedef int (*sr_round_inline_fn)(const char *in, char *out, sr_intp n,
                                   const sr_type_consts *c, sr_rounding mode, int rshift,
                                   sr_rng *r, unsigned *raised);
-typedef struct {
+typedef struct sr_kernels {
     const char *name;
     sr_round_chunk_fn round_f32, round_f64;
     sr_round_inline_fn round_inline_f32, round_inline_f64;   /* NULL if unavailable */
@@ -164,6 +154,12 @@ typedef struct {
 double sr_exact_op(sr_op op, double a, double b, const sr_format *f, sr_rounding mode,
                    int rshift, uint64_t rnd, unsigned *raised);
 
-/* The active entry (chosen once: SRROUND_ISA, else the best the CPU supports). */
-const sr_kernels *sr_kernels_active(void);
+/* The default entry (chosen once: SRROUND_ISA, else the best the CPU supports). */
+const sr_kernels *sr_kernels_default(void);
+/* The entry of that name, or NULL with *status -1 (unknown) or -2 (not on this CPU). */
+const sr_kernels *sr_kernels_by_name(const char *isa, int *status);
+/* sr_rng_fill, _fill32 and _jump with the block generator of kernel path k. */
+void sr_rng_fill_k(const sr_kernels *k, sr_rng *r, uint64_t *out, size_t n);
+void sr_rng_fill32_k(const sr_kernels *k, sr_rng *r, uint32_t *out, size_t n);
+void sr_rng_jump_k(const sr_kernels *k, sr_rng *r);
 #endif

@@ -6,14 +6,19 @@
  * Python bindings (srround/_core.pyx) are a thin layer over it.
  *
  * Where things live:
+ *   roundings.def   THE list of rounding modes (X-macro table): the enum below,
+ *                   every switch over modes and the names Python sees come from it
+ *   modes.h         each mode's decision function sr_away_<name>, and the switches
+ *   operations.def  THE list of operations: loops, ufunc table, fast-path switch
  *   format.c        format descriptors and their precomputed per-type constants
- *   modes.h         the rounding modes: one small decision function each
  *   round_body.h    the generic rounding kernels, instantiated per input type by
  *                   round_impl.h and per instruction set by kernels.c
- *   arith_fast_body.h  the vectorized path of the six operations (same scheme)
- *   round.c         the rounding loops (NumPy's ufunc signature), contexts
- *   arith.c         add/subtract/multiply/divide/fma/sqrt: exact result, rounded once
- *   rng.h, rng.c    xoshiro256++ with SR_RNG_LANES interleaved lanes
+ *   arith_fast_body.h  the vectorized path of the operations (same scheme)
+ *   round.c         contexts, stream state and spawning, the rounding loops
+ *   arith.c         the operations' exact kernels, their loops, the ufunc table
+ *   rng.h, rng.c    the xoshiro256++ step (rng.h, its only copy); the stream of
+ *                   SR_RNG_LANES interleaved lanes: seeding, buffering, jumps
+ * Adding a mode or an operation: docs/contributing.md.
  */
 #ifndef SRROUND_H
 #define SRROUND_H
@@ -22,23 +27,20 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "operations.def"
+#include "roundings.def"
+
 #ifdef __cplusplus
 extern "C" {
 #endif
 
-typedef enum {
-    SR_NEAREST = 0,       /* round to nearest, ties to even */
-    SR_NEAREST_AWAY,      /* round to nearest, ties away from zero */
-    SR_TOWARD_ZERO,
-    SR_UP,                /* toward +infinity */
-    SR_DOWN,              /* toward -infinity */
-    SR_ODD,               /* truncate, then set the last bit if inexact */
-    SR_STOCHASTIC,        /* P(away from zero) = distance to RZ(x), in ulps */
-    SR_STOCHASTIC_EQUAL   /* P(away from zero) = 1/2 for inexact x */
-} sr_rounding;
+/* The rounding modes, SR_<ID> in the order of roundings.def (their only list). */
+#define SR_ENUM_ROUNDING_(A, ID, NAME, STOCHASTIC, OUTWARD, FIXED, INCREMENT, DOC) SR_##ID,
+typedef enum { SR_ROUNDINGS(SR_ENUM_ROUNDING_, ~) } sr_rounding;
 /* The number of modes, outside the enum so that switches over modes need no case
    for it. */
-enum { SR_NUM_ROUNDINGS = SR_STOCHASTIC_EQUAL + 1 };
+#define SR_COUNT_(A, ...) +1
+enum { SR_NUM_ROUNDINGS = 0 SR_ROUNDINGS(SR_COUNT_, ~) };
 
 typedef enum {
     SR_OVERFLOW_INF = 0,   /* IEEE 754: overflow gives +-inf */
@@ -115,12 +117,16 @@ void sr_rng_jump(sr_rng *rng);
 
 /* ---- contexts and loops ------------------------------------------------- */
 
+struct sr_kernels;       /* one kernel path (kernels.c) */
 typedef struct {
     sr_format fmt;
     sr_rounding rounding;
     int bits;            /* random bits per draw for stochastic rounding, 1..64 */
     sr_rng rng;
     atomic_flag lock;    /* guards rng: several threads may share one context */
+    /* The kernel path its loops and its stream run: sr_isa()'s when the context is
+       made; sr_context_set_isa changes it (tests and benchmarks). */
+    const struct sr_kernels *kernels;
 } sr_context;
 
 /* Returns 0, or -1 with *err set. seed as for sr_rng_seed. */
@@ -134,10 +140,35 @@ void sr_context_lock(sr_context *ctx);
 void sr_context_unlock(sr_context *ctx);
 int sr_rounding_is_stochastic(sr_rounding r);
 
+/* The stream's state, as pickles save it: s[i][lane] as in sr_rng, the buffered
+   words, the next unused one (SR_RNG_LANES when none), the waiting 32-bit half-word
+   or -1. */
+typedef struct {
+    uint64_t s[4][SR_RNG_LANES];
+    uint64_t buf[SR_RNG_LANES];
+    int pos;
+    int64_t half;
+} sr_rng_state;
+void sr_context_get_state(sr_context *ctx, sr_rng_state *state);
+/* Returns 0, or -1 with *err set (and ctx unchanged) for a state no stream can be
+   in: an all-zero lane (xoshiro's fixed point: it would emit 0 forever), pos outside
+   0..SR_RNG_LANES, half outside -1..2^32-1. */
+int sr_context_set_state(sr_context *ctx, const sr_rng_state *state, const char **err);
+/* Makes *child a context with parent's format, mode and bits and the next 2^128-word
+   stretch of parent's stream (words parent had buffered stay unused); parent moves
+   past it (one jump). Thread-safe with respect to parent. */
+void sr_context_spawn(sr_context *parent, sr_context *child);
+
 /* Kernel paths: "scalar" (portable C), "avx2", "avx512"; all give the same bits.
-   sr_set_isa returns 0, -1 for an unknown name, -2 if this CPU lacks it. */
+   sr_isa: the default path, chosen once, at first use, and never changed: the one
+   the environment variable SRROUND_ISA names if this CPU runs it, else the widest
+   this CPU runs. Each context runs the path it holds: the default, or the one
+   sr_context_set_isa gives it. sr_isa_check and sr_context_set_isa return 0, -1 for
+   an unknown name, -2 if this CPU lacks that path. */
 const char *sr_isa(void);
-int sr_set_isa(const char *isa);
+int sr_isa_check(const char *isa);
+int sr_context_set_isa(sr_context *ctx, const char *isa);
+const char *sr_context_isa(const sr_context *ctx);
 
 /* Plain rounding of one value (slow path helpers; used by tests and scalars). */
 float sr_round_f32(float x, sr_context *ctx);
@@ -151,22 +182,45 @@ typedef intptr_t sr_intp;
 typedef void (*sr_loop)(char **args, const sr_intp *dimensions, const sr_intp *steps,
                         void *data);
 
-#define SR_DECLARE_LOOPS(T)                                                             \
-    void sr_loop_round_##T(char **, const sr_intp *, const sr_intp *, void *);        \
-    void sr_loop_add_##T(char **, const sr_intp *, const sr_intp *, void *);          \
-    void sr_loop_subtract_##T(char **, const sr_intp *, const sr_intp *, void *);     \
-    void sr_loop_multiply_##T(char **, const sr_intp *, const sr_intp *, void *);     \
-    void sr_loop_divide_##T(char **, const sr_intp *, const sr_intp *, void *);       \
-    void sr_loop_fma_##T(char **, const sr_intp *, const sr_intp *, void *);          \
-    void sr_loop_sqrt_##T(char **, const sr_intp *, const sr_intp *, void *);
-SR_DECLARE_LOOPS(f32)
-SR_DECLARE_LOOPS(f64)
-#undef SR_DECLARE_LOOPS
+/* sr_loop_round_f32/_f64, and sr_loop_<NAME>_f32/_f64 for every operation of
+   operations.def */
+void sr_loop_round_f32(char **, const sr_intp *, const sr_intp *, void *);
+void sr_loop_round_f64(char **, const sr_intp *, const sr_intp *, void *);
+#define SR_DECLARE_LOOPS_(A, ID, NAME, NIN, IDENTITY, EXACT, FAST, DOC)                   \
+    void sr_loop_##NAME##_f32(char **, const sr_intp *, const sr_intp *, void *);      \
+    void sr_loop_##NAME##_f64(char **, const sr_intp *, const sr_intp *, void *);
+SR_OPERATIONS(SR_DECLARE_LOOPS_, ~)
 /* Rounding of other input types into binary64 output, from their exact value:
    int64, uint64 (no rounding to binary64 first) and float16 (uint16 patterns). */
 void sr_loop_round_i64(char **, const sr_intp *, const sr_intp *, void *);
 void sr_loop_round_u64(char **, const sr_intp *, const sr_intp *, void *);
 void sr_loop_round_f16(char **, const sr_intp *, const sr_intp *, void *);
+
+/*
+ * The ufunc table: every ufunc of a context, in order (round first, then the
+ * operations of operations.def), with its loops in the order NumPy should try them.
+ * The bindings (srround/_core.pyx) build Context's ufuncs and attributes from it.
+ */
+typedef enum { SR_IDENTITY_NONE, SR_IDENTITY_ZERO, SR_IDENTITY_ONE } sr_identity;
+typedef enum { SR_DTYPE_F16, SR_DTYPE_F32, SR_DTYPE_F64, SR_DTYPE_I64, SR_DTYPE_U64 } sr_dtype;
+typedef struct {
+    sr_loop loop;
+    sr_dtype in, out;    /* every input has type `in` */
+    int needs_f32;       /* only for formats that binary32 can carry (fmt.f32.usable) */
+} sr_ufunc_loop;
+enum { SR_MAX_UFUNC_LOOPS = 5 };
+typedef struct {
+    const char *name;
+    int nin;             /* inputs; one output */
+    sr_identity identity;
+    const char *doc;     /* what it computes */
+    int nloops;
+    sr_ufunc_loop loops[SR_MAX_UFUNC_LOOPS];
+} sr_ufunc_spec;
+enum { SR_NUM_UFUNCS = 1 SR_OPERATIONS(SR_COUNT_, ~) };
+extern const sr_ufunc_spec sr_ufuncs[SR_NUM_UFUNCS];
+/* The modes' names (roundings.def), indexed by sr_rounding. */
+extern const char *const sr_rounding_names[SR_NUM_ROUNDINGS];
 
 /* Kahan-compensated sum of n strided values, every operation rounded in ctx. */
 double sr_sum_kahan_f32(sr_context *ctx, const char *x, sr_intp n, sr_intp stride);

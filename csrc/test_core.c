@@ -430,7 +430,7 @@ static void test_isa_paths_agree(void)
     const int formats[][3] = {{8, 127, -126}, {11, 15, -14}, {4, 8, -6}, {3, 4, -2}, {1, 5, -4},
                               {24, 127, -126}, {53, 1023, -1022}};
     for (int k = 0; k < 2; k++) {
-        if (sr_set_isa(isas[k]) != 0) { printf("skip: no %s on this CPU\n", isas[k]); continue; }
+        if (sr_isa_check(isas[k]) != 0) { printf("skip: no %s on this CPU\n", isas[k]); continue; }
         long bad = 0;
         for (int f = 0; f < 7; f++) {
             for (int m = 0; m < SR_NUM_ROUNDINGS; m++) {
@@ -439,7 +439,8 @@ static void test_isa_paths_agree(void)
                                           SR_OVERFLOW_INF, 0, (sr_rounding)m, bits);
                 for (int path = 0; path < 2; path++) {
                     sr_context c = ctx;
-                    sr_set_isa(path ? isas[k] : "scalar");
+                    CHECK(sr_context_set_isa(&c, path ? isas[k] : "scalar") == 0,
+                          "cannot set path %s", path ? isas[k] : "scalar");
                     sr_intp n = N, s4[2] = {4, 4}, s8[2] = {8, 8};
                     char *af[2] = {(char *)xf, (char *)yf[path]};
                     char *ad[2] = {(char *)xd, (char *)yd[path]};
@@ -452,7 +453,9 @@ static void test_isa_paths_agree(void)
         }
         CHECK(bad == 0, "%s path differs from scalar in %ld cases", isas[k], bad);
     }
-    sr_set_isa("scalar");
+    sr_context c = make_ctx(8, 127, -126, 1, SR_OVERFLOW_INF, 0, SR_NEAREST, 64);
+    CHECK(sr_context_set_isa(&c, "sse9") == -1 && sr_isa_check("sse9") == -1 &&
+          strcmp(sr_context_isa(&c), sr_isa()) == 0, "an unknown path is refused");
 }
 
 /* sr_matmul (matmul.c) against its definition: the ufunc loops of arith.c on a twin

@@ -183,8 +183,8 @@ static void test_gemm_paths(void)
                 mma_dots(m, 1, (size_t)kp, rowa, colb, &cc[i * N + j], NULL, NULL, &ref[i * N + j], &err);
             }
         for (int s = 0; s < 3; s++) {
-            if (sr_set_isa(isas[s]) != 0) continue;
-            mma_gemm_args g = {M, N, K, A, B, C, NULL, NULL, 0, NULL, D};
+            if (sr_isa_check(isas[s]) != 0) continue;
+            mma_gemm_args g = {M, N, K, A, B, C, NULL, NULL, 0, NULL, D, isas[s]};
             int rc = mma_gemm(m, &g, &err);
             long bad = 0;
             for (int t = 0; t < M * N; t++)
@@ -193,10 +193,9 @@ static void test_gemm_paths(void)
             CHECK(rc == 0 && bad == 0, "model %d, %s: %ld of %d differ from the scalar steps",
                   mi, isas[s], bad, M * N);
         }
-        sr_set_isa("scalar");
         /* promotion every k: each block's result from C = 0, summed in binary32 */
         const int P = m->k;
-        mma_gemm_args g = {M, N, K, A, B, NULL, NULL, NULL, (size_t)P, NULL, D};
+        mma_gemm_args g = {M, N, K, A, B, NULL, NULL, NULL, (size_t)P, NULL, D, NULL};
         mma_gemm(m, &g, &err);
         long bad = 0;
         for (int i = 0; i < M; i++)
@@ -231,7 +230,7 @@ static void test_bad_models(void)
     md = truncated(25, 16, -133, BF16, F32, MMA_OUT_RZ_BINARY32);
     double a[8] = {0}, d;
     CHECK(mma_dots(&md, 1, 8, a, a, NULL, NULL, NULL, &d, &err) == -1, "k = 8 < L");
-    mma_gemm_args g = {1, 1, 16, a, a, NULL, NULL, NULL, 8, NULL, &d};
+    mma_gemm_args g = {1, 1, 16, a, a, NULL, NULL, NULL, 8, NULL, &d, NULL};
     CHECK(mma_gemm(&md, &g, &err) == -1, "promote_every not a multiple of k");
 }
 

@@ -10,86 +10,17 @@ import numpy as np
 
 cimport cython
 cimport numpy as cnp
+from cpython.object cimport PyTypeObject
+from cpython.type cimport PyType_Modified
 from cpython.ref cimport Py_INCREF, PyObject
 from libc.stdint cimport uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy
 
+# the C declarations: _core.pxd
+
 cnp.import_array()
 cnp.import_ufunc()
-
-cdef extern from "srround.h" nogil:
-    ctypedef struct sr_type_consts:
-        int usable
-    ctypedef struct sr_format:
-        int precision, emax, emin, subnormals
-        int overflow
-        double max
-        sr_type_consts f32, f64
-    int sr_format_init(sr_format *fmt, int precision, int emax, int emin, int subnormals,
-                       int overflow, double max, const char **err)
-    enum: SR_RNG_LANES
-    ctypedef struct sr_rng:
-        uint64_t s[4][SR_RNG_LANES]
-        uint64_t buf[SR_RNG_LANES]
-        int pos
-        int has_half
-        uint32_t half
-    ctypedef struct sr_context:
-        sr_format fmt
-        int rounding
-        int bits
-        sr_rng rng
-    int sr_context_init(sr_context *ctx, const sr_format *fmt, int rounding, int bits,
-                        const uint64_t *seed, const char **err)
-    void sr_context_draw(sr_context *ctx, uint64_t *out, size_t n)
-    void sr_context_draw32(sr_context *ctx, uint32_t *out, size_t n)
-    void sr_context_lock(sr_context *ctx)
-    void sr_context_unlock(sr_context *ctx)
-    void sr_rng_jump(sr_rng *rng)
-    void sr_rng_fill(sr_rng *rng, uint64_t *out, size_t n)
-    void sr_rng_seed(sr_rng *rng, const uint64_t *seed)
-    const char *sr_isa()
-    int sr_set_isa(const char *isa)
-    ctypedef void (*sr_loop)(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
-    void sr_loop_round_f32(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
-    void sr_loop_round_f64(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
-    void sr_loop_add_f32(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
-    void sr_loop_add_f64(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
-    void sr_loop_subtract_f32(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
-    void sr_loop_subtract_f64(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
-    void sr_loop_multiply_f32(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
-    void sr_loop_multiply_f64(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
-    void sr_loop_divide_f32(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
-    void sr_loop_divide_f64(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
-    void sr_loop_fma_f32(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
-    void sr_loop_fma_f64(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
-    void sr_loop_sqrt_f32(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
-    void sr_loop_sqrt_f64(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
-    void sr_loop_round_i64(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
-    void sr_loop_round_u64(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
-    void sr_loop_round_f16(char **, const cnp.npy_intp *, const cnp.npy_intp *, void *)
-    double sr_sum_kahan_f32(sr_context *ctx, const char *x, cnp.npy_intp n, cnp.npy_intp stride)
-    double sr_sum_kahan_f64(sr_context *ctx, const char *x, cnp.npy_intp n, cnp.npy_intp stride)
-    int sr_test_set_fp_state(int direction, int ftz, int daz)
-    long sr_test_fp_state()
-    enum: SR_MATMUL_ROWS
-    ctypedef struct sr_matmul_args:
-        cnp.npy_intp m, k, n, batches
-        const char *a
-        cnp.npy_intp a_rs, a_cs
-        const cnp.npy_intp *a_offsets
-        const char *b
-        cnp.npy_intp b_rs, b_cs
-        const cnp.npy_intp *b_offsets
-        char *c
-        cnp.npy_intp c_rs
-        const cnp.npy_intp *c_offsets
-        int subtract, zero_start
-    int sr_matmul_f32(sr_context *prod, sr_context *sum, const sr_matmul_args *args,
-                      unsigned *raised)
-    int sr_matmul_f64(sr_context *prod, sr_context *sum, const sr_matmul_args *args,
-                      unsigned *raised)
 
 ISAS = ("scalar", "avx2", "avx512")
 
@@ -99,7 +30,7 @@ def isa():
 
     Every path gives bit-identical results; the fastest one the CPU runs is chosen
     at import, and the environment variable ``SRROUND_ISA=scalar|avx2|avx512``
-    forces one.
+    (read once, at import) forces one. Every Context runs this path.
 
     Returns
     -------
@@ -114,23 +45,25 @@ def isa():
     return sr_isa().decode()
 
 
-def _set_isa(name):
-    """Switch kernel paths at run time (for tests and benchmarks; not thread-safe
-    with respect to calls already running)."""
+def _check_isa(name):
+    """Raises ValueError unless `name` is a kernel path this CPU runs."""
     if name not in ISAS:
         raise ValueError(f"unknown kernel path {name!r}; choose one of {ISAS}")
-    if sr_set_isa(name.encode()) != 0:
+    if sr_isa_check(name.encode()) != 0:
         raise ValueError(f"this CPU cannot run the {name!r} kernels")
 
 
 def _isa_from_environment():
+    """SRROUND_ISA is read once, here (the C core reads the same variable when it
+    first chooses its default path): a bad value fails the import."""
     import os
-    name = os.environ.get("SRROUND_ISA", "").strip().lower()
+    name = "".join(os.environ.get("SRROUND_ISA", "").split()).lower()
     if name:
         try:
-            _set_isa(name)
+            _check_isa(name)
         except ValueError as e:
             raise ImportError(f"SRROUND_ISA={os.environ['SRROUND_ISA']!r}: {e}") from None
+    sr_isa()   # the core's choice, made now
 
 
 _isa_from_environment()
@@ -155,9 +88,11 @@ def _fp_state():
     cdef long state = sr_test_fp_state()
     return (FP_DIRECTIONS[state & 3], bool(state & 4), bool(state & 8), state >> 4)
 
-# Names of the contract, in the C enums' order.
-ROUNDINGS = ("nearest", "nearest_away", "toward_zero", "up", "down", "odd",
-             "stochastic", "stochastic_equal")
+# Names of the contract, in the C enums' order: the rounding modes of
+# csrc/roundings.def, and the ufuncs of a Context (round, then csrc/operations.def).
+ROUNDINGS = tuple(sr_rounding_names[i].decode() for i in range(SR_NUM_ROUNDINGS))
+STOCHASTIC_ROUNDINGS = tuple(r for i, r in enumerate(ROUNDINGS) if sr_rounding_is_stochastic(i))
+UFUNCS = tuple(sr_ufuncs[i].name.decode() for i in range(SR_NUM_UFUNCS))
 OVERFLOWS = ("inf", "saturate", "nan")
 
 
@@ -396,24 +331,15 @@ def seed_words(rng):
 
 
 cdef struct UfuncTables:
-    cnp.PyUFuncGenericFunction funcs[5]
-    void *data[5]
-    char types[12]
+    cnp.PyUFuncGenericFunction funcs[SR_MAX_UFUNC_LOOPS]
+    void *data[SR_MAX_UFUNC_LOOPS]
+    char types[SR_MAX_UFUNC_LOOPS * 4]     # (nin + 1) per loop; nin <= 3
 
-# (name, nin, identity, f32 loop, f64 loop)
-cdef int N_OPS = 7
-_OPS = ("round", "add", "subtract", "multiply", "divide", "fma", "sqrt")
-_NIN = (1, 2, 2, 2, 2, 3, 1)
-
-
-cdef sr_loop _loop(int op, int f64):
-    if op == 0: return sr_loop_round_f64 if f64 else sr_loop_round_f32
-    if op == 1: return sr_loop_add_f64 if f64 else sr_loop_add_f32
-    if op == 2: return sr_loop_subtract_f64 if f64 else sr_loop_subtract_f32
-    if op == 3: return sr_loop_multiply_f64 if f64 else sr_loop_multiply_f32
-    if op == 4: return sr_loop_divide_f64 if f64 else sr_loop_divide_f32
-    if op == 5: return sr_loop_fma_f64 if f64 else sr_loop_fma_f32
-    return sr_loop_sqrt_f64 if f64 else sr_loop_sqrt_f32
+# NumPy's codes for the C table's sr_dtype, and its identities for sr_identity
+cdef int _NPY_TYPE[5]
+_NPY_TYPE[:] = [cnp.NPY_FLOAT16, cnp.NPY_FLOAT, cnp.NPY_DOUBLE, cnp.NPY_INT64, cnp.NPY_UINT64]
+cdef int _NPY_IDENTITY[3]
+_NPY_IDENTITY[:] = [cnp.PyUFunc_None, cnp.PyUFunc_Zero, cnp.PyUFunc_One]
 
 
 cdef class _Core:
@@ -421,7 +347,7 @@ cdef class _Core:
     reference to its core (ufunc.obj), so the ufunc outlives a deleted Context
     safely, and there is no reference cycle."""
     cdef sr_context *ctx
-    cdef UfuncTables tables[7]
+    cdef UfuncTables tables[SR_NUM_UFUNCS]
     cdef list keep
 
     def __cinit__(self):
@@ -433,46 +359,29 @@ cdef class _Core:
     def __dealloc__(self):
         free(self.ctx)
 
-    cdef int add_loop(self, UfuncTables *t, int ntypes, int nargs, sr_loop loop,
-                      int in_type, int out_type):
-        cdef int k
-        t.funcs[ntypes] = <cnp.PyUFuncGenericFunction>loop
-        t.data[ntypes] = <void *>self.ctx
-        for k in range(nargs - 1):
-            t.types[ntypes * nargs + k] = in_type
-        t.types[ntypes * nargs + nargs - 1] = out_type
-        return ntypes + 1
-
-    cdef object make_ufunc(self, int op, str fmt_label, str rounding_name):
-        cdef UfuncTables *t = &self.tables[op]
-        cdef int nin = _NIN[op]
-        cdef int nargs = nin + 1
-        cdef int ntypes = 0
-        if op == 0:
-            # NumPy takes the first loop that the input casts to safely: integers and
-            # bool reach the int64 loop (uint64 its own), float16 its loop, all ahead
-            # of float32's, so they give float64 as sr.round does; 64-bit integers are
-            # rounded from their exact value (no rounding to float64 first).
-            ntypes = self.add_loop(t, ntypes, nargs, sr_loop_round_i64, cnp.NPY_INT64,
-                                   cnp.NPY_DOUBLE)
-            ntypes = self.add_loop(t, ntypes, nargs, sr_loop_round_u64, cnp.NPY_UINT64,
-                                   cnp.NPY_DOUBLE)
-            ntypes = self.add_loop(t, ntypes, nargs, sr_loop_round_f16, cnp.NPY_FLOAT16,
-                                   cnp.NPY_DOUBLE)
-        if self.ctx.fmt.f32.usable:
-            ntypes = self.add_loop(t, ntypes, nargs, _loop(op, 0), cnp.NPY_FLOAT, cnp.NPY_FLOAT)
-        ntypes = self.add_loop(t, ntypes, nargs, _loop(op, 1), cnp.NPY_DOUBLE, cnp.NPY_DOUBLE)
-        identity = cnp.PyUFunc_None
-        if op == 1:
-            identity = cnp.PyUFunc_Zero
-        elif op == 3:
-            identity = cnp.PyUFunc_One
-        name = f"{_OPS[op]}_{fmt_label}_{rounding_name}".encode()
-        doc = (f"{_OPS[op]} in {fmt_label} with rounding {rounding_name!r}: the exact "
+    cdef object make_ufunc(self, int index, str fmt_label, str rounding_name):
+        """The ufunc of row `index` of the C table sr_ufuncs, over this context."""
+        cdef const sr_ufunc_spec *spec = &sr_ufuncs[index]
+        cdef UfuncTables *t = &self.tables[index]
+        cdef int nargs = spec.nin + 1
+        cdef int ntypes = 0, j, k
+        for j in range(spec.nloops):
+            if spec.loops[j].needs_f32 and not self.ctx.fmt.f32.usable:
+                continue
+            t.funcs[ntypes] = <cnp.PyUFuncGenericFunction>spec.loops[j].loop
+            t.data[ntypes] = <void *>self.ctx
+            for k in range(spec.nin):
+                t.types[ntypes * nargs + k] = _NPY_TYPE[<int>spec.loops[j].in_]
+            t.types[ntypes * nargs + spec.nin] = _NPY_TYPE[<int>spec.loops[j].out]
+            ntypes += 1
+        op = UFUNCS[index]
+        name = f"{op}_{fmt_label}_{rounding_name}".encode()
+        doc = (f"{op} in {fmt_label} with rounding {rounding_name!r}: the exact "
                "result, rounded once.").encode()
         self.keep.extend([name, doc])
-        u = cnp.PyUFunc_FromFuncAndData(t.funcs, t.data, t.types, ntypes, nin, 1, identity,
-                                        <char *>name, <char *>doc, 0)
+        u = cnp.PyUFunc_FromFuncAndData(t.funcs, t.data, t.types, ntypes, spec.nin, 1,
+                                        _NPY_IDENTITY[<int>spec.identity], <char *>name,
+                                        <char *>doc, 0)
         Py_INCREF(self)
         (<cnp.ufunc>u).obj = <PyObject *>self
         return u
@@ -557,7 +466,7 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
             bits = _integer(bits, "bits")
             if not 1 <= bits <= 64:    # checked before it meets a C int
                 raise ValueError(f"bits must be in 1..64, got {bits}")
-        if rounding in ("stochastic", "stochastic_equal"):
+        if rounding in STOCHASTIC_ROUNDINGS:
             seed = seed_words(rng)
         else:   # no stream to seed, but a bad rng is still an error
             check_rng(rng)
@@ -569,41 +478,31 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
         cdef const char *err = NULL
         if not fmt.ready:
             raise ValueError("the Format was never initialised (created with Format.__new__)")
-        self.core = _Core()
+        self._adopt(fmt, rounding, bits)
         if sr_context_init(self.core.ctx, &fmt.c, ROUNDINGS.index(rounding),
                            64 if bits is None else bits, <uint64_t *>words.data, &err) != 0:
+            self.core = None
             raise ValueError(err.decode())
+
+    cdef _adopt(self, Format fmt, str rounding, object bits):
+        """The Python side of a new context; its C context is the caller's to set up."""
+        self.core = _Core()
         self.format = fmt
         self.rounding = rounding
         self.bits = bits
         self._ufuncs = {}
 
-    cdef object _ufunc(self, int op):
-        u = self._ufuncs.get(op)
+    cdef object _ufunc(self, int index):
+        u = self._ufuncs.get(index)
         if u is None:
-            u = self.core.make_ufunc(op, self.format.label, self.rounding)
-            self._ufuncs[op] = u
+            u = self.core.make_ufunc(index, self.format.label, self.rounding)
+            self._ufuncs[index] = u
         return u
-
-    property round:
-        def __get__(self): return self._ufunc(0)
-    property add:
-        def __get__(self): return self._ufunc(1)
-    property subtract:
-        def __get__(self): return self._ufunc(2)
-    property multiply:
-        def __get__(self): return self._ufunc(3)
-    property divide:
-        def __get__(self): return self._ufunc(4)
-    property fma:
-        def __get__(self): return self._ufunc(5)
-    property sqrt:
-        def __get__(self): return self._ufunc(6)
 
     @property
     def stochastic(self):
         """Whether the rounding mode draws random words (the two stochastic modes)."""
-        return self.rounding in ("stochastic", "stochastic_equal")
+        return self.rounding in STOCHASTIC_ROUNDINGS
 
     def random_words(self, n, dtype=np.uint64):
         """The next n words of this context's random stream, as rounding would draw them.
@@ -708,21 +607,17 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
     def _state(self):
         """(s, buf, pos, half) of the stream: s has shape (4, lanes); half is the
         waiting 32-bit half-word, or -1."""
-        sr_context_lock(self.core.ctx)
-        try:
-            s = np.empty((4, SR_RNG_LANES), np.uint64)
-            buf = np.empty(SR_RNG_LANES, np.uint64)
-            memcpy(cnp.PyArray_DATA(s), self.core.ctx.rng.s, sizeof(self.core.ctx.rng.s))
-            memcpy(cnp.PyArray_DATA(buf), self.core.ctx.rng.buf, sizeof(self.core.ctx.rng.buf))
-            pos = self.core.ctx.rng.pos
-            half = self.core.ctx.rng.half if self.core.ctx.rng.has_half else -1
-        finally:
-            sr_context_unlock(self.core.ctx)
-        return s, buf, pos, half
+        cdef sr_rng_state st
+        sr_context_get_state(self.core.ctx, &st)
+        s = np.empty((4, SR_RNG_LANES), np.uint64)
+        buf = np.empty(SR_RNG_LANES, np.uint64)
+        memcpy(cnp.PyArray_DATA(s), st.s, sizeof(st.s))
+        memcpy(cnp.PyArray_DATA(buf), st.buf, sizeof(st.buf))
+        return s, buf, st.pos, st.half
 
     cdef _set_state(self, s, buf, pos, half):
         """Replaces the stream state with one from _state() (a pickle): checked, since
-        a pickle can be tampered with."""
+        a pickle can be tampered with (the C core refuses states no stream has)."""
         s = np.asarray(s)
         buf = np.asarray(buf)
         for a, shape in ((s, (4, SR_RNG_LANES)), (buf, (SR_RNG_LANES,))):
@@ -730,23 +625,19 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
                 raise ValueError(f"invalid stream state: s must be uint64 of shape "
                                  f"(4, {SR_RNG_LANES}) and buf uint64 of shape "
                                  f"({SR_RNG_LANES},)")
-        # xoshiro's all-zero state is a fixed point: that lane would emit 0 forever
-        # (stochastic rounding would then always round away from zero)
-        if not np.all(np.any(s != 0, axis=0)):
-            raise ValueError("invalid stream state: a generator lane is all zero")
         pos = _integer(pos, "stream position")
-        if not 0 <= pos <= SR_RNG_LANES:
-            raise ValueError("invalid stream position")
         half = _integer(half, "waiting half-word")
-        if not -1 <= half < 2**32:
-            raise ValueError("invalid waiting half-word")
+        cdef sr_rng_state st
+        cdef const char *err = NULL
+        # out-of-range values become ones the core refuses, before they meet a C int
+        st.pos = pos if -1 <= pos <= SR_RNG_LANES else -1
+        st.half = half if -2 <= half < 2**32 else -2
         cdef cnp.ndarray s_ = np.ascontiguousarray(s, np.uint64)     # native byte order
         cdef cnp.ndarray b_ = np.ascontiguousarray(buf, np.uint64)
-        memcpy(self.core.ctx.rng.s, cnp.PyArray_DATA(s_), sizeof(self.core.ctx.rng.s))
-        memcpy(self.core.ctx.rng.buf, cnp.PyArray_DATA(b_), sizeof(self.core.ctx.rng.buf))
-        self.core.ctx.rng.pos = pos
-        self.core.ctx.rng.has_half = half >= 0
-        self.core.ctx.rng.half = half if half >= 0 else 0
+        memcpy(st.s, cnp.PyArray_DATA(s_), sizeof(st.s))
+        memcpy(st.buf, cnp.PyArray_DATA(b_), sizeof(st.buf))
+        if sr_context_set_state(self.core.ctx, &st, &err) != 0:
+            raise ValueError(err.decode())
 
     def spawn(self, n):
         """New contexts with the same format and rounding and non-overlapping streams.
@@ -783,19 +674,26 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
         if n < 0:
             raise ValueError(f"n must be non-negative, got {n}")
         children = []
+        cdef Context child
         for _ in range(n):
-            sr_context_lock(self.core.ctx)
-            try:
-                self.core.ctx.rng.pos = SR_RNG_LANES   # buffered words stay unused
-                self.core.ctx.rng.has_half = 0
-                s = np.empty((4, SR_RNG_LANES), np.uint64)
-                memcpy(cnp.PyArray_DATA(s), self.core.ctx.rng.s, sizeof(self.core.ctx.rng.s))
-                sr_rng_jump(&self.core.ctx.rng)
-            finally:
-                sr_context_unlock(self.core.ctx)
-            children.append(_restore_context(self.format, self.rounding, self.bits, s,
-                                             np.zeros(SR_RNG_LANES, np.uint64), SR_RNG_LANES))
+            child = Context.__new__(Context)
+            child._adopt(self.format, self.rounding, self.bits)
+            with nogil:
+                sr_context_spawn(self.core.ctx, child.core.ctx)
+            children.append(child)
         return children
+
+    def _set_isa(self, name):
+        """For tests and benchmarks: run this context's loops and stream on kernel
+        path `name` (every path gives the same bits). Returns the context."""
+        _check_isa(name)
+        sr_context_set_isa(self.core.ctx, name.encode())
+        return self
+
+    @property
+    def _isa(self):
+        """The kernel path this context runs (sr.isa() unless _set_isa changed it)."""
+        return sr_context_isa(self.core.ctx).decode()
 
     def __reduce__(self):
         s, buf, pos, half = self._state()
@@ -804,6 +702,33 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
     def __repr__(self):
         bits = "" if self.bits is None else f", bits={self.bits}"
         return f"Context({self.format!r}, rounding={self.rounding!r}{bits})"
+
+
+cdef class _UfuncAttribute:
+    """Context.<name>: the context's ufunc of row `index` of the C table sr_ufuncs,
+    made on first use."""
+    cdef int index
+    cdef readonly str __doc__
+
+    def __cinit__(self, int index):
+        self.index = index
+        self.__doc__ = (f"numpy.ufunc: {sr_ufuncs[index].doc.decode()} "
+                        "(the exact result, rounded once into the context's format).")
+
+    def __get__(self, obj, owner):
+        if obj is None:
+            return self
+        if (<Context>obj).core is None:
+            raise AttributeError(f"the Context was never initialised")
+        return (<Context>obj)._ufunc(self.index)
+
+
+# Context.round, .add, ...: one attribute per row of the C table (Context is an
+# extension type, so they go straight into its type dict).
+for _index, _name in enumerate(UFUNCS):
+    (<dict>(<PyTypeObject *>Context).tp_dict)[_name] = _UfuncAttribute(_index)
+PyType_Modified(Context)
+del _index, _name
 
 
 def _restore_context(fmt, rounding, bits, s, buf, pos, half=-1):

@@ -16,7 +16,6 @@ cnp.import_ufunc()
 cdef extern from "srround.h" nogil:
     ctypedef struct sr_context:
         pass
-    int sr_set_isa(const char *isa)
 
 cdef extern from "mma.h" nogil:
     ctypedef struct mma_type:
@@ -37,6 +36,7 @@ cdef extern from "mma.h" nogil:
         size_t promote_every
         sr_context *accumulate
         double *d
+        const char *isa
     int mma_model_check(const mma_model *model, const char **err)
     int mma_gemm(const mma_model *model, const mma_gemm_args *args, const char **err)
     int mma_dots(const mma_model *model, size_t count, size_t k, const double *a,
@@ -99,7 +99,8 @@ cdef class Model:
         g.d = <double *>cnp.PyArray_DATA(d)
         cdef const char *err = NULL
         cdef int status
-        sr_set_isa(isa.encode())   # follow srround's kernel path (sr.isa())
+        isa_name = isa.encode()    # srround's kernel path (sr.isa()), or a test's choice
+        g.isa = isa_name
         with nogil:
             status = mma_gemm(&self.c, &g, &err)
         if status != 0:

@@ -10,7 +10,7 @@ Any byte order; masked arrays keep their mask.
 """
 import numpy as np
 
-from srround._core import Context, check_rng, check_rounding
+from srround._core import STOCHASTIC_ROUNDINGS, Context, check_rng, check_rounding
 from srround.formats import format as _lookup
 
 # Deterministic contexts carry no state, so one per (format, mode) serves every call.
@@ -128,7 +128,7 @@ def round(x, fmt, rounding="nearest", *, bits=None, rng=None, out=None):
         if out.dtype.newbyteorder("=") != dtype or out.shape != arr.shape:
             raise ValueError(f"out must have shape {arr.shape} and dtype {dtype}, "
                              f"got shape {out.shape} and dtype {out.dtype}")
-    if rounding in ("stochastic", "stochastic_equal"):
+    if rounding in STOCHASTIC_ROUNDINGS:
         ctx = Context(fmt, rounding, bits=bits, rng=rng)
     else:
         if bits is not None:

@@ -8,6 +8,7 @@
   read from srround, so a mode the library drops or renames fails the tests.
 - same_float, assert_same_floats: bitwise-style comparison of floats (NaN equals NaN,
   -0.0 differs from +0.0).
+- kernel_paths(): the kernel paths this CPU runs, for tests that compare them.
 - twin(ctx): an independent copy of a context at the same point of its stream, which
   hands out in advance the random words the next call will draw.
 
@@ -106,3 +107,16 @@ def assert_same_floats(got, want, what):
 def twin(ctx):
     """An independent copy of ctx at the same point of the same stream."""
     return pickle.loads(pickle.dumps(ctx))
+
+
+def kernel_paths():
+    """The kernel paths (srround._core.ISAS) this CPU runs. A context runs one with
+    ctx._set_isa(path); contexts are made on the default path, sr.isa()."""
+    paths = []
+    for name in sr._core.ISAS:
+        try:
+            sr._core._check_isa(name)
+        except ValueError:
+            continue
+        paths.append(name)
+    return paths

@@ -14,9 +14,11 @@ import pytest
 import srround as sr
 from srround import _core
 from srround import hardware as hw
+from srround.hardware import mma as hw_mma
 from srround.hardware import study
 
 sys.path.insert(0, os.path.dirname(__file__))
+from conftest import kernel_paths  # noqa: E402
 from mma_reference import STRATEGIES, hard_inputs, reference_dot  # noqa: E402
 
 # one instruction per kind of step, output rounding and kind of operand types
@@ -191,20 +193,8 @@ def test_ml_dtypes_inputs():
 
 # ---- the GEMM path against the scalar path, on every kernel path
 
-def available_paths():
-    paths, current = [], sr.isa()
-    for name in _core.ISAS:
-        try:
-            _core._set_isa(name)
-            paths.append(name)
-        except ValueError:
-            pass
-    _core._set_isa(current)
-    return paths
-
-
 @pytest.mark.parametrize("op", FAMILIES, ids=IDS)
-def test_gemm_equals_dot_products(op):
+def test_gemm_equals_dot_products(op, monkeypatch):
     """Every element of matmul(A, B) (K = 2.5 k: zero-padded) is the dot product of
     its zero-padded row and column; every kernel path gives the same bits."""
     rng = np.random.default_rng(4)
@@ -220,14 +210,11 @@ def test_gemm_equals_dot_products(op):
     if op.scaled:
         nb = -(-K // op.block)
         kw = {"scale_a": np.tile(rows[3], 3)[:, :nb], "scale_b": np.tile(cols[4], 3)[:, :nb].T.copy()}
-    current = sr.isa()
-    try:
-        results = {}
-        for path in available_paths():
-            _core._set_isa(path)
-            results[path] = hw.matmul(A, B, op, C=C, **kw)
-    finally:
-        _core._set_isa(current)
+    results = {}
+    for path in kernel_paths():
+        # matmul runs the default path, sr.isa(), as srround.hardware.mma reads it
+        monkeypatch.setattr(hw_mma, "isa", lambda: path)
+        results[path] = hw.matmul(A, B, op, C=C, **kw)
     a_pad = np.zeros((M, Kp))
     a_pad[:, :K] = A
     b_pad = np.zeros((N, Kp))

@@ -10,6 +10,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import kernel_paths
 
 import srround as sr
 from srround import _core
@@ -19,24 +20,9 @@ FORMATS = [sr.binary16, sr.bfloat16, sr.e4m3, sr.e5m2, sr.e2m1,
            sr.binary64]
 
 
-def available_paths():
-    current, paths = sr.isa(), []
-    for name in _core.ISAS:
-        try:
-            _core._set_isa(name)
-            paths.append(name)
-        except ValueError:
-            pass
-    _core._set_isa(current)
-    return paths
-
-
-@pytest.fixture(params=available_paths())
+@pytest.fixture(params=kernel_paths())
 def path(request):
-    current = sr.isa()
-    _core._set_isa(request.param)
-    yield request.param
-    _core._set_isa(current)
+    return request.param
 
 
 def raised(call):
@@ -84,7 +70,7 @@ def test_rounding_raises_overflow_exactly_when_it_overflows(fmt, mode, path):
             for data in (x, x[::3], x[:128]):       # vectorized, strided, SR inline paths
                 with np.errstate(all="ignore"):
                     want = sr.Context(fmt, mode, rng=5).round(data)
-                ctx = sr.Context(fmt, mode, rng=5)
+                ctx = sr.Context(fmt, mode, rng=5)._set_isa(path)
                 kinds = raised(lambda: ctx.round(data))
                 over = expected_overflow([data], want)
                 assert kinds == ({"overflow"} if over else set()), \
@@ -172,7 +158,7 @@ def test_arithmetic_flags(fmt, path):
                 for arrays in (ops, [o[::2] for o in ops]):       # ... and the general one
                     with np.errstate(all="ignore"):
                         want = getattr(sr.Context(fmt, mode, rng=3), op)(*arrays)
-                    ctx = sr.Context(fmt, mode, rng=3)
+                    ctx = sr.Context(fmt, mode, rng=3)._set_isa(path)
                     kinds = raised(lambda: getattr(ctx, op)(*arrays))
                     expect = set()
                     for i in range(len(want)):
@@ -184,7 +170,7 @@ def test_arithmetic_flags(fmt, path):
 
 @pytest.mark.parametrize("mode", sr.ROUNDINGS)
 def test_reductions_raise_overflow_once_they_overflow(mode, path):
-    ctx = sr.Context(sr.binary16, mode, rng=1)
+    ctx = sr.Context(sr.binary16, mode, rng=1)._set_isa(path)
     grows = np.full(40, 4096.0)
     with np.errstate(all="ignore"):
         total = sr.Context(sr.binary16, mode, rng=1).add.reduce(grows)
