@@ -29,9 +29,6 @@
 #define SR_ISA_TAG _scalar
 #define SR_VEC_BYTES 16
 #include "matmul_impl.h"
-#undef SR_ISA_TAG
-#undef SR_VEC_BYTES
-#undef SR_VARIABLE_SHIFTS
 
 #if defined(__GNUC__) && defined(__x86_64__) && !defined(SR_PORTABLE_ONLY)
 #define SR_MM_HAVE_X86 1
@@ -45,9 +42,6 @@
 #define SR_VEC_BYTES 32
 #define SR_VARIABLE_SHIFTS 1
 #include "matmul_impl.h"
-#undef SR_ISA_TAG
-#undef SR_VEC_BYTES
-#undef SR_VARIABLE_SHIFTS
 #if defined(__clang__)
 #pragma clang attribute pop
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,fma"))), \
@@ -61,9 +55,6 @@
 #define SR_VEC_BYTES 64
 #define SR_VARIABLE_SHIFTS 1
 #include "matmul_impl.h"
-#undef SR_ISA_TAG
-#undef SR_VEC_BYTES
-#undef SR_VARIABLE_SHIFTS
 #if defined(__clang__)
 #pragma clang attribute pop
 #else

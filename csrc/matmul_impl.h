@@ -1,7 +1,9 @@
 /*
  * Instantiates matmul_body.h for binary32 and binary64 data, names suffixed with
  * SR_ISA_TAG (after round_impl.h, whose kernels it uses): matmul.c includes this once
- * per instruction set, under a matching target pragma. No include guard.
+ * per instruction set, under a matching target pragma, after defining SR_ISA_TAG,
+ * SR_VEC_BYTES (and SR_VARIABLE_SHIFTS), which this file undefines at its end. No
+ * include guard.
  */
 #include "round_impl.h"
 
@@ -15,3 +17,6 @@
 #include "matmul_body.h"
 #undef SR_T
 #undef SR_FN
+#undef SR_ISA_TAG
+#undef SR_VEC_BYTES
+#undef SR_VARIABLE_SHIFTS
