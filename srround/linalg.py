@@ -22,7 +22,9 @@ positive definite: numpy.linalg.LinAlgError.
 Random words (stochastic contexts): each step below is one ufunc call over all
 matrices of a stack (batch index outermost) and, within a matrix, over rows and
 columns in C order (the calls pass order="C", so NumPy iterates that way whatever
-the strides); the calls happen in the order the algorithms list them.
+the strides); LU's trailing update is one call of `srround.matmul`'s kernel instead
+(batch by batch, row by row: products, then subtractions); the calls happen in the
+order the algorithms list them.
 """
 import numpy as np
 from numpy.linalg import LinAlgError
