@@ -787,27 +787,22 @@ static inline int shifted_overlap(char *const *p, int nargs, const char *out, sr
     return 0;
 }
 
+/* The smallest part worth a thread (the operations take a few nanoseconds each). */
+#define SR_SPLIT_ARITH 8192
+
 /* One loop per (operation, input type): chunks of SR_CHUNK elements share one draw.
    Contiguous or broadcast operands try the vectorized fast path first (the
    kernel table's arith_*), and its undecided elements, or whole chunks it declines,
    take the exact path: EXACT, an exact_result computed from the loaded operands
    a, b, c (unused ones alias a). add and multiply also serve reductions. */
 #define SR_DEFINE_LOOP(NAME, T, NARGS, OP, EXACT)                                          \
-    void sr_loop_##NAME##_##T(char **args, const sr_intp *dims, const sr_intp *steps,     \
-                              void *data)                                                  \
+    static unsigned piece_##NAME##_##T(sr_context *ctx, sr_rng *rng, char **args,         \
+                                       const sr_intp *steps, sr_intp n)                    \
     {                                                                                      \
-        sr_context *ctx = data;                                                            \
         sr_rounding mode = ctx->rounding;                                                  \
         int rshift = 64 - ctx->bits, stochastic = sr_rounding_is_stochastic(mode);         \
         sr_op op = OP;                                                                     \
-        sr_fpenv caller = sr_fpenv_enter();                                                \
         unsigned raised = 0;                                                               \
-        if ((op == SR_OP_ADD || op == SR_OP_MULTIPLY) && args[0] == args[2] &&             \
-            steps[0] == 0 && steps[2] == 0) {                                              \
-            raised = reduce_##T(op, args, dims[0], steps, ctx);                            \
-            sr_fpenv_leave(caller, raised);                                                \
-            return;                                                                        \
-        }                                                                                  \
         sr_arith_chunk_fn fast = ctx->kernels->arith_##T;                                 \
         if (steps[NARGS] != sizeof(T)) fast = NULL;                                        \
         for (int k = 0; k < NARGS; k++)                                                    \
@@ -822,9 +817,10 @@ static inline int shifted_overlap(char *const *p, int nargs, const char *out, sr
             st[k] = steps[k < NARGS ? k : 0];                                              \
         }                                                                                  \
         p[3] = args[NARGS];                                                                \
-        for (sr_intp n = dims[0]; n > 0;) {                                                \
+        for (; n > 0;) {                                                                   \
             sr_intp m = n < SR_CHUNK ? n : SR_CHUNK;                                       \
-            if (stochastic) sr_context_draw(ctx, rnd, (size_t)m);                          \
+            if (stochastic && rng) sr_rng_fill(rng, rnd, (size_t)m);                       \
+            else if (stochastic) sr_context_draw(ctx, rnd, (size_t)m);                     \
             n -= m;                                                                        \
             int done = fast && !shifted_overlap(p, NARGS, p[3], m * (sr_intp)sizeof(T)) ?  \
                 fast(op, (const char *const *)p, st, p[3], m, &ctx->fmt.f64, mode, rshift, \
@@ -846,6 +842,23 @@ static inline int shifted_overlap(char *const *p, int nargs, const char *out, sr
             for (int k = 0; k < 3; k++) p[k] += m * st[k];                                 \
             p[3] += m * steps[NARGS];                                                      \
         }                                                                                  \
+        return raised;                                                                     \
+    }                                                                                      \
+    void sr_loop_##NAME##_##T(char **args, const sr_intp *dims, const sr_intp *steps,     \
+                              void *data)                                                  \
+    {                                                                                      \
+        sr_context *ctx = data;                                                            \
+        sr_op op = OP;                                                                     \
+        sr_fpenv caller = sr_fpenv_enter();                                                \
+        unsigned raised;                                                                   \
+        if ((op == SR_OP_ADD || op == SR_OP_MULTIPLY) && args[0] == args[2] &&             \
+            steps[0] == 0 && steps[2] == 0)   /* a reduction: one chain, one thread */     \
+            raised = reduce_##T(op, args, dims[0], steps, ctx);                            \
+        else if (shifted_overlap(args, NARGS, args[NARGS], dims[0] * (sr_intp)sizeof(T))) \
+            raised = piece_##NAME##_##T(ctx, NULL, args, steps, dims[0]);   /* in order */ \
+        else                                                                               \
+            raised = sr_run_split(ctx, piece_##NAME##_##T, args, NARGS + 1, steps, dims[0], \
+                                  8, SR_SPLIT_ARITH);                                      \
         sr_fpenv_leave(caller, raised);                                                    \
     }
 

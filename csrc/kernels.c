@@ -53,6 +53,79 @@ typedef uint64_t sr_lanes8 __attribute__((vector_size(64)));
     }
 #endif
 
+/* SR_PHILOX_BATCH blocks of Philox4x32-10, counters (b0 + j, stream id) for
+   j < SR_PHILOX_BATCH, written block after block to out (4 half-words each, x0 first).
+   VT holds V blocks' state words, one per 64-bit lane, so that MUL, the 32 x 32 ->
+   64-bit product of the lanes' low halves, is one instruction (pmuludq). A state
+   word's high half may hold garbage (MUL ignores it): only the low halves are
+   masked, once, at the end. */
+#if defined(__GNUC__) && defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define SR_PHILOX_BATCH_BODY(VT, V, MUL)                                                  \
+    {                                                                                     \
+        enum { NV = SR_PHILOX_BATCH / (V) };                                              \
+        const uint64_t low = 0xFFFFFFFFu;                                                 \
+        VT x0[NV], x1[NV], x2[NV], x3[NV], lane;                                          \
+        for (int l = 0; l < (V); l++) lane[l] = (uint64_t)l;                              \
+        for (int h = 0; h < NV; h++) {                                                    \
+            VT b = lane + (b0 + (uint64_t)(h * (V)));                                     \
+            x0[h] = b & low; x1[h] = b >> 32;                                             \
+            x2[h] = lane * 0 + stream_id[0]; x3[h] = lane * 0 + stream_id[1];             \
+        }                                                                                 \
+        const VT m0 = lane * 0 + SR_PHILOX_M0, m1 = lane * 0 + SR_PHILOX_M1;              \
+        uint64_t k0 = key[0], k1 = key[1];                                                \
+        for (int round = 0; round < 10; round++) {                                        \
+            for (int h = 0; h < NV; h++) {                                                \
+                VT p0 = MUL(x0[h], m0), p1 = MUL(x2[h], m1);                              \
+                x0[h] = (p1 >> 32) ^ x1[h] ^ k0; x1[h] = p1;                              \
+                x2[h] = (p0 >> 32) ^ x3[h] ^ k1; x3[h] = p0;                              \
+            }                                                                             \
+            k0 = (k0 + SR_PHILOX_W0) & low; k1 = (k1 + SR_PHILOX_W1) & low;               \
+        }                                                                                 \
+        for (int h = 0; h < NV; h++) {   /* block j's words: w0[j], then w1[j] */         \
+            VT w0 = (x0[h] & low) | x1[h] << 32, w1 = (x2[h] & low) | x3[h] << 32;        \
+            VT first = SR_ZIP_LOW(w0, w1), second = SR_ZIP_HIGH(w0, w1);                  \
+            memcpy(out + 4 * h * (V), &first, sizeof first);                              \
+            memcpy(out + 4 * h * (V) + 2 * (V), &second, sizeof second);                  \
+        }                                                                                 \
+    }
+/* Interleaving the lanes of two vectors (a0 b0 a1 b1 ...): the first half, the second. */
+#define SR_ZIP2_LOW(a, b) __builtin_shufflevector(a, b, 0, 2)
+#define SR_ZIP2_HIGH(a, b) __builtin_shufflevector(a, b, 1, 3)
+#define SR_ZIP4_LOW(a, b) __builtin_shufflevector(a, b, 0, 4, 1, 5)
+#define SR_ZIP4_HIGH(a, b) __builtin_shufflevector(a, b, 2, 6, 3, 7)
+#define SR_ZIP8_LOW(a, b) __builtin_shufflevector(a, b, 0, 8, 1, 9, 2, 10, 3, 11)
+#define SR_ZIP8_HIGH(a, b) __builtin_shufflevector(a, b, 4, 12, 5, 13, 6, 14, 7, 15)
+#else
+#define SR_PHILOX_BATCH_BODY(VT, V, MUL)                                                  \
+    {                                                                                     \
+        for (int j = 0; j < SR_PHILOX_BATCH; j++) {                                       \
+            uint64_t b = b0 + (uint64_t)j;                                                \
+            uint32_t ctr[4] = {(uint32_t)b, (uint32_t)(b >> 32), stream_id[0], stream_id[1]}; \
+            sr_philox4x32_10(ctr, key, out + 4 * j);                                      \
+        }                                                                                 \
+    }
+#endif
+
+/* Counter-stream half-words: whole batches of blocks straight into out, partial ones
+   (an unaligned start, the end) through a scratch batch. */
+#define SR_PHILOX_HALVES_BODY(philox_batch)                                                           \
+    {                                                                                     \
+        enum { HALVES = 4 * SR_PHILOX_BATCH };                                            \
+        uint32_t scratch[HALVES];                                                         \
+        while (n > 0) {                                                                   \
+            size_t offset = (size_t)(h & 3);                                              \
+            if (offset == 0 && n >= HALVES) {                                             \
+                philox_batch(r->key, r->stream_id, h >> 2, out);                       \
+                out += HALVES; h += HALVES; n -= HALVES;                                  \
+                continue;                                                                 \
+            }                                                                             \
+            philox_batch(r->key, r->stream_id, h >> 2, scratch);                       \
+            size_t take = HALVES - offset < n ? HALVES - offset : n;                      \
+            memcpy(out, scratch + offset, take * sizeof *out);                            \
+            out += take; h += take; n -= take;                                            \
+        }                                                                                 \
+    }
+
 #ifdef SR_HAVE_INLINE_RNG
 #define SR_INLINE_ENTRIES(TAG) SR_PASTE3(sr_round_inline_f32, TAG, ), SR_PASTE3(sr_round_inline_f64, TAG, ),
 #else
@@ -63,12 +136,27 @@ typedef uint64_t sr_lanes8 __attribute__((vector_size(64)));
 #define SR_DEFINE_KERNELS(TAG, NAME, VT, V)                                               \
     static void SR_PASTE3(rng_blocks, TAG, )(sr_rng *r, uint64_t *out, size_t nblocks)   \
     SR_RNG_BLOCKS_BODY(VT, V)                                                             \
+    static SR_ALWAYS_INLINE void SR_PASTE3(philox_batch, TAG, )(                          \
+        const uint32_t key[2], const uint32_t stream_id[2], uint64_t b0, uint32_t *out)  \
+    SR_PHILOX_BATCH_BODY(VT, V, SR_MUL32)                                                 \
+    static void SR_PASTE3(philox_halves, TAG, )(const sr_rng *r, uint64_t h, uint32_t *out, \
+                                                size_t n)                                 \
+    SR_PHILOX_HALVES_BODY(SR_PASTE3(philox_batch, TAG, ))                                 \
     static const sr_kernels SR_PASTE3(kernels, TAG, ) = {                                 \
         NAME, SR_PASTE3(sr_round_strided_f32, TAG, ), SR_PASTE3(sr_round_strided_f64, TAG, ), \
         SR_INLINE_ENTRIES(TAG)                                                            \
         SR_PASTE3(sr_arith_fast_f32, TAG, ), SR_PASTE3(sr_arith_fast_f64, TAG, ),        \
-        SR_PASTE3(rng_blocks, TAG, )};
+        SR_PASTE3(rng_blocks, TAG, ), SR_PASTE3(philox_halves, TAG, )};
 
+/* SR_MUL32: the 32 x 32 -> 64-bit product of each 64-bit lane's low halves. */
+#if defined(__GNUC__) && defined(__SSE2__) && !defined(SR_PORTABLE_ONLY)
+#include <immintrin.h>
+#define SR_MUL32(a, b) ((sr_lanes2)_mm_mul_epu32((__m128i)(a), (__m128i)(b)))
+#else
+#define SR_MUL32(a, b) (((a) & 0xFFFFFFFFu) * ((b) & 0xFFFFFFFFu))   /* exact in 64 bits */
+#endif
+#define SR_ZIP_LOW SR_ZIP2_LOW
+#define SR_ZIP_HIGH SR_ZIP2_HIGH
 #define SR_ISA_TAG _scalar
 #define SR_VEC_BYTES 16
 #include "round_impl.h"
@@ -87,6 +175,12 @@ SR_DEFINE_KERNELS(_scalar, "scalar", sr_lanes2, 2)
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
 #endif
+#undef SR_MUL32
+#define SR_MUL32(a, b) ((sr_lanes4)_mm256_mul_epu32((__m256i)(a), (__m256i)(b)))
+#undef SR_ZIP_LOW
+#undef SR_ZIP_HIGH
+#define SR_ZIP_LOW SR_ZIP4_LOW
+#define SR_ZIP_HIGH SR_ZIP4_HIGH
 #define SR_ISA_TAG _avx2
 #define SR_VEC_BYTES 32
 #define SR_VARIABLE_SHIFTS 1
@@ -104,6 +198,12 @@ SR_DEFINE_KERNELS(_avx2, "avx2", sr_lanes4, 4)
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,fma")
 #endif
+#undef SR_MUL32
+#define SR_MUL32(a, b) ((sr_lanes8)_mm512_mul_epu32((__m512i)(a), (__m512i)(b)))
+#undef SR_ZIP_LOW
+#undef SR_ZIP_HIGH
+#define SR_ZIP_LOW SR_ZIP8_LOW
+#define SR_ZIP_HIGH SR_ZIP8_HIGH
 #define SR_ISA_TAG _avx512
 #define SR_VEC_BYTES 64
 #define SR_VARIABLE_SHIFTS 1

@@ -229,6 +229,7 @@ static int SR_FN(mm_run)(sr_context *pc, sr_context *ac, const sr_matmul_args *g
                     } else if (one_stream && ps) {
                         pcopy = pc->rng;
                         pr = &pcopy;
+                        /* 64-bit draws, as the products' (a waiting half-word dropped) */
                         for (sr_intp j0 = 0; j0 < n; j0 += SR_CHUNK)
                             SR_FN(mm_fill)(sk, sumr, 1, words, n - j0 < SR_CHUNK ? n - j0 : SR_CHUNK);
                     }

@@ -9,6 +9,14 @@
 #define SRROUND_RNG_H
 #include "srround.h"
 
+static inline uint64_t sr_rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+/* Philox4x32-10 (Salmon et al., SC'11): multipliers and Weyl key increments. */
+#define SR_PHILOX_M0 0xD2511F53u
+#define SR_PHILOX_M1 0xCD9E8D57u
+#define SR_PHILOX_W0 0x9E3779B9u
+#define SR_PHILOX_W1 0xBB67AE85u
+#define SR_PHILOX_BATCH 16   /* blocks per kernel step (kernels.c) */
 /* One step of xoshiro256++ on state (s0, s1, s2, s3) of type VT: uint64_t for one
    lane, or a GCC/Clang vector of uint64_t for several lanes at once (shifts and xors
    act lane by lane). o gets the output. */

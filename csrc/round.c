@@ -46,6 +46,10 @@ void sr_context_draw32(sr_context *ctx, uint32_t *out, size_t n)
     sr_context_unlock(ctx);
 }
 
+/* The smallest part worth a thread: rounding streams through memory at a few
+   tenths of a nanosecond per element, and waking a thread costs microseconds. */
+#define SR_SPLIT_ROUND 32768
+
 /* Elements the words left in rng's buffer cover: whole words, and a waiting half. */
 static size_t buffered_draws(const sr_rng *r, size_t word_bytes)
 {
@@ -60,57 +64,58 @@ static size_t buffered_draws(const sr_rng *r, size_t word_bytes)
    generator where the kernel path can (round_inline_*): the buffered words first,
    then whole steps of the lanes, then the rest through the buffer as usual. */
 #define SR_DEFINE_ROUND(T, SRT, WORD, FILL)                                                \
-    static unsigned round_drawn_##T(sr_context *ctx, const sr_kernels *kernels,           \
-                                    const char *in, sr_intp is, char *out, sr_intp os,    \
-                                    sr_intp m, int rshift)                                \
-    {   /* m <= SR_CHUNK values, their words drawn through the buffer; lock held */       \
+    static unsigned round_drawn_##T(sr_context *ctx, sr_rng *src,                         \
+                                    const sr_kernels *kernels, const char *in, sr_intp is, \
+                                    char *out, sr_intp os, sr_intp m, int rshift)         \
+    {   /* m <= SR_CHUNK values, their words drawn from src through its buffer */          \
         WORD rnd[SR_CHUNK];                                                                \
-        FILL(kernels, &ctx->rng, rnd, (size_t)m);                                                   \
+        FILL(kernels, src, rnd, (size_t)m);                                                \
         return kernels->round_##T(in, is, out, os, m, &ctx->fmt.T, ctx->rounding, rshift, \
                                   rnd);                                                    \
     }                                                                                      \
-    void sr_loop_round_##T(char **args, const sr_intp *dims, const sr_intp *steps,        \
-                           void *data)                                                     \
+    static unsigned round_piece_##T(sr_context *ctx, sr_rng *rng, char **args,            \
+                                    const sr_intp *steps, sr_intp n)                       \
     {                                                                                      \
-        sr_context *ctx = data;                                                            \
         const sr_type_consts *c = &ctx->fmt.T;                                             \
         const sr_kernels *kernels = ctx->kernels;                                          \
         int stochastic = sr_mode_is_stochastic(ctx->rounding);                         \
         int width = (int)(8 * sizeof(WORD));                                               \
         int rshift = 64 - (ctx->bits < width ? ctx->bits : width);                         \
+        sr_rng *src = rng ? rng : &ctx->rng;   /* a private stream needs no lock */        \
         sr_intp is = steps[0], os = steps[1], step_values = 64 / (sr_intp)sizeof(SRT);     \
-        int inline_rng = stochastic && kernels->round_inline_##T && is == sizeof(SRT) &&   \
+        int inline_rng = stochastic && !rng && ctx->rng.kind == SR_STREAM_SEQUENTIAL &&    \
+                         kernels->round_inline_##T && is == sizeof(SRT) &&                  \
                          os == sizeof(SRT) && (uintptr_t)args[0] % sizeof(SRT) == 0 &&     \
                          (uintptr_t)args[1] % sizeof(SRT) == 0;                            \
         const char *in = args[0];                                                          \
         char *out = args[1];                                                               \
         unsigned raised = 0;                                                               \
-        sr_fpenv caller = sr_fpenv_enter();                                                \
-        for (sr_intp n = dims[0]; n > 0;) {                                                \
+        for (; n > 0;) {                                                                   \
             sr_intp m = n < SR_CHUNK ? n : SR_CHUNK;                                       \
             if (!stochastic) {                                                             \
                 raised |= kernels->round_##T(in, is, out, os, m, c, ctx->rounding, rshift, \
                                              NULL);                                        \
             } else if (!inline_rng) {                                                      \
-                sr_context_lock(ctx);                                                      \
-                raised |= round_drawn_##T(ctx, kernels, in, is, out, os, m, rshift);       \
-                sr_context_unlock(ctx);                                                    \
+                if (!rng) sr_context_lock(ctx);                                            \
+                raised |= round_drawn_##T(ctx, src, kernels, in, is, out, os, m, rshift);  \
+                if (!rng) sr_context_unlock(ctx);                                          \
             } else {                                                                       \
                 sr_context_lock(ctx);                                                      \
                 sr_intp lead = (sr_intp)buffered_draws(&ctx->rng, sizeof(WORD));           \
                 if (lead > m) lead = m;                                                    \
                 sr_intp mid = (m - lead) / step_values * step_values;                      \
                 if (lead > 0)                                                              \
-                    raised |= round_drawn_##T(ctx, kernels, in, is, out, os, lead, rshift);  \
+                    raised |= round_drawn_##T(ctx, src, kernels, in, is, out, os, lead,    \
+                                              rshift);                                     \
                 const char *in_mid = in + lead * is;                                       \
                 char *out_mid = out + lead * os;                                           \
                 if (mid > 0 && !kernels->round_inline_##T(in_mid, out_mid, mid, c,         \
                                                           ctx->rounding, rshift, &ctx->rng, \
                                                           &raised))                        \
-                    raised |= round_drawn_##T(ctx, kernels, in_mid, is, out_mid, os, mid,  \
-                                              rshift);                                     \
+                    raised |= round_drawn_##T(ctx, src, kernels, in_mid, is, out_mid, os,  \
+                                              mid, rshift);                                \
                 if (m - lead - mid > 0)                                                    \
-                    raised |= round_drawn_##T(ctx, kernels, in_mid + mid * is, is,         \
+                    raised |= round_drawn_##T(ctx, src, kernels, in_mid + mid * is, is,    \
                                               out_mid + mid * os, os, m - lead - mid,      \
                                               rshift);                                     \
                 sr_context_unlock(ctx);                                                    \
@@ -119,6 +124,14 @@ static size_t buffered_draws(const sr_rng *r, size_t word_bytes)
             out += m * os;                                                                 \
             n -= m;                                                                        \
         }                                                                                  \
+        return raised;                                                                     \
+    }                                                                                      \
+    void sr_loop_round_##T(char **args, const sr_intp *dims, const sr_intp *steps,        \
+                           void *data)                                                     \
+    {                                                                                      \
+        sr_fpenv caller = sr_fpenv_enter();                                                \
+        unsigned raised = sr_run_split(data, round_piece_##T, args, 2, steps, dims[0],     \
+                                       sizeof(WORD), SR_SPLIT_ROUND);                      \
         sr_fpenv_leave(caller, raised);                                                    \
     }                                                                                      \
     SRT sr_round_##T(SRT x, sr_context *ctx)                                               \

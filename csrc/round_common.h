@@ -148,11 +148,24 @@ typedef struct sr_kernels {
     sr_round_inline_fn round_inline_f32, round_inline_f64;   /* NULL if unavailable */
     sr_arith_chunk_fn arith_f32, arith_f64;
     void (*rng_blocks)(sr_rng *r, uint64_t *out, size_t nblocks);
+    /* counter streams: half-words h .. h + n - 1 of r's stream */
+    void (*philox_halves)(const sr_rng *r, uint64_t h, uint32_t *out, size_t n);
 } sr_kernels;
 
 /* The exact path of one add, subtract or multiply (arith.c), rounded in f. */
 double sr_exact_op(sr_op op, double a, double b, const sr_format *f, sr_rounding mode,
                    int rshift, uint64_t rnd, unsigned *raised);
+
+/* One loop's work on n elements (args advanced to the first), drawing from rng, a
+   private stream already at the first element's position, or, if rng is NULL, from
+   ctx's stream under its lock. Returns the flags to raise. */
+typedef unsigned (*sr_piece_fn)(sr_context *ctx, sr_rng *rng, char **args,
+                                const sr_intp *steps, sr_intp n);
+/* Runs piece over n elements, split across the thread pool where the result cannot
+   depend on it (csrc/threads.c): parts of at least min_part elements. word_bytes:
+   4 if each element draws a 32-bit half-word, 8 for a 64-bit word. */
+unsigned sr_run_split(sr_context *ctx, sr_piece_fn piece, char **args, int nargs,
+                      const sr_intp *steps, sr_intp n, int word_bytes, sr_intp min_part);
 
 /* The default entry (chosen once: SRROUND_ISA, else the best the CPU supports). */
 const sr_kernels *sr_kernels_default(void);

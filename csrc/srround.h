@@ -17,7 +17,9 @@
  *   round.c         contexts, stream state and spawning, the rounding loops
  *   arith.c         the operations' exact kernels, their loops, the ufunc table
  *   rng.h, rng.c    the xoshiro256++ step (rng.h, its only copy); the stream of
- *                   SR_RNG_LANES interleaved lanes: seeding, buffering, jumps
+ *                   SR_RNG_LANES interleaved lanes: seeding, buffering, jumps; the
+ *                   counter stream (Philox4x32-10, its lanes in kernels.c)
+ *   threads.c       the thread pool that splits large loop calls
  * Adding a mode or an operation: docs/contributing.md.
  */
 #ifndef SRROUND_H
@@ -99,12 +101,28 @@ int sr_format_init(sr_format *fmt, int precision, int emax, int emin, int subnor
  * high half; an unused high half waits in `half` for the next 32-bit draw, and a
  * 64-bit draw discards it.
  */
+typedef enum { SR_STREAM_SEQUENTIAL = 0, SR_STREAM_COUNTER = 1 } sr_stream_kind;
+
+/*
+ * The counter stream (kind SR_STREAM_COUNTER) is Philox4x32-10 (Salmon, Moraes,
+ * Dror, Shaw, "Parallel random numbers: as easy as 1, 2, 3", SC'11): 32-bit
+ * half-word h of the stream is output word h % 4 of the block with counter
+ * (b, b >> 32, stream_id[0], stream_id[1]), b = h / 4, under key `key`. So 64-bit
+ * word k is half-words 2k (low) and 2k + 1 (high), the order of the sequential
+ * stream, and every word is a pure function of (key, stream_id, position): any
+ * position is reached in O(1), and pieces of one call can draw in parallel.
+ * `next` is the index of the next unused 64-bit word; has_half says that word
+ * next - 1's high half still waits for a 32-bit draw (s, buf, pos, half unused).
+ */
 typedef struct {
     uint64_t s[4][SR_RNG_LANES]; /* s[i][lane]: structure of arrays, for SIMD */
     uint64_t buf[SR_RNG_LANES];
     int pos;                     /* next unused word of buf; LANES when empty */
     int has_half;                /* half holds an unused high half-word */
     uint32_t half;
+    sr_stream_kind kind;
+    uint32_t key[2], stream_id[2];   /* counter streams only */
+    uint64_t next;
 } sr_rng;
 
 /* seed: 4 * SR_RNG_LANES words; lane j takes seed[4j .. 4j+3] as (s0, s1, s2, s3).
@@ -114,6 +132,17 @@ void sr_rng_fill(sr_rng *rng, uint64_t *out, size_t n);
 void sr_rng_fill32(sr_rng *rng, uint32_t *out, size_t n);
 /* Advance every lane by 2^128 steps and drop buffered words. */
 void sr_rng_jump(sr_rng *rng);
+/* A counter stream at position 0: key = words[0] (low half first), stream_id = words[1]. */
+void sr_rng_seed_counter(sr_rng *rng, const uint64_t *words);
+/* Philox4x32-10 of one block (the known-answer vectors of Random123 check it). */
+void sr_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
+/* Counter streams: the position in 32-bit half-words drawn (2 * next - has_half),
+   and setting it; a 64-bit draw starts at the next whole word. */
+uint64_t sr_rng_half_position(const sr_rng *rng);
+void sr_rng_set_half_position(sr_rng *rng, uint64_t h);
+/* Skip n 64-bit words (2n half-words): O(1) for a counter stream, drawn and
+   dropped for a sequential one. */
+void sr_rng_advance(sr_rng *rng, uint64_t n);
 
 /* ---- contexts and loops ------------------------------------------------- */
 
@@ -156,7 +185,9 @@ void sr_context_get_state(sr_context *ctx, sr_rng_state *state);
 int sr_context_set_state(sr_context *ctx, const sr_rng_state *state, const char **err);
 /* Makes *child a context with parent's format, mode and bits and the next 2^128-word
    stretch of parent's stream (words parent had buffered stay unused); parent moves
-   past it (one jump). Thread-safe with respect to parent. */
+   past it (one jump). Thread-safe with respect to parent. Sequential streams only:
+   a counter stream's children get fresh keys (srround/_core.pyx derives them with
+   NumPy's SeedSequence), and sr_context_get_state/set_state hold no counter state. */
 void sr_context_spawn(sr_context *parent, sr_context *child);
 
 /* Kernel paths: "scalar" (portable C), "avx2", "avx512"; all give the same bits.
@@ -169,6 +200,11 @@ const char *sr_isa(void);
 int sr_isa_check(const char *isa);
 int sr_context_set_isa(sr_context *ctx, const char *isa);
 const char *sr_context_isa(const sr_context *ctx);
+
+/* Threads used by one large call (1..256; default 1): see csrc/threads.c.
+   sr_set_num_threads returns 0, or -1 for a count out of range. */
+int sr_set_num_threads(int n);
+int sr_get_num_threads(void);
 
 /* Plain rounding of one value (slow path helpers; used by tests and scalars). */
 float sr_round_f32(float x, sr_context *ctx);

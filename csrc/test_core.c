@@ -90,6 +90,107 @@ static void test_rng(void)
     CHECK(wb[0] == words[502], "a 64-bit draw did not drop the waiting half");
 }
 
+/* Philox4x32-10 against Random123's known-answer vectors (kat_vectors, the three
+   "philox4x32 10" lines: counter, key, expected output), and counter streams: word
+   k is a pure function of the position, in any pieces, on every kernel path. */
+static void test_counter_stream(void)
+{
+    static const uint32_t kat[3][10] = {
+        {0, 0, 0, 0, 0, 0, 0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8},
+        {0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff,
+         0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd},
+        {0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0xa4093822, 0x299f31d0,
+         0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1}};
+    for (int v = 0; v < 3; v++) {
+        uint32_t out[4];
+        sr_philox4x32_10(kat[v], kat[v] + 4, out);
+        CHECK(memcmp(out, kat[v] + 6, sizeof out) == 0, "Philox4x32-10 known answer %d", v);
+    }
+    const uint64_t key[2] = {0x0123456789abcdefu, 0xfedcba9876543210u};
+    static uint32_t ref[3000];
+    for (int b = 0; b < 750; b++) {
+        uint64_t blk = (uint64_t)b + ((uint64_t)1 << 32) - 300;   /* crosses 2^32 blocks */
+        uint32_t ctr[4] = {(uint32_t)blk, (uint32_t)(blk >> 32), (uint32_t)key[1],
+                           (uint32_t)(key[1] >> 32)};
+        uint32_t k2[2] = {(uint32_t)key[0], (uint32_t)(key[0] >> 32)};
+        sr_philox4x32_10(ctr, k2, ref + 4 * b);
+    }
+    const uint64_t start = 4 * (((uint64_t)1 << 32) - 300);   /* half-word of ref[0] */
+    const char *isas[] = {"scalar", "avx2", "avx512"};
+    for (int k = 0; k < 3; k++) {
+        sr_context ctx = make_ctx(8, 127, -126, 1, SR_OVERFLOW_INF, 0, SR_STOCHASTIC, 64);
+        if (sr_context_set_isa(&ctx, isas[k]) != 0) continue;   /* not on this CPU */
+        sr_rng_seed_counter(&ctx.rng, key);
+        sr_rng_set_half_position(&ctx.rng, start + 1);
+        static uint32_t halves[2999];
+        size_t pieces[] = {1, 2, 5, 0, 64, 3, 63, 1, 2860}, h = 0;
+        for (size_t i = 0; i < sizeof pieces / sizeof *pieces; i++) {
+            sr_context_draw32(&ctx, halves + h, pieces[i]);
+            h += pieces[i];
+        }
+        CHECK(memcmp(halves, ref + 1, sizeof halves) == 0, "%s: counter half-words", isas[k]);
+        /* 64-bit draws: word k = half-words 2k, 2k + 1; a waiting half is dropped */
+        sr_rng_set_half_position(&ctx.rng, start + 3);
+        uint64_t words[700];
+        sr_context_draw(&ctx, words, 1);
+        sr_context_draw(&ctx, words + 1, 699);
+        int ok = 1;
+        for (int i = 0; i < 700; i++)
+            ok &= words[i] == (ref[4 + 2 * i] | (uint64_t)ref[5 + 2 * i] << 32);
+        CHECK(ok, "%s: counter words", isas[k]);
+        sr_rng_set_half_position(&ctx.rng, start);
+        sr_rng_advance(&ctx.rng, 10);
+        uint32_t one;
+        sr_context_draw32(&ctx, &one, 1);
+        CHECK(one == ref[20], "%s: advance", isas[k]);
+    }
+}
+
+/* Threads: a counter stream or a deterministic mode gives the same bits for every
+   thread count (odd sizes, a call starting on a waiting half-word), and the stream
+   ends at the same position; a sequential stream stays on one thread. */
+static void test_threads(void)
+{
+    enum { N = 100003 };
+    static float xf[N], yf[2][N];
+    static double xd[N], zd[N], yd[2][N];
+    for (int i = 0; i < N; i++) {
+        xf[i] = (float)((i * 0.7548776662466927) - (double)(i / 3)) * 3.0f;
+        xd[i] = (double)xf[i] * 1.0000001;
+        zd[i] = 1.0 + (double)(i % 97) / 7.0;
+    }
+    const uint64_t key[2] = {42, 43};
+    sr_rounding modes[] = {SR_STOCHASTIC, SR_NEAREST, SR_STOCHASTIC_EQUAL};
+    int counts[] = {2, 3, 7};
+    long bad = 0;
+    for (int m = 0; m < 3; m++)
+        for (int counter = 0; counter < 2; counter++)
+            for (int t = 0; t < 3; t++) {
+                sr_context ctx[2];
+                for (int k = 0; k < 2; k++) {
+                    ctx[k] = make_ctx(8, 127, -126, 1, SR_OVERFLOW_INF, 0, modes[m], 64);
+                    if (counter) sr_rng_seed_counter(&ctx[k].rng, key);
+                    uint32_t one;
+                    sr_rng_fill32(&ctx[k].rng, &one, 1);   /* start on a high half */
+                    sr_set_num_threads(k ? counts[t] : 1);
+                    sr_intp n = N, s4[2] = {4, 4}, s8[3] = {8, 8, 8};
+                    char *af[2] = {(char *)xf, (char *)yf[k]};
+                    char *ad[3] = {(char *)xd, (char *)zd, (char *)yd[k]};
+                    sr_loop_round_f32(af, &n, s4, &ctx[k]);
+                    n = N - 2;
+                    sr_loop_divide_f64(ad, &n, s8, &ctx[k]);
+                }
+                bad += memcmp(yf[0], yf[1], sizeof yf[0]) != 0;
+                bad += memcmp(yd[0], yd[1], (N - 2) * sizeof(double)) != 0;
+                uint64_t w[2];
+                sr_rng_fill(&ctx[0].rng, w, 1);
+                sr_rng_fill(&ctx[1].rng, w + 1, 1);
+                bad += w[0] != w[1];
+            }
+    sr_set_num_threads(1);
+    CHECK(bad == 0, "thread counts disagree in %ld cases", bad);
+}
+
 static void test_formats(void)
 {
     sr_format f;
@@ -517,6 +618,8 @@ int main(void)
 {
     printf("kernel path: %s\n", sr_isa());
     test_rng();
+    test_counter_stream();
+    test_threads();
     test_formats();
     test_known_values();
     test_against_hardware();

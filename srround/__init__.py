@@ -15,11 +15,15 @@ from srround import ode
 from srround import quantize
 from srround.emulation import EmulatedArray, emulate, emulated
 from srround import linalg
+from srround.threads import get_num_threads, set_num_threads
+from srround import _dask_route
+
+_dask_route.install()   # stochastic ufuncs on Dask arrays go to srround.dask
 
 from srround._version import __version__
 
 __all__ = ["Format", "Context", "round", "format", "ROUNDINGS", "OVERFLOWS", "PRESETS",
            "binary16", "bfloat16", "tf32", "binary32", "binary64", "e5m2", "e4m3", "e3m2",
            "e2m3", "e2m1", "isa", "sum", "cumsum", "dot", "matmul", "ode", "quantize",
-           "emulate", "emulated", "EmulatedArray", "linalg"]
+           "emulate", "emulated", "EmulatedArray", "linalg", "set_num_threads", "get_num_threads"]
 

@@ -19,10 +19,16 @@ cdef extern from "srround.h" nogil:
     const char *const sr_rounding_names[]
     int sr_rounding_is_stochastic(int rounding)
 
+    ctypedef struct sr_rng:      # the counter-stream fields (the rest: sr_rng_state)
+        int kind
+        uint32_t key[2]
+        uint32_t stream_id[2]
+        uint64_t next
     ctypedef struct sr_context:
         sr_format fmt
         int rounding
         int bits
+        sr_rng rng
     ctypedef struct sr_rng_state:
         uint64_t s[4][SR_RNG_LANES]
         uint64_t buf[SR_RNG_LANES]
@@ -35,6 +41,19 @@ cdef extern from "srround.h" nogil:
     void sr_context_get_state(sr_context *ctx, sr_rng_state *state)
     int sr_context_set_state(sr_context *ctx, const sr_rng_state *state, const char **err)
     void sr_context_spawn(sr_context *parent, sr_context *child)
+    void sr_context_lock(sr_context *ctx)
+    void sr_context_unlock(sr_context *ctx)
+
+    # counter streams (Philox4x32-10)
+    void sr_rng_seed_counter(sr_rng *rng, const uint64_t *words)
+    uint64_t sr_rng_half_position(const sr_rng *rng)
+    void sr_rng_set_half_position(sr_rng *rng, uint64_t h)
+    void sr_rng_advance(sr_rng *rng, uint64_t n)
+    void sr_philox4x32_10(const uint32_t *ctr, const uint32_t *key, uint32_t *out)
+
+    # threads (csrc/threads.c)
+    int sr_set_num_threads(int n)
+    int sr_get_num_threads()
 
     const char *sr_isa()
     int sr_isa_check(const char *isa)

@@ -4,7 +4,10 @@
 Everything numeric happens in C; this module turns Python arguments into C structs
 and C loops into real ``np.ufunc`` objects, and checks arguments on the way in.
 """
+import copyreg
 import operator
+import pickle
+import weakref
 
 import numpy as np
 
@@ -23,6 +26,36 @@ cnp.import_array()
 cnp.import_ufunc()
 
 ISAS = ("scalar", "avx2", "avx512")
+STREAMS = ("sequential", "counter")
+
+
+def _philox4x32_10(ctr, key):
+    """Philox4x32-10 of one block (4 counter words, 2 key words): for tests."""
+    cdef uint32_t c[4]
+    cdef uint32_t k[2]
+    cdef uint32_t out[4]
+    for i in range(4):
+        c[i] = int(ctr[i])
+    for i in range(2):
+        k[i] = int(key[i])
+    sr_philox4x32_10(c, k, out)
+    return [out[0], out[1], out[2], out[3]]
+
+
+def _set_num_threads(int n):
+    if sr_set_num_threads(n) != 0:
+        raise ValueError(f"the thread count must be in 1..256, got {n}")
+
+
+def _get_num_threads():
+    return sr_get_num_threads()
+
+
+def check_stream(stream):
+    if not isinstance(stream, str):
+        raise TypeError(f"stream must be a str, got {type(stream).__name__}")
+    if stream not in STREAMS:
+        raise ValueError(f"stream must be one of {STREAMS}, got {stream!r}")
 
 
 def isa():
@@ -389,7 +422,7 @@ cdef class _Core:
 
 @cython.embedsignature(False)
 cdef class Context:
-    """Context(fmt, rounding='stochastic', *, bits=None, rng=None)
+    """Context(fmt, rounding='stochastic', *, bits=None, rng=None, stream='sequential')
 --
 
 A format, a rounding mode and a random stream, with NumPy ufuncs:
@@ -419,6 +452,12 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
         (1..64); the default uses 64 (32 when rounding float32 data).
     rng : None, int, numpy.random.SeedSequence or numpy.random.Generator, optional
         Seeds the stream (None: fresh entropy; a Generator is advanced).
+    stream : {"sequential", "counter"}, optional
+        ``"sequential"`` (default): xoshiro256++ lanes, drawn in order.
+        ``"counter"``: Philox4x32-10 (Salmon et al., SC'11), each word a pure
+        function of (key, position): the same draw contract, plus `advance` in O(1),
+        bit-identical results for every thread count and Dask chunking
+        (docs/reproducibility.md).
 
     Attributes
     ----------
@@ -429,14 +468,16 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
     bits : int or None
     stochastic : bool
         Whether the mode draws random words.
+    stream : str
+        ``"sequential"`` or ``"counter"``.
 
     Raises
     ------
     TypeError
-        For a fmt, rounding, bits or rng of the wrong type.
+        For a fmt, rounding, bits, rng or stream of the wrong type.
     ValueError
-        For an unknown format name or rounding, bits outside 1..64 or given with
-        another mode, a negative seed.
+        For an unknown format name, rounding or stream, bits outside 1..64 or given
+        with another mode, a negative seed.
 
     Examples
     --------
@@ -453,9 +494,13 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
     cdef readonly Format format
     cdef readonly str rounding
     cdef readonly object bits
+    cdef readonly str stream
+    cdef object _spawned    # counter streams: children spawned so far
     cdef dict _ufuncs
+    cdef object __weakref__
 
-    def __init__(self, fmt, rounding="stochastic", *, bits=None, rng=None):
+    def __init__(self, fmt, rounding="stochastic", *, bits=None, rng=None,
+                 stream="sequential"):
         if self.core is not None:   # the ufuncs handed out point into the first core
             raise TypeError("a Context cannot be re-initialised; create a new Context")
         fmt = _as_format(fmt)
@@ -471,7 +516,19 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
         else:   # no stream to seed, but a bad rng is still an error
             check_rng(rng)
             seed = np.zeros(4 * SR_RNG_LANES, np.uint64)
+        check_stream(stream)
         self._init(fmt, rounding, bits, seed)
+        if stream == "counter":
+            self._make_counter(seed[:2], 0, 0)
+
+    cdef _make_counter(self, key_words, position, spawned):
+        """Turns this context's stream into the counter stream with key_words
+        (key, stream id) at half-word `position`."""
+        cdef cnp.ndarray k = np.ascontiguousarray(key_words, np.uint64)
+        sr_rng_seed_counter(&self.core.ctx.rng, <uint64_t *>cnp.PyArray_DATA(k))
+        sr_rng_set_half_position(&self.core.ctx.rng, position)
+        self.stream = "counter"
+        self._spawned = spawned
 
     cdef _init(self, Format fmt, str rounding, object bits, cnp.ndarray seed):
         cdef cnp.ndarray[cnp.uint64_t, ndim=1] words = np.ascontiguousarray(seed, np.uint64)
@@ -490,12 +547,17 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
         self.format = fmt
         self.rounding = rounding
         self.bits = bits
+        self.stream = "sequential"
+        self._spawned = 0
         self._ufuncs = {}
 
     cdef object _ufunc(self, int index):
         u = self._ufuncs.get(index)
         if u is None:
             u = self.core.make_ufunc(index, self.format.label, self.rounding)
+            # what pickling (_reduce_ufunc) and srround.dask need to know of it
+            u._srround_spec = (self.format, self.rounding, UFUNCS[index])
+            u._srround_context = weakref.ref(self)
             self._ufuncs[index] = u
         return u
 
@@ -604,6 +666,86 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
             return np.float64(result)
         raise TypeError(f"kahan_sum needs float32 or float64 data, got {arr.dtype}")
 
+    def advance(self, n):
+        """Skips the next n 64-bit words of the stream.
+
+        n words are what n float64 elements (or any n arithmetic results) draw, or
+        2n float32 elements; a waiting half-word moves on with the position. O(1)
+        for ``stream="counter"``; a sequential stream draws and drops the words.
+
+        Parameters
+        ----------
+        n : int
+            0 <= n < 2**62.
+
+        Raises
+        ------
+        TypeError
+            For a non-integer n.
+        ValueError
+            For n out of range.
+
+        Examples
+        --------
+        >>> a = sr.Context("bf16", rng=3, stream="counter")
+        >>> b = sr.Context("bf16", rng=3, stream="counter")
+        >>> a.advance(5)
+        >>> bool(a.random_words(1)[0] == b.random_words(6)[5])
+        True
+        """
+        n = _integer(n, "n")
+        if not 0 <= n < 2**62:
+            raise ValueError(f"n must be in 0..2**62, got {n}")
+        cdef uint64_t count = n
+        with nogil:
+            sr_context_lock(self.core.ctx)
+            sr_rng_advance(&self.core.ctx.rng, count)
+            sr_context_unlock(self.core.ctx)
+
+    @property
+    def position(self):
+        """Counter streams: the 32-bit half-words drawn so far (twice the 64-bit
+        words, less one while a high half waits); None for a sequential stream."""
+        if self.stream != "counter":
+            return None
+        sr_context_lock(self.core.ctx)
+        h = sr_rng_half_position(&self.core.ctx.rng)
+        sr_context_unlock(self.core.ctx)
+        return int(h)
+
+    def _reserve(self, n, word_bytes):
+        """Counter streams: moves past the draws of a call on n elements that draw
+        32-bit half-words (word_bytes 4) or 64-bit words (8, dropping a waiting
+        half), as that call would; returns the position of its first draw, in the
+        same unit. For srround.dask, whose blocks then draw at their own offsets."""
+        cdef uint64_t h
+        sr_context_lock(self.core.ctx)
+        h = sr_rng_half_position(&self.core.ctx.rng)
+        if word_bytes == 4:
+            first = int(h)
+            sr_rng_set_half_position(&self.core.ctx.rng, (first + n) % 2**64)
+        else:
+            first = int(self.core.ctx.rng.next)
+            sr_rng_set_half_position(&self.core.ctx.rng, (2 * (first + n)) % 2**64)
+        sr_context_unlock(self.core.ctx)
+        return first
+
+    def _at(self, position):
+        """A counter-stream twin of this context at half-word `position`."""
+        if self.stream != "counter":
+            raise ValueError("only counter streams have positions")
+        key, _, spawned = self._counter_state()
+        return _restore_counter_context(self.format, self.rounding, self.bits, key,
+                                        position, spawned)
+
+    def _counter_state(self):
+        sr_context_lock(self.core.ctx)
+        key = (int(self.core.ctx.rng.key[0]) | int(self.core.ctx.rng.key[1]) << 32,
+               int(self.core.ctx.rng.stream_id[0]) | int(self.core.ctx.rng.stream_id[1]) << 32)
+        h = sr_rng_half_position(&self.core.ctx.rng)
+        sr_context_unlock(self.core.ctx)
+        return key, int(h), self._spawned
+
     def _state(self):
         """(s, buf, pos, half) of the stream: s has shape (4, lanes); half is the
         waiting 32-bit half-word, or -1."""
@@ -642,9 +784,11 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
     def spawn(self, n):
         """New contexts with the same format and rounding and non-overlapping streams.
 
-        Child i takes this stream's next 2**128-word stretch (one jump each), and
-        this context moves past them all. Use one per thread or worker for
-        reproducible parallel runs.
+        Sequential streams: child i takes this stream's next 2**128-word stretch
+        (one jump each), and this context moves past them all. Counter streams:
+        child j (counting every child this context has spawned) gets the key that
+        ``SeedSequence(key, spawn_key=(j,))`` generates, at position 0. Use one per
+        thread or worker for reproducible parallel runs.
 
         Parameters
         ----------
@@ -675,6 +819,15 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
             raise ValueError(f"n must be non-negative, got {n}")
         children = []
         cdef Context child
+        if self.stream == "counter":
+            key, _, spawned = self._counter_state()
+            for j in range(spawned, spawned + n):
+                words = np.random.SeedSequence(list(key), spawn_key=(j,)).generate_state(
+                    2, np.uint64)
+                children.append(_restore_counter_context(self.format, self.rounding,
+                                                         self.bits, words, 0, 0))
+            self._spawned = spawned + n
+            return children
         for _ in range(n):
             child = Context.__new__(Context)
             child._adopt(self.format, self.rounding, self.bits)
@@ -696,12 +849,17 @@ A format, a rounding mode and a random stream, with NumPy ufuncs:
         return sr_context_isa(self.core.ctx).decode()
 
     def __reduce__(self):
+        if self.stream == "counter":
+            key, h, spawned = self._counter_state()
+            return (_restore_counter_context,
+                    (self.format, self.rounding, self.bits, key, h, spawned))
         s, buf, pos, half = self._state()
         return (_restore_context, (self.format, self.rounding, self.bits, s, buf, pos, half))
 
     def __repr__(self):
         bits = "" if self.bits is None else f", bits={self.bits}"
-        return f"Context({self.format!r}, rounding={self.rounding!r}{bits})"
+        stream = "" if self.stream == "sequential" else f", stream={self.stream!r}"
+        return f"Context({self.format!r}, rounding={self.rounding!r}{bits}{stream})"
 
 
 cdef class _UfuncAttribute:
@@ -731,7 +889,8 @@ PyType_Modified(Context)
 del _index, _name
 
 
-def _restore_context(fmt, rounding, bits, s, buf, pos, half=-1):
+def _check_restored(fmt, rounding, bits):
+    """Checks a pickle's format, rounding and bits; returns bits."""
     if not isinstance(fmt, Format):
         raise TypeError(f"fmt must be a Format, got {type(fmt).__name__}")
     check_rounding(rounding)
@@ -739,9 +898,29 @@ def _restore_context(fmt, rounding, bits, s, buf, pos, half=-1):
         bits = _integer(bits, "bits")
         if not 1 <= bits <= 64:
             raise ValueError(f"bits must be in 1..64, got {bits}")
+    return bits
+
+
+def _restore_context(fmt, rounding, bits, s, buf, pos, half=-1):
+    bits = _check_restored(fmt, rounding, bits)
     cdef Context ctx = Context.__new__(Context)
     ctx._init(fmt, rounding, bits, np.zeros(4 * SR_RNG_LANES, np.uint64))
     ctx._set_state(s, buf, pos, half)
+    return ctx
+
+
+def _restore_counter_context(fmt, rounding, bits, key, position, spawned=0):
+    bits = _check_restored(fmt, rounding, bits)
+    key = [_integer(k, "key word") for k in key]
+    if len(key) != 2 or not all(0 <= k < 2**64 for k in key):
+        raise ValueError("invalid counter stream key: two words in 0..2**64")
+    position = _integer(position, "stream position")
+    spawned = _integer(spawned, "spawn count")
+    if not 0 <= position < 2**64 or spawned < 0:
+        raise ValueError("invalid counter stream position or spawn count")
+    cdef Context ctx = Context.__new__(Context)
+    ctx._init(fmt, rounding, bits, np.zeros(4 * SR_RNG_LANES, np.uint64))
+    ctx._make_counter(np.array(key, np.uint64), position, spawned)
     return ctx
 
 
@@ -752,6 +931,43 @@ cdef Format _as_format(fmt):
         from srround.formats import format as lookup
         return lookup(fmt)
     raise TypeError(f"fmt must be a Format or a format name, got {type(fmt).__name__}")
+
+
+# ---- pickling the ufuncs ---------------------------------------------------------
+# NumPy pickles a ufunc by its name, which a Context's ufuncs cannot be found by.
+# A deterministic one pickles as (format, rounding, operation): it holds no state.
+# A stochastic one refuses: its stream belongs to its Context, and a copy in each
+# process or task would replay the same words silently.
+_numpy_reduce_ufunc = copyreg.dispatch_table.get(np.ufunc)
+_DETERMINISTIC = {}
+
+
+def _deterministic_ufunc(fmt, rounding, op):
+    if rounding in STOCHASTIC_ROUNDINGS or op not in UFUNCS:
+        raise ValueError(f"not a deterministic srround ufunc: {op!r} with {rounding!r}")
+    key = (fmt, rounding)
+    ctx = _DETERMINISTIC.get(key)
+    if ctx is None:
+        ctx = _DETERMINISTIC[key] = Context(fmt, rounding)
+    return getattr(ctx, op)
+
+
+def _reduce_ufunc(u):
+    spec = getattr(u, "_srround_spec", None)
+    if spec is None:
+        if _numpy_reduce_ufunc is None:
+            raise pickle.PicklingError(f"cannot pickle {u!r}")
+        return _numpy_reduce_ufunc(u)
+    if spec[1] in STOCHASTIC_ROUNDINGS:
+        raise pickle.PicklingError(
+            f"cannot pickle {u.__name__}: a stochastic Context's ufunc shares its "
+            "Context's random stream, and copies would replay the same words; pickle "
+            "the Context itself (ctx.spawn(n) gives independent ones), or use "
+            "srround.dask with stream='counter'")
+    return (_deterministic_ufunc, spec)
+
+
+copyreg.pickle(np.ufunc, _reduce_ufunc)
 
 
 MATMUL_ROWS = SR_MATMUL_ROWS

@@ -63,15 +63,16 @@ def maybe_f64(m, e):
 _CTX = {}
 
 
-def context(name, mode, bits):
+def context(name, mode, bits, stream="sequential"):
     """A context and, for stochastic modes, the words its next call will use."""
-    key = (name, mode, bits)
+    key = (name, mode, bits) if stream == "sequential" else (name, mode, bits, stream)
     if key not in _CTX:
-        _CTX[key] = sr.Context(FORMATS[name], mode, bits=bits, rng=zlib.crc32(repr(key).encode()))
+        _CTX[key] = sr.Context(FORMATS[name], mode, bits=bits, rng=zlib.crc32(repr(key).encode()),
+                               stream=stream)
     return _CTX[key]
 
 
-def check(op, rows, names=NAMES, variants=VARIANTS, dtype=np.float64):
+def check(op, rows, names=NAMES, variants=VARIANTS, dtype=np.float64, stream="sequential"):
     """Runs op on the rows (tuples of operands) for every format and mode;
     returns a list of mismatch descriptions (empty: all agree)."""
     if not rows:
@@ -84,7 +85,7 @@ def check(op, rows, names=NAMES, variants=VARIANTS, dtype=np.float64):
         if dtype == np.float32 and not fmt.fits_float32:
             continue
         for mode, bits in variants:
-            ctx = context(name, mode, bits)
+            ctx = context(name, mode, bits, stream)
             words = None
             if mode in STOCHASTIC:
                 words = twin(ctx).random_words(len(rows))

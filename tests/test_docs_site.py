@@ -5,6 +5,7 @@ does, the C API page's program compiles and prints what the page says, and the R
 points to the site. (CI also builds the site with warnings as errors and runs its
 doctests; tests/test_docstrings.py and tests/test_docs_examples.py run the examples.)
 """
+import importlib
 import importlib.util
 import inspect
 import os
@@ -66,15 +67,14 @@ def test_every_page_is_in_a_toctree():
 
 MODULE_PAGES = {"srround": "srround", "srround.ode": "ode", "srround.quantize": "quantize",
                 "srround.linalg": "linalg", "srround.hardware": "hardware",
-                "srround.experiments": "experiments"}
+                "srround.experiments": "experiments", "srround.dask": "dask"}
 
 
 @pytest.mark.parametrize("module_name,page", MODULE_PAGES.items())
 def test_api_reference_lists_every_public_name(module_name, page):
-    module = {"srround": srround, "srround.ode": srround.ode,
-              "srround.quantize": srround.quantize, "srround.linalg": srround.linalg,
-              "srround.hardware": srround.hardware,
-              "srround.experiments": srround.experiments}[module_name]
+    if module_name == "srround.dask":
+        pytest.importorskip("dask")
+    module = importlib.import_module(module_name)
     text = (DOCS / "api" / f"{page}.rst").read_text(encoding="utf-8")
     index = (DOCS / "api" / "index.rst").read_text(encoding="utf-8")
     assert re.search(rf"^\s+{page}$", index, re.M), f"api/{page}.rst not in api/index.rst"

@@ -203,7 +203,8 @@ SMALL = {"harmonic": dict(n=2000, runs=3, formats=("binary16", "e5m2")),
          "signal": dict(n=2048, runs=3, rounding="stochastic_equal"),
          "solvers": dict(n=32, runs=2),
          "refinement": dict(n=12, runs=2, formats=("binary16", "bfloat16")),
-         "tensorcore": dict(n=512, runs=1, formats=("e5m2", "binary16"))}
+         "tensorcore": dict(n=512, runs=1, formats=("e5m2", "binary16")),
+         "ensemble": dict(n=2000, runs=4)}
 
 
 def test_small_runs_cover_every_experiment():

@@ -123,6 +123,22 @@ def test_batches_broadcast_and_vectors():
           stack=(B[0].T[None], v[None, :, None]))
 
 
+@pytest.mark.parametrize("stream", ["sequential", "counter"])
+@pytest.mark.parametrize("n", [7, 4100])      # 4100: wide rows, drawn a chunk at a time
+def test_streams_and_a_waiting_half_word(stream, n):
+    """Both kinds of stream; a 32-bit half-word left waiting by an earlier draw is
+    dropped by the first 64-bit draw, as the ufuncs drop it."""
+    rng = np.random.default_rng(n)
+    A, B = values(rng, (5, 3), np.float64, sr.binary16), values(rng, (3, n), np.float64, sr.binary16)
+    for shared in (True, False):
+        ctx = sr.Context(sr.bfloat16, "stochastic", rng=3, stream=stream)
+        acc = None if shared else sr.Context(sr.binary16, "stochastic", rng=4, stream=stream)
+        ctx.random_words(1, np.uint32)
+        if acc is not None:
+            acc.random_words(3, np.uint32)
+        check(A, B, ctx, acc)
+
+
 @pytest.mark.parametrize("fmt", [sr.binary16, sr.e4m3, sr.bfloat16])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_special_values(fmt, dtype):

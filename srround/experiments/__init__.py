@@ -23,6 +23,7 @@ Layout, one module per theme:
     quantization.py   lowprec_training, compress, signal
     solvers.py        solvers, refinement
     tensorcore.py     tensorcore (GEMMs through srround.hardware's tensor-core models)
+    scale.py          ensemble (SR runs as Dask tasks on a local cluster)
 
 Adding an experiment: write, in a theme module or a new one,
 
@@ -52,7 +53,7 @@ from srround.experiments.registry import (EXPERIMENTS, Experiment, Result, Setti
                                           json_safe, read_json, run, write_json, write_plot)
 
 # The theme modules register their experiments when imported, in this order.
-from srround.experiments import sums, odes, quantization, solvers, tensorcore  # noqa: E402,F401  isort: skip
+from srround.experiments import sums, odes, quantization, solvers, tensorcore, scale  # noqa: E402,F401  isort: skip
 
 __all__ = ["Settings", "Result", "Experiment", "EXPERIMENTS", "experiment", "run",
            "format_table", "fitted_slope", "json_safe", "write_json", "read_json",
