@@ -20,6 +20,9 @@
  *                   SR_RNG_LANES interleaved lanes: seeding, buffering, jumps; the
  *                   counter stream (Philox4x32-10, its lanes in kernels.c)
  *   threads.c       the thread pool that splits large loop calls
+ *   matmul.c        matrix products with every operation rounded (sr_matmul_*):
+ *                   matmul_body.h, instantiated per type by matmul_impl.h and per
+ *                   instruction set in matmul.c
  * Adding a mode or an operation: docs/contributing.md.
  */
 #ifndef SRROUND_H
