@@ -14,7 +14,8 @@ from setuptools import Extension, setup
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CORE = ["csrc/format.c", "csrc/rng.c", "csrc/round.c", "csrc/arith.c", "csrc/kernels.c",
-        "csrc/fpstate.c", "csrc/threads.c", "csrc/given_bits.c", "csrc/unsigned_zero.c"]
+        "csrc/fpstate.c", "csrc/threads.c", "csrc/matmul.c", "csrc/given_bits.c",
+        "csrc/unsigned_zero.c"]
 
 
 def core_flags(path=os.path.join(HERE, "csrc", "flags.mk")):

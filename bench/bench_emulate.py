@@ -1,7 +1,8 @@
 """EmulatedArray overhead over the direct Context ufunc calls, srround.linalg solve
-times, and today's sr.matmul (the baseline for a blocked C kernel):
+times, and sr.matmul's C kernel beside the former chunked ufunc algorithm:
 
     python bench/bench_emulate.py                          # tables (one thread)
+    python bench/bench_emulate.py --matmul [--large]       # matmul (and n = 1024), solve
     python -m pytest bench/bench_emulate.py --benchmark-only
 
 Targets (issue 12): overhead at most 2 microseconds per operation on 100 elements and
@@ -47,7 +48,7 @@ def operations(n, dtype=np.float32, fmt=sr.bfloat16, mode="stochastic"):
         ("a += b", in_place_emulated, in_place_direct),
         ("np.sqrt(a)", lambda: np.sqrt(a), lambda: ctx.sqrt(xa)),
         ("a.sum()", lambda: a.sum(), lambda: ctx.add.reduce(xa)),
-        ("a @ b", lambda: a @ b, lambda: ctx.add.reduce(ctx.multiply(xa, ya))),
+        ("a @ b", lambda: a @ b, lambda: sr.matmul(xa, ya, ctx)),
     ]
 
 
@@ -107,20 +108,80 @@ def linalg_table():
                       f"{cpu[i] / max(cpu[2], 1e-4):.0f} |")
 
 
-def matmul_table():
-    print("\nsr.matmul (bfloat16 products and sums, float32 data), ns per multiply-add, "
-          "median of 5; the blocked C kernel's target is 0.5 ns")
-    print("| n | stochastic | nearest |")
-    print("|---|---|---|")
+def former_matmul(A, B, ctx, acc):
+    """sr.matmul as it was before its C kernel (the baseline of the kernel's speed):
+    chunks of output rows, ctx.multiply of all their products, then acc.add.reduce
+    over l. Same operations, another word order."""
+    m, k = A.shape
+    n = B.shape[1]
+    rows = max(1, (1 << 21) // (k * n))
+    out = np.empty((m, n), A.dtype)
+    for i0 in range(0, m, rows):
+        at = np.ascontiguousarray(A[i0:i0 + rows].T)[:, :, None]
+        out[i0:i0 + rows] = acc.add.reduce(ctx.multiply(at, B[:, None, :]), axis=0)
+    return out
+
+
+def former_lu(A, ctx):
+    """srround.linalg's LU before the kernel did its trailing updates: per step, the
+    rank-1 update as ctx.multiply into a temporary, then ctx.subtract."""
+    A = np.array(A)
+    n = A.shape[0]
+    for k in range(n - 1):
+        p = k + int(np.argmax(np.abs(A[k:, k])))
+        A[[k, p]] = A[[p, k]]
+        column = A[k + 1:, k]
+        ctx.divide(column, A[k, k], out=column)
+        trailing = A[k + 1:, k + 1:]
+        ctx.subtract(trailing, ctx.multiply(column[:, None], A[k, None, k + 1:]), out=trailing)
+    return A
+
+
+MATMUL_CASES = [("bfloat16 SR", sr.bfloat16, "stochastic", None),
+                ("bfloat16 RN", sr.bfloat16, "nearest", None),
+                ("binary16 SR, binary32 SR sums", sr.binary16, "stochastic", sr.binary32)]
+
+
+def matmul_table(sizes=(256, 512), former_sizes=(256, 512), samples=5):
+    print("\nsr.matmul, every product and sum rounded, float32 data: ns per multiply-add "
+          "(this process's CPU time, median of %d), the C kernel beside the former "
+          "chunked ufunc algorithm in the same run; the kernel's target is 0.5 ns "
+          "(issue 12)" % samples)
+    print("| case | n | kernel | former | speed-up |")
+    print("|---|---|---|---|---|")
     rng = np.random.default_rng(3)
-    for n in (256, 512):
+    for n in sizes:
         A = sr.round(rng.standard_normal((n, n)).astype(np.float32), sr.bfloat16)
-        cells = []
-        for mode in ("stochastic", "nearest"):
-            ctx = sr.Context(sr.bfloat16, mode, rng=4)
-            (t,) = median_times([lambda: sr.matmul(A, A, ctx)], 5, 1)
-            cells.append(f"{t / n**3 * 1e9:.2f}")
-        print(f"| {n} | " + " | ".join(cells) + " |")
+        for name, fmt, mode, acc_fmt in MATMUL_CASES:
+            ctx = sr.Context(fmt, mode, rng=4)
+            acc = sr.Context(acc_fmt, mode, rng=5) if acc_fmt else None
+            calls = [lambda: sr.matmul(A, A, ctx, accumulate=acc)]
+            if n in former_sizes:
+                calls.append(lambda: former_matmul(A, A, ctx, acc or ctx))
+            t = median_times(calls, samples, 1, time.process_time)
+            kernel = t[0] / n**3 * 1e9
+            if len(t) > 1:
+                former = t[1] / n**3 * 1e9
+                print(f"| {name} | {n} | {kernel:.2f} | {former:.2f} | {former / kernel:.1f}x |")
+            else:
+                print(f"| {name} | {n} | {kernel:.2f} | | |")
+
+
+def solve_table(n=512, samples=5):
+    print(f"\nsr.linalg.solve, {n} x {n}, bfloat16, float32 storage: seconds (median of "
+          f"{samples}, wall clock and this process's CPU time), and the LU factorization "
+          "beside the former one (ufunc rank-1 updates); target: solve under 0.5 s")
+    print("| mode | solve, wall | solve, CPU | lu_factor, CPU | former LU, CPU | speed-up |")
+    print("|---|---|---|---|---|---|")
+    A, b = solve_inputs(n)
+    for mode in ("stochastic", "nearest"):
+        ctx = sr.Context(sr.bfloat16, mode, rng=2)
+        calls = [lambda: sr.linalg.solve(A, b, ctx), lambda: sr.linalg.lu_factor(A, ctx),
+                 lambda: former_lu(A, ctx)]
+        wall = median_times(calls[:1], samples, 1)
+        cpu = median_times(calls, samples, 1, time.process_time)
+        print(f"| {mode} | {wall[0]:.3f} | {cpu[0]:.3f} | {cpu[1]:.3f} | {cpu[2]:.3f} | "
+              f"{cpu[2] / cpu[1]:.1f}x |")
 
 
 # ---------------------------------------------------------------- pytest-benchmark
@@ -140,6 +201,12 @@ def test_solve_512_bfloat16(benchmark, mode):
 
 
 if __name__ == "__main__":
-    overhead_table()
-    linalg_table()
-    matmul_table()
+    import sys
+    if "--matmul" in sys.argv:          # only the kernel's tables (issue 12's targets)
+        matmul_table(sizes=(256, 512, 1024) if "--large" in sys.argv else (256, 512))
+        solve_table()
+    else:
+        overhead_table()
+        linalg_table()
+        matmul_table()
+        solve_table()

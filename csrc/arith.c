@@ -550,6 +550,25 @@ static inline exact_result op_sqrt(double a, sr_rounding m, residual *res)
     return exact_sqrt(a, res);
 }
 
+/* One add, subtract or multiply of binary64 values on the exact path, for kernels
+   outside this file (matmul.c's undecided elements); adds its flags to *raised. */
+double sr_exact_op(sr_op op, double a, double b, const sr_format *f, sr_rounding mode,
+                   int rshift, uint64_t rnd, unsigned *raised)
+{
+    residual res = {LO_EXACT, 0, 0, 0, 0};
+    exact_result x;
+    switch (op) {
+    case SR_OP_ADD: x = op_add(a, b, mode, &res); break;
+    case SR_OP_SUBTRACT: x = op_subtract(a, b, mode, &res); break;
+    case SR_OP_MULTIPLY: x = op_multiply(a, b, mode, &res); break;
+    case SR_OP_DIVIDE: case SR_OP_SQRT: case SR_OP_FMA:
+    default: SR_UNREACHABLE();
+    }
+    double r = round_exact(x, &res, f, mode, rshift, rnd);
+    *raised |= op_flags(x, r, a, b, a);
+    return r;
+}
+
 /* ---- sequential sums -----------------------------------------------------------
  * Reductions and compensated sums are chains s <- fl(s op x): one rounded
  * operation per step, each depending on the last, so they run one element at a

@@ -10,8 +10,13 @@
  * the error can tip a boundary (sr_normal_decided): pass 2 rounds r with the
  * branch-free normal-range kernel, which compilers vectorize, and flags the rare
  * undecided elements for the caller's exact path. Nothing here overflows (r == max
- * with an error is undecided), so no floating-point flag is due. Chunks with any
- * result outside that range go to the general per-element path (arith.c).
+ * with an error is undecided), so no floating-point flag is due. An exact zero
+ * result (x - x, 0 * y, ...) stays fast too: pass 2 leaves +-0 as it is (its
+ * discarded bits are 0 and every increment is at most their mask), and pass 1 gives
+ * it IEEE 754's sign, which for sums is the round-to-nearest one but -0 when
+ * rounding down (unless both addends are +0), as arith.c's exact path does. Chunks
+ * with any other result outside that range go to the general per-element path
+ * (arith.c).
  */
 #define SR_F64(x) SR_PASTE3(x, _f64, SR_ISA_TAG)
 
@@ -32,6 +37,7 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
     /* binary64 operands: errors computed by fma are exact only above 2^-960 */
     const double tiny = 0x1p-960;
     const uint64_t min_product = 0x03f0000000000000u;   /* 2^-960 */
+    const int down = mode == SR_DOWN;
     const uint64_t range_lo = op == SR_OP_MULTIPLY && !single &&
                                       c->normal_bits < min_product ? min_product
                                                                    : c->normal_bits,
@@ -41,38 +47,53 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
 #define SR_PASS1(A, B, C, COMPUTE)                                                         \
     for (sr_intp i = 0; i < n; i++) {                                                      \
         double x = (double)(A), y = (double)(B), z = (double)(C), r;                       \
-        uint64_t u, flag, out_of_range = 0;                                                \
+        uint64_t u, flag, out_of_range = 0, zero;                                          \
         (void)y; (void)z;                                                                  \
         COMPUTE                                                                            \
         memcpy(&u, &r, sizeof u);                                                          \
         s[i] = r;                                                                          \
         inexact[i] = flag;                                                                 \
-        bad |= out_of_range | (uint64_t)(((u & 0x7fffffffffffffffu) - range_lo) >= span); \
+        bad |= out_of_range |                                                              \
+               ((uint64_t)(((u & 0x7fffffffffffffffu) - range_lo) >= span) & (zero ^ 1)); \
     }
-    /* the operations; each sets r, flag (exact result != r), maybe out_of_range */
+    /* the operations; each sets r, flag (exact result != r), zero (the exact result
+       is +-0, r with its sign), maybe out_of_range */
+#define SR_ZERO_SUM_SIGN(P, Q)   /* an exact zero sum P + Q when rounding down */           \
+    {                                                                                      \
+        uint64_t pb;     /* (one name per declaration: this text is a macro argument) */  \
+        uint64_t qb;                                                                       \
+        memcpy(&pb, &(P), sizeof pb);                                                      \
+        memcpy(&qb, &(Q), sizeof qb);                                                      \
+        r = zero & (uint64_t)down & (uint64_t)((pb | qb) != 0) ? -0.0 : r;                 \
+    }
 #define SR_COMPUTE_SUM(Y)                                                                   \
     {                                                                                      \
         double yy = (Y);                                                                   \
         r = x + yy;                                                                        \
         double bb = r - x;                                                                 \
         flag = ((x - (r - bb)) + (yy - bb)) != 0;                                          \
+        zero = (uint64_t)(r == 0);    /* a zero binary64 sum is exact */                   \
+        SR_ZERO_SUM_SIGN(x, yy)                                                            \
     }
 #define SR_COMPUTE_PRODUCT                                                                  \
     {                                                                                      \
         r = x * y;       /* exact for binary32: their products fit in binary64 */          \
         flag = !single && fma(x, y, -r) != 0;                                              \
+        zero = (uint64_t)((r == 0) & ((x == 0) | (y == 0)));                               \
     }
 #define SR_COMPUTE_QUOTIENT                                                                 \
     {                                                                                      \
         r = x / y;                                                                         \
         flag = fma(-r, y, x) != 0;                                                         \
-        out_of_range = !single && !(fabs(x) >= tiny);                                      \
+        zero = (uint64_t)((r == 0) & (x == 0) & (flag == 0));                              \
+        out_of_range = !single && !(fabs(x) >= tiny) && x != 0;                            \
     }
 #define SR_COMPUTE_ROOT                                                                     \
     {                                                                                      \
         r = sqrt(x);                                                                       \
         flag = fma(-r, r, x) != 0;                                                         \
-        out_of_range = !single && !(x >= tiny);                                            \
+        zero = (uint64_t)(r == 0);    /* sqrt(+-0) */                                      \
+        out_of_range = !single && !(x >= tiny) && x != 0;                                  \
     }
 #define SR_COMPUTE_FMA                                                                      \
     {                                                                                      \
@@ -90,6 +111,9 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
             flag = (pe != 0) | (t1 != 0) | (s1 != r);                                      \
             out_of_range = !(fabs(p) >= tiny) & (x != 0) & (y != 0);                       \
         }                                                                                  \
+        /* r == 0 without error: exactly zero (pe is exact in range) */                    \
+        zero = (uint64_t)((r == 0) & (flag == 0));                                         \
+        SR_ZERO_SUM_SIGN(p, z)                                                             \
     }
     /* an operation without a fast path: every chunk takes the exact path */
 #define SR_NO_FAST_PATH                                                                     \
@@ -129,6 +153,7 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
 #undef SR_COMPUTE_QUOTIENT
 #undef SR_COMPUTE_ROOT
 #undef SR_COMPUTE_FMA
+#undef SR_ZERO_SUM_SIGN
 #undef SR_PASS1
     if (bad) return 0;
     SR_F64(sr_normal_consts) k = SR_F64(sr_normal_setup)(c, mode, 64 - rshift);

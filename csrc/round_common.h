@@ -152,6 +152,10 @@ typedef struct sr_kernels {
     void (*philox_halves)(const sr_rng *r, uint64_t h, uint32_t *out, size_t n);
 } sr_kernels;
 
+/* The exact path of one add, subtract or multiply (arith.c), rounded in f. */
+double sr_exact_op(sr_op op, double a, double b, const sr_format *f, sr_rounding mode,
+                   int rshift, uint64_t rnd, unsigned *raised);
+
 /* One loop's work on n elements (args advanced to the first), drawing from rng, a
    private stream already at the first element's position, or, if rng is NULL, from
    ctx's stream under its lock. Returns the flags to raise. */

@@ -20,6 +20,9 @@
  *                   SR_RNG_LANES interleaved lanes: seeding, buffering, jumps; the
  *                   counter stream (Philox4x32-10, its lanes in kernels.c)
  *   threads.c       the thread pool that splits large loop calls
+ *   matmul.c        matrix products with every operation rounded (sr_matmul_*):
+ *                   matmul_body.h, instantiated per type by matmul_impl.h and per
+ *                   instruction set in matmul.c
  *   given_bits.c    stochastic rounding with caller-supplied random bits
  *   unsigned_zero.c the loops of formats without -0 (the others', wrapped)
  * Adding a mode or an operation: docs/contributing.md.
@@ -288,6 +291,38 @@ extern const char *const sr_rounding_names[SR_NUM_ROUNDINGS];
 /* Kahan-compensated sum of n strided values, every operation rounded in ctx. */
 double sr_sum_kahan_f32(sr_context *ctx, const char *x, sr_intp n, sr_intp stride);
 double sr_sum_kahan_f64(sr_context *ctx, const char *x, sr_intp n, sr_intp stride);
+
+/*
+ * Matrix products with every operation rounded (matmul.c): for each batch t,
+ *   C = A B   (zero_start: sums from +0)   or   C = C - A B   (subtract),
+ * each product a_il b_lj exact, rounded once in prod; each addition (subtraction)
+ * of it to c_ij exact, rounded once in sum (which may be prod), l in order. A is
+ * m x k, B k x n, C m x n; strides in bytes, C's columns contiguous. Order of the
+ * operations and words: output rows in blocks of SR_MATMUL_ROWS; in a block, for
+ * l = 0..k-1, for each row i of it: its n products (j in order, words from prod),
+ * then its n additions (words from sum); batches in order. Both contexts are held
+ * for the whole call. Floating-point flags as the loops below (see there); *raised
+ * (unless NULL) also gets them as SR_RAISE_* bits (1 overflow, 2 divide-by-zero,
+ * 4 invalid). Returns 0, or -1 when out of memory (nothing done).
+ */
+#define SR_MATMUL_ROWS 4
+typedef struct {
+    sr_intp m, k, n, batches;
+    const char *a;
+    sr_intp a_rs, a_cs;
+    const sr_intp *a_offsets;   /* batches byte offsets from a */
+    const char *b;
+    sr_intp b_rs, b_cs;
+    const sr_intp *b_offsets;
+    char *c;
+    sr_intp c_rs;
+    const sr_intp *c_offsets;
+    int subtract, zero_start;
+} sr_matmul_args;
+int sr_matmul_f32(sr_context *prod, sr_context *sum, const sr_matmul_args *args,
+                  unsigned *raised);
+int sr_matmul_f64(sr_context *prod, sr_context *sum, const sr_matmul_args *args,
+                  unsigned *raised);
 
 /*
  * Floating-point environment: every loop and sum above gives the same bits whatever

@@ -606,6 +606,61 @@ static void test_unsigned_zero(void)
           y[3] == ldexp(1, -10), "-0 results become +0");
 }
 
+/* sr_matmul (matmul.c) against its definition: the ufunc loops of arith.c on a twin
+   context, one row and step at a time in the documented order (rows in blocks of
+   SR_MATMUL_ROWS; per step l and row i: n products, then n additions), every mode,
+   one stream and two, and C = C - A B; values and stream positions alike. */
+static void test_matmul(void)
+{
+    enum { M = 6, K = 5, N = 9 };
+    double A[M][K], B[K][N], C[M][N], want[M][N], p[N];
+    uint64_t state = 42;
+    for (int i = 0; i < M * K + K * N; i++) {
+        state ^= state << 13; state ^= state >> 7; state ^= state << 17;
+        /* multiples of 2^-6 in [-8, 8), a few zeros: sums and products stay exact-ish */
+        double v = (double)((int64_t)(state % 1024) - 512) / 64.0;
+        if (state % 11 == 0) v = 0;
+        if (i < M * K) A[i / K][i % K] = v;
+        else B[(i - M * K) / N][(i - M * K) % N] = v;
+    }
+    sr_intp zero = 0, n = N, st_bcast[3] = {0, 8, 8}, st_row[3] = {8, 8, 8};
+    long bad = 0;
+    for (int m = 0; m < SR_NUM_ROUNDINGS; m++) {
+        for (int variant = 0; variant < 3; variant++) {   /* one stream, two, subtract */
+            sr_context prod = make_ctx(8, 127, -126, 1, SR_OVERFLOW_INF, 0, (sr_rounding)m, 64);
+            sr_context sum = make_ctx(11, 15, -14, 1, SR_OVERFLOW_INF, 0, (sr_rounding)m, 64);
+            sr_context tprod = prod, tsum = sum;
+            sr_context *ps = variant == 1 ? &sum : &prod, *tps = variant == 1 ? &tsum : &tprod;
+            int subtract = variant == 2;
+            for (int i = 0; i < M; i++)
+                for (int j = 0; j < N; j++) C[i][j] = want[i][j] = subtract ? B[i % K][j] : 0;
+            sr_matmul_args g = {M, K, N, 1, (const char *)A, K * 8, 8, &zero,
+                                (const char *)B, N * 8, 8, &zero, (char *)C, N * 8, &zero,
+                                subtract, !subtract};
+            unsigned raised = 0;
+            sr_matmul_f64(&prod, ps, &g, &raised);
+            for (int i0 = 0; i0 < M; i0 += SR_MATMUL_ROWS)
+                for (int l = 0; l < K; l++)
+                    for (int i = i0; i < M && i < i0 + SR_MATMUL_ROWS; i++) {
+                        char *mul[3] = {(char *)&A[i][l], (char *)B[l], (char *)p};
+                        char *add[3] = {(char *)want[i], (char *)p, (char *)want[i]};
+                        sr_loop_multiply_f64(mul, &n, st_bcast, &tprod);
+                        if (subtract) sr_loop_subtract_f64(add, &n, st_row, tps);
+                        else sr_loop_add_f64(add, &n, st_row, tps);
+                    }
+            bad += memcmp(C, want, sizeof C) != 0 || raised != 0;
+            uint64_t w1, w2;
+            sr_context_draw(&prod, &w1, 1);
+            sr_context_draw(&tprod, &w2, 1);
+            bad += w1 != w2;
+            sr_context_draw(ps, &w1, 1);
+            sr_context_draw(tps, &w2, 1);
+            bad += w1 != w2;
+        }
+    }
+    CHECK(bad == 0, "sr_matmul differs from its ufunc definition in %ld cases", bad);
+}
+
 int main(void)
 {
     printf("kernel path: %s\n", sr_isa());
@@ -624,6 +679,7 @@ int main(void)
     test_isa_paths_agree();
     test_given_bits();
     test_unsigned_zero();
+    test_matmul();
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
 }

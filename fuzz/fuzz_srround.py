@@ -232,12 +232,7 @@ def fuzz_algorithms(fdp):
     else:
         y = some_array(fdp, dtype=np.float64)
         acc = some_context(fdp) if fdp.ConsumeBool() else None
-        if fdp.ConsumeBool():
-            summation.MATMUL_CHUNK = fdp.PickValueInList([1, 3, 17, 1 << 21])
-        try:
-            r = sr.matmul(x, y, ctx, accumulate=acc)
-        finally:
-            summation.MATMUL_CHUNK = 1 << 21
+        r = sr.matmul(x, y, ctx, accumulate=acc)
         check_in_format(r, (acc or ctx).format)
         return
     check_in_format(r, ctx.format)

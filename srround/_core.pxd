@@ -93,5 +93,23 @@ cdef extern from "srround.h" nogil:
 
     double sr_sum_kahan_f32(sr_context *ctx, const char *x, cnp.npy_intp n, cnp.npy_intp stride)
     double sr_sum_kahan_f64(sr_context *ctx, const char *x, cnp.npy_intp n, cnp.npy_intp stride)
+
+    enum: SR_MATMUL_ROWS
+    ctypedef struct sr_matmul_args:
+        cnp.npy_intp m, k, n, batches
+        const char *a
+        cnp.npy_intp a_rs, a_cs
+        const cnp.npy_intp *a_offsets
+        const char *b
+        cnp.npy_intp b_rs, b_cs
+        const cnp.npy_intp *b_offsets
+        char *c
+        cnp.npy_intp c_rs
+        const cnp.npy_intp *c_offsets
+        int subtract, zero_start
+    int sr_matmul_f32(sr_context *prod, sr_context *sum, const sr_matmul_args *args,
+                      unsigned *raised)
+    int sr_matmul_f64(sr_context *prod, sr_context *sum, const sr_matmul_args *args,
+                      unsigned *raised)
     int sr_test_set_fp_state(int direction, int ftz, int daz)
     long sr_test_fp_state()

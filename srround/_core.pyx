@@ -1067,3 +1067,48 @@ def _reduce_ufunc(u):
 
 
 copyreg.pickle(np.ufunc, _reduce_ufunc)
+
+
+MATMUL_ROWS = SR_MATMUL_ROWS
+
+
+def _matmul_kernel(Context prod, Context acc, cnp.ndarray a, cnp.ndarray b, cnp.ndarray c,
+                   cnp.ndarray a_offsets, cnp.ndarray b_offsets, cnp.ndarray c_offsets,
+                   bint subtract, bint zero_start):
+    """The C kernel of srround.summation.matmul (csrc/matmul.c): for each batch t,
+    c[t] = a[t] @ b[t] (zero_start) or c[t] -= a[t] @ b[t] (subtract), every product
+    rounded in prod, every addition in acc. a, b, c are the 2-D (m, k), (k, n),
+    (m, n) views of batch 0 (any strides; c's columns contiguous), the offsets
+    intp arrays of each batch's byte offset from them; all one float dtype, checked
+    by the caller. Returns the SR_RAISE_* flags of the operations."""
+    cdef sr_matmul_args g
+    cdef unsigned raised = 0
+    cdef int rc
+    cdef bint single = a.dtype == np.float32
+    if not (a.dtype == b.dtype == c.dtype) or a.dtype not in (np.float32, np.float64):
+        raise TypeError("_matmul_kernel: a, b, c must share a float32 or float64 dtype")
+    if a.ndim != 2 or b.ndim != 2 or c.ndim != 2 or a.shape[1] != b.shape[0] \
+            or c.shape[0] != a.shape[0] or c.shape[1] != b.shape[1] \
+            or (c.shape[1] > 1 and c.strides[1] != c.itemsize):
+        raise ValueError("_matmul_kernel: shapes or strides do not fit")
+    for off in (a_offsets, b_offsets, c_offsets):
+        if off.dtype != np.intp or off.ndim != 1 or not off.flags.c_contiguous \
+                or off.shape[0] != a_offsets.shape[0]:
+            raise ValueError("_matmul_kernel: offsets must be 1-D intp arrays, one per batch")
+    g.m, g.k, g.n = a.shape[0], a.shape[1], b.shape[1]
+    g.batches = a_offsets.shape[0]
+    g.a, g.a_rs, g.a_cs = <const char *>cnp.PyArray_DATA(a), a.strides[0], a.strides[1]
+    g.b, g.b_rs, g.b_cs = <const char *>cnp.PyArray_DATA(b), b.strides[0], b.strides[1]
+    g.c, g.c_rs = <char *>cnp.PyArray_DATA(c), c.strides[0]
+    g.a_offsets = <const cnp.npy_intp *>cnp.PyArray_DATA(a_offsets)
+    g.b_offsets = <const cnp.npy_intp *>cnp.PyArray_DATA(b_offsets)
+    g.c_offsets = <const cnp.npy_intp *>cnp.PyArray_DATA(c_offsets)
+    g.subtract, g.zero_start = subtract, zero_start
+    with nogil:
+        if single:
+            rc = sr_matmul_f32(prod.core.ctx, acc.core.ctx, &g, &raised)
+        else:
+            rc = sr_matmul_f64(prod.core.ctx, acc.core.ctx, &g, &raised)
+    if rc != 0:
+        raise MemoryError("matmul: out of memory for the random words of a row")
+    return raised

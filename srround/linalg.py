@@ -22,14 +22,17 @@ positive definite: numpy.linalg.LinAlgError.
 Random words (stochastic contexts): each step below is one ufunc call over all
 matrices of a stack (batch index outermost) and, within a matrix, over rows and
 columns in C order (the calls pass order="C", so NumPy iterates that way whatever
-the strides); the calls happen in the order the algorithms list them.
+the strides); LU's trailing update is one call of `srround.matmul`'s kernel instead
+(batch by batch, row by row: products, then subtractions); the calls happen in the
+order the algorithms list them.
 """
 import numpy as np
 from numpy.linalg import LinAlgError
 
-from srround._core import Context
+from srround._core import Context, _matmul_kernel
 from srround.emulation.array import EmulatedArray, Setting, common_setting, storage_dtype, \
     wrap, F32, F64
+from srround.summation import report_flags
 
 __all__ = ["lu_factor", "lu_solve", "solve_triangular", "solve", "cholesky", "inv"]
 
@@ -106,12 +109,14 @@ def _stack(a, batch):
 # ---------------------------------------------------------------- LU
 
 def _lu_in_place(A, setting):
-    """Overwrite the (B, n, n) stack A with its LU factors; return the pivots."""
+    """Overwrite the (B, n, n) stack A with its LU factors; return the pivots. The
+    trailing update of each step is one call of sr.matmul's C kernel (a product with
+    inner dimension 1, subtracted in place: fused, no temporary)."""
     B, n, _ = A.shape
     piv = np.empty((B, n), np.int32)
     stack = np.arange(B)
-    products = np.empty(B * max(n - 1, 0) ** 2, A.dtype)
-    divide, multiply, subtract = setting.divide, setting.multiply, setting.subtract
+    offsets = np.arange(B, dtype=np.intp) * A.strides[0]
+    divide, ctx = setting.divide, setting.ctx
     for k in range(n):
         p = k + np.argmax(np.abs(A[:, k:, k]), axis=1)
         piv[:, k] = p
@@ -128,10 +133,14 @@ def _lu_in_place(A, setting):
         if m:
             column = A[:, k + 1:, k]
             divide(column, pivot[:, None], out=column, order="C")
-            block = products[:B * m * m].reshape(B, m, m)
-            multiply(column[:, :, None], A[:, k, None, k + 1:], out=block, order="C")
-            trailing = A[:, k + 1:, k + 1:]
-            subtract(trailing, block, out=trailing, order="C")
+            # a_ij = fl(a_ij - fl(l_ik * a_kj)), row by row (the kernel's order)
+            raised = _matmul_kernel(ctx, ctx, A[0, k + 1:, k:k + 1], A[0, k:k + 1, k + 1:],
+                                    A[0, k + 1:, k + 1:], offsets, offsets, offsets,
+                                    True, False)
+            report_flags(raised)
+            if not ctx.format.signed_zero:     # the kernel works as for a format with -0
+                trailing = A[:, k + 1:, k + 1:]
+                trailing[trailing == 0] = 0
     return piv
 
 
@@ -181,8 +190,9 @@ def lu_factor(A, ctx=None):
     PA for A), gamma_n = n u / (1 - n u) and u the unit roundoff of ctx's mode (2^-p
     for round to nearest; 2^(1-p) for the others).
 
-    Random words, per k: the n - k divisions (rows in order), then the (n - k)^2
-    products, then the (n - k)^2 subtractions (each in C order over the trailing block).
+    Random words, per k: the n - k divisions (rows in order), then for each row
+    i > k in order: its n - k - 1 products, then its n - k - 1 subtractions (j in
+    order; the update is a call of `srround.matmul`'s kernel with inner dimension 1).
 
     Examples
     --------

@@ -20,22 +20,16 @@ summed axes are moved to the front and the data laid out as an (n, m) C-ordered
 array: n terms for each of m lanes (m = 1 for a 1-D sum); "step-major" below means
 step 1 of every lane (lanes in C order of the remaining axes), then step 2, and so on.
 """
-import copy
 import math
 
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
-from srround._core import Context
+from srround._core import MATMUL_ROWS, Context, _matmul_kernel
 from srround.rounding import as_float_array
 
 METHODS = ("recursive", "pairwise", "blocked", "kahan")
 DEFAULT_BLOCK = 128
-
-# matmul forms its products in chunks of at most this many elements (about 16 MiB of
-# float64), whole output rows at a time. It is a constant on purpose: the chunking
-# decides the order of random draws, so it must not depend on the machine.
-MATMUL_CHUNK = 1 << 21
 
 
 # ---------------------------------------------------------------- argument checks
@@ -382,9 +376,11 @@ def matmul(A, B, ctx, *, accumulate=None):
     """Matrix product with rounded arithmetic, shaped like ``np.matmul``.
 
     C[..., i, j] = sum over l of fl(A[..., i, l] * B[..., l, j]), each product
-    rounded in ctx, the sum recursive (s = fl(s + p_l) from 0, l in order), each
+    rounded in ctx, the sum recursive (s = fl(s + p_l) from s = +0, l in order), each
     addition rounded in ``accumulate``. Batch dimensions broadcast; 1-D operands
-    are promoted and the added axis removed, as in np.matmul.
+    are promoted and the added axis removed, as in np.matmul. Each product and
+    each addition is its exact result rounded once, as ``ctx.multiply`` and
+    ``accumulate.add`` give it; a blocked C kernel (csrc/matmul.c) does the work.
 
     Parameters
     ----------
@@ -410,17 +406,21 @@ def matmul(A, B, ctx, *, accumulate=None):
 
     Notes
     -----
-    Memory: besides the inputs and the result, the temporary arrays (a chunk's
-    products, its sums, and copies of the operand blocks they come from) hold at
-    most about 3 * MATMUL_CHUNK values together, whatever the shapes.
+    Memory: besides the inputs and the result, at most 2 * min(n, 4096) random
+    words and a few small buffers, whatever the shapes: broadcast batches are
+    never copied. Overflow, division by zero and invalid operations are reported
+    as NumPy's own operations report them (``np.errstate``).
 
-    Random words, chunk by chunk. The products are formed in chunks of whole output
-    rows (batches grouped when they fit), at most MATMUL_CHUNK products each: the
-    chunk's products in order of (l, batch, i, j), then its sums step-major over l,
-    each step in order of (batch, i, j). A single output row with more than
-    MATMUL_CHUNK products (k * n > MATMUL_CHUNK) is one chunk in this order too, but
-    is computed in slices of l (and of j when n > MATMUL_CHUNK) that draw the same
-    words: its products' words come first and its sums' after them.
+    Random words (stochastic contexts). Batches in C order of the batch shape; in a
+    batch, the output rows in blocks of ``MATMUL_ROWS`` (4) rows, the last block
+    shorter; in a block, for l = 0, ..., k-1, for each row i of the block in order:
+
+        the n products fl(A[i, l] * B[l, j]), j in order   (n words from ctx)
+        the n additions C[i, j] = fl(C[i, j] + p_j)        (n words from accumulate)
+
+    With ``accumulate`` omitted that is one stream: row i's n product words, then
+    its n addition words. A context with a deterministic mode draws nothing. The
+    order does not depend on the machine or the kernel's instruction set.
 
     Examples
     --------
@@ -454,36 +454,20 @@ def matmul(A, B, ctx, *, accumulate=None):
     except ValueError:
         raise ValueError(f"matmul: batch dimensions do not broadcast: {np.shape(A)} @ "
                          f"{np.shape(B)}") from None
-    # broadcast views, never materialized: batches are taken out a group at a time
-    a_all = np.broadcast_to(a, batch + (m, k))
-    b_all = np.broadcast_to(b, batch + (k, n))
     nb = math.prod(batch)
     out = np.empty((nb, m, n), a.dtype)
     if out.size:
-        per_batch = k * m * n
-        if per_batch <= MATMUL_CHUNK:
-            groups, rows = max(1, MATMUL_CHUNK // per_batch), m
-        else:
-            groups, rows = 1, max(1, MATMUL_CHUNK // (k * n))
-        for b0 in range(0, nb, groups):
-            bs = slice(b0, b0 + groups)
-            a3 = _batches(a_all, batch, b0, groups)
-            b3 = _batches(b_all, batch, b0, groups)
-            if k * n > MATMUL_CHUNK:             # one row's products exceed a chunk
-                for i in range(m):
-                    out[b0, i] = _matmul_long_row(a3[0, i], b3[0], ctx, acc)
-                continue
-            # (k, g, n): B's rows l for every batch of the group
-            bt = np.ascontiguousarray(np.moveaxis(b3, 1, 0))[:, :, None, :]
-            for i0 in range(0, m, rows):
-                rs = slice(i0, i0 + rows)
-                at = np.ascontiguousarray(np.moveaxis(a3[:, rs], 2, 0))[..., None]
-                shape = (k,) + at.shape[1:3] + (n,)
-                products = np.empty(shape, a.dtype)
-                ctx.multiply(at, bt, out=products)
-                out[bs, rs] = acc.add.reduce(products, axis=0)
-                del products, at            # freed before the next chunk is allocated
-            del a3, b3, bt
+        # broadcast views, never materialized: the kernel reads each batch in place
+        a_all = np.broadcast_to(a, batch + (m, k))
+        b_all = np.broadcast_to(b, batch + (k, n))
+        first = (0,) * len(batch)
+        offsets = np.arange(nb, dtype=np.intp) * out.strides[0]
+        raised = _matmul_kernel(ctx, acc, a_all[first], b_all[first], out[0],
+                                _batch_offsets(a_all, batch), _batch_offsets(b_all, batch),
+                                offsets, False, True)
+        report_flags(raised)
+        if not acc.format.signed_zero:     # the kernel works as for a format with -0
+            out[out == 0] = 0
     out = out.reshape(batch + (m, n))
     if a_vec and b_vec:
         return out[..., 0, 0][()]
@@ -494,48 +478,26 @@ def matmul(A, B, ctx, *, accumulate=None):
     return out
 
 
-def _batches(x, batch, b0, count):
-    """Batches b0 .. b0 + count - 1 (C order of the batch shape) of the broadcast
-    view x, as an array (count, rows, cols): a view for one batch, else a copy of
-    those batches only."""
-    nb = math.prod(batch)
-    if count == 1 or nb == 1:
-        index = np.unravel_index(b0, batch) if batch else ()
-        return x[index][None]
-    index = np.unravel_index(np.arange(b0, min(b0 + count, nb)), batch)
-    return x[index]
+def _batch_offsets(x, batch):
+    """The byte offset of each batch of x (C order of batch) from its first."""
+    offsets = np.zeros(batch, np.intp)
+    for d, (size, stride) in enumerate(zip(batch, x.strides[:len(batch)])):
+        shape = [1] * len(batch)
+        shape[d] = size
+        offsets = offsets + (np.arange(size, dtype=np.intp) * stride).reshape(shape)
+    return np.ascontiguousarray(offsets.reshape(-1))
 
 
-def _matmul_long_row(a_row, b, ctx, acc):
-    """One output row sum_l fl(a_row[l] * b[l, :]) (each product in ctx, the sum
-    recursive in acc) with temporaries of at most about MATMUL_CHUNK elements,
-    drawing exactly the words the row would draw as one chunk: all k * n products
-    in order (l, j), then all sums step-major. When ctx and acc share a stream
-    (ctx is acc), the products draw from a copy of the stream and the stream itself
-    skips their words first."""
-    k, n = b.shape
-    budget = max(1, MATMUL_CHUNK // 2)           # products and B's block: one chunk
-    width = min(n, budget)                       # columns per slice
-    steps = max(1, budget // width)              # values of l per slice
-    product_ctx = ctx
-    if ctx is acc and ctx.stochastic:
-        product_ctx = copy.copy(ctx)             # the stream at the products' first word
-        for done in range(0, k * n, MATMUL_CHUNK):
-            ctx.random_words(min(MATMUL_CHUNK, k * n - done))
-    sums = np.empty(n, b.dtype)
-    space = np.empty((min(steps, k) + 1) * width, b.dtype)    # reused by every slice
-    for l0 in range(0, k, steps):
-        l1 = min(k, l0 + steps)
-        for j0 in range(0, n, width):
-            j1 = min(n, j0 + width)
-            # row 0 holds the running sums, the products go below them (C-ordered)
-            block = space[:(l1 - l0 + 1) * (j1 - j0)].reshape(l1 - l0 + 1, j1 - j0)
-            block[0] = sums[j0:j1]
-            factors = np.ascontiguousarray(a_row[l0:l1])[:, None]
-            product_ctx.multiply(factors, np.ascontiguousarray(b[l0:l1, j0:j1]),
-                                 out=block[1:])
-            if l0 == 0:     # s = fl(0 + p_0): the reduction starts from the identity
-                sums[j0:j1] = acc.add.reduce(block[1:], axis=0)
-            else:           # continues from the running sums, copied in unrounded
-                sums[j0:j1] = acc.add.reduce(block, axis=0, initial=None)
-    return sums
+def report_flags(raised):
+    """Reports the floating-point flags a C kernel returns (1 overflow, 2 divide by
+    zero, 4 invalid) the way NumPy reports its own: an operation that raises the
+    same flag, so np.errstate (ignore, warn, raise, call, log) applies."""
+    if not raised:
+        return
+    big, zero = np.float64(np.finfo(np.float64).max), np.float64(0.0)
+    if raised & 1:
+        np.multiply(big, np.float64(2.0))
+    if raised & 2:
+        np.divide(np.float64(1.0), zero)
+    if raised & 4:
+        np.subtract(np.float64(np.inf), np.float64(np.inf))

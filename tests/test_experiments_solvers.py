@@ -85,7 +85,8 @@ def explicit_laplacian(u, c):
 
 
 def explicit_vdot(x, y, c):
-    return sr.dot(x.ravel(), y.ravel(), c)
+    """np.vdot on EmulatedArrays: sr.matmul of the flattened arrays."""
+    return sr.matmul(x.ravel(), y.ravel(), c)
 
 
 def test_emulated_cg_is_the_explicit_ctx_program():

@@ -271,86 +271,48 @@ def test_on_nan_argument_checked():
 
 # ---------------------------------------------------------------- matmul: memory bound
 
-def _matmul_before(A, B, ctx, acc, chunk):
-    """sr.matmul as it was before the memory bound (one chunk could hold k * n
-    products), for 2-D and batched operands: the draw order the bound must keep."""
-    a, b = np.asarray(A), np.asarray(B)
-    m, k = a.shape[-2:]
-    n = b.shape[-1]
-    batch = np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-    a3 = np.broadcast_to(a, batch + (m, k)).reshape(-1, m, k)
-    b3 = np.broadcast_to(b, batch + (k, n)).reshape(-1, k, n)
-    nb = a3.shape[0]
-    out = np.empty((nb, m, n), a.dtype)
-    per_batch = k * m * n
-    if per_batch <= chunk:
-        groups, rows = max(1, chunk // per_batch), m
-    else:
-        groups, rows = 1, max(1, chunk // (k * n))
-    for b0 in range(0, nb, groups):
-        bs = slice(b0, b0 + groups)
-        bt = np.ascontiguousarray(np.moveaxis(b3[bs], 1, 0))[:, :, None, :]
-        for i0 in range(0, m, rows):
-            rs = slice(i0, i0 + rows)
-            at = np.ascontiguousarray(np.moveaxis(a3[bs, rs], 2, 0))[..., None]
-            products = np.empty((k,) + at.shape[1:3] + (n,), a.dtype)
-            ctx.multiply(at, bt, out=products)
-            out[bs, rs] = acc.add.reduce(products, axis=0)
-    return out.reshape(batch + (m, n))
-
-
-@pytest.mark.parametrize("chunk", [1, 5, 12, 40, 1000])
-@pytest.mark.parametrize("mode,shared", [("stochastic", True), ("stochastic", False),
-                                         ("stochastic_equal", True), ("down", True)])
-def test_matmul_bit_identical_to_before(chunk, mode, shared, monkeypatch):
-    monkeypatch.setattr(summation, "MATMUL_CHUNK", chunk)
-    rng = np.random.default_rng(chunk)
-    shapes = [((3, 7), (7, 9)), ((1, 13), (13, 4)), ((2, 1, 3, 5), (3, 5, 6)),
-              ((4, 2, 6), (6, 11)), ((5, 1), (1, 17)), ((2, 3), (3, 2))]
-    for dtype in (np.float32, np.float64):
-        for sa, sb in shapes:
-            A = rng.standard_normal(sa).astype(dtype)
-            B = rng.standard_normal(sb).astype(dtype)
-            for b in (B, np.asfortranarray(B)):
-                seed = int(rng.integers(2**32))
-                ctx = sr.Context(sr.bfloat16, mode, rng=seed)
-                acc = ctx if shared else sr.Context(sr.binary16, mode, rng=seed + 1)
-                old_ctx = sr.Context(sr.bfloat16, mode, rng=seed)
-                old_acc = old_ctx if shared else sr.Context(sr.binary16, mode, rng=seed + 1)
-                got = sr.matmul(A, b, ctx, accumulate=None if shared else acc)
-                want = _matmul_before(A, b, old_ctx, old_acc, chunk)
-                assert got.dtype == want.dtype and got.shape == want.shape
-                assert got.tobytes() == want.tobytes(), (sa, sb, dtype)
-                # both streams end at the same place
-                assert ctx.random_words(3).tolist() == old_ctx.random_words(3).tolist()
-                assert acc.random_words(3).tolist() == old_acc.random_words(3).tolist()
+def _matmul_by_ufuncs(A, B, ctx, acc):
+    """sr.matmul of 2-D operands as ctx.multiply / acc.add calls in its documented
+    order (rows in blocks of MATMUL_ROWS; per l and row: n products, n additions)."""
+    m, k = A.shape
+    n = B.shape[1]
+    C = np.zeros((m, n), A.dtype)
+    for i0 in range(0, m, summation.MATMUL_ROWS):
+        for l in range(k):
+            for i in range(i0, min(m, i0 + summation.MATMUL_ROWS)):
+                C[i] = acc.add(C[i], ctx.multiply(A[i, l], np.ascontiguousarray(B[l])))
+    return C
 
 
 @pytest.mark.parametrize("order", ["C", "F"])
-def test_matmul_memory_stays_within_its_chunk(order):
-    """k * n = 2 * MATMUL_CHUNK: one output row used to form all k * n products at
-    once (and to copy B in full when it is not C-ordered)."""
-    k = n = int(np.sqrt(2 * summation.MATMUL_CHUNK))
+@pytest.mark.parametrize("shared", [True, False])
+def test_matmul_memory_is_bounded(order, shared):
+    """A long inner dimension and wide rows (n beyond the 4096 columns whose words are
+    drawn at once): besides the result, matmul holds a few rows' worth of words,
+    never the k * n products nor a copy of B."""
+    k, n = 300, 5000
     rng = np.random.default_rng(1)
     A = rng.standard_normal((2, k))
     B = np.asarray(rng.standard_normal((k, n)), order=order)
     ctx = sr.Context(sr.binary16, "stochastic", rng=2)
-    twin = pickle.loads(pickle.dumps(ctx))
+    acc = ctx if shared else sr.Context(sr.bfloat16, "stochastic", rng=3)
+    twins = pickle.loads(pickle.dumps((ctx, acc)))
     tracemalloc.start()
     try:
-        got = sr.matmul(A, B, ctx)
-        peak = tracemalloc.get_traced_memory()[1]
+        got = sr.matmul(A, B, ctx, accumulate=acc)
+        peak = tracemalloc.get_traced_memory()[1] - got.nbytes
     finally:
         tracemalloc.stop()
-    bound = 8 * summation.MATMUL_CHUNK            # bytes of one chunk of float64
-    assert peak < 1.25 * bound, f"peak {peak / 2**20:.1f} MiB, chunk {bound / 2**20:.0f} MiB"
-    # and the values are those of the computation with one chunk per row
-    assert got.tobytes() == _matmul_before(A, B, twin, twin, summation.MATMUL_CHUNK).tobytes()
+    assert peak < 0.1 * B.nbytes, f"peak {peak / 2**20:.2f} MiB"
+    # the words of a wide row are drawn a chunk at a time, in the documented order
+    assert got.tobytes() == _matmul_by_ufuncs(A, B, *twins).tobytes()
+    assert ctx.random_words(2).tolist() == twins[0].random_words(2).tolist()
+    assert acc.random_words(2).tolist() == twins[1].random_words(2).tolist()
 
 
 def test_matmul_does_not_materialize_broadcast_batches():
     """(256, 1) x (1, 256) batches of 8 x 8 matrices: the broadcast operands hold
-    32 MiB each, which matmul used to copy in full before its first chunk."""
+    32 MiB each, which matmul once copied in full."""
     rng = np.random.default_rng(2)
     A = rng.standard_normal((256, 1, 8, 8))
     B = rng.standard_normal((1, 256, 8, 8))
@@ -361,7 +323,7 @@ def test_matmul_does_not_materialize_broadcast_batches():
         peak = tracemalloc.get_traced_memory()[1] - got.nbytes
     finally:
         tracemalloc.stop()
-    assert peak < 2 * 8 * summation.MATMUL_CHUNK, f"peak {peak / 2**20:.1f} MiB"
+    assert peak < 4 * 2**20, f"peak {peak / 2**20:.1f} MiB"   # the operands: 32 MiB each
     probe = (17, 200)
     want = sr.matmul(A[probe[0], 0], B[0, probe[1]], ctx)
     assert got[probe].tobytes() == want.tobytes()

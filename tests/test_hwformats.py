@@ -214,6 +214,11 @@ def test_no_negative_zero_from_arithmetic(dtype):
                     ctx.kahan_sum(np.array([-0.0, -0.0], dtype))):
             out = np.asarray(out)
             assert not np.any(np.signbit(out) & (out == 0)), (mode, out)
+        for out in (sr.matmul(np.array([[1.0, -1.0], [-1.0, 0.0]], dtype),
+                              np.array([[1.0, 0.0], [1.0, 0.0]], dtype), ctx),
+                    sr.dot(np.array([-1.0], dtype), np.array([0.0], dtype), ctx)):
+            out = np.asarray(out)
+            assert not np.any(np.signbit(out) & (out == 0)), (mode, "matmul", out)
         # the same operations in a format with -0 do give -0
         twin = sr.Context(sr.Format(4, 7, -7, overflow="nan"), mode, rng=0)
         assert np.signbit(twin.multiply(dtype(-1.0), dtype(0.0)))

@@ -90,10 +90,11 @@ def ref_lu(A, op):
         for b in range(B):
             for i in range(k + 1, n):
                 A[b, i, k] = op.div(A[b, i, k], A[b, k, k])
-        products = {(b, i, j): op.mul(A[b, i, k], A[b, k, j]) for b in range(B)
-                    for i in range(k + 1, n) for j in range(k + 1, n)}
-        for (b, i, j), p in products.items():
-            A[b, i, j] = op.sub(A[b, i, j], p)
+        for b in range(B):                  # row by row: products, then subtractions
+            for i in range(k + 1, n):
+                products = [op.mul(A[b, i, k], A[b, k, j]) for j in range(k + 1, n)]
+                for j, p in zip(range(k + 1, n), products):
+                    A[b, i, j] = op.sub(A[b, i, j], p)
     return A, piv
 
 

@@ -325,55 +325,51 @@ def test_dot_axis_and_one_dimensional():
     assert np.ndim(s) == 0 and s == want[0]
 
 
-def matmul_reference(ctx, acc, A3, B3, chunk, cw, aw):
+def matmul_reference(ctx, acc, A3, B3, cw, aw):
     """The reference product of stacks A3 (nb, m, k) and B3 (nb, k, n), replaying
-    words in the documented chunk order (aw None: sums draw from ctx's stream)."""
+    words in the documented order (aw None: sums draw from ctx's stream): batches in
+    order; rows in blocks of MATMUL_ROWS; in a block, for each l, for each row i:
+    its n product words, then its n sum words."""
     nb, m, k = A3.shape
     n = B3.shape[2]
-    per_batch = k * m * n
-    if per_batch <= chunk:
-        groups, rows = max(1, chunk // per_batch), m
-    else:
-        groups, rows = 1, max(1, chunk // (k * n))
-    out = np.empty((nb, m, n))
+    rows = summation.MATMUL_ROWS
     pos = {"ctx": 0, "acc": 0}
-    for b0 in range(0, nb, groups):
+    first_product, first_sum = {}, {}     # (b, i, l) -> the word of column 0
+    for b in range(nb):
         for i0 in range(0, m, rows):
-            bs = range(b0, min(b0 + groups, nb))
-            rs = range(i0, min(i0 + rows, m))
-            cells = [(b, i, j) for b in bs for i in rs for j in range(n)]
-            c = len(cells)
-            p0 = pos["ctx"]
-            pos["ctx"] += k * c
-            stream = "ctx" if aw is None else "acc"
-            s0 = pos[stream]
-            pos[stream] += k * c
-            sums_words = cw if aw is None else aw
-            for q, (b, i, j) in enumerate(cells):
+            for l in range(k):
+                for i in range(i0, min(i0 + rows, m)):
+                    first_product[b, i, l] = pos["ctx"]
+                    pos["ctx"] += n
+                    stream = "ctx" if aw is None else "acc"
+                    first_sum[b, i, l] = pos[stream]
+                    pos[stream] += n
+    sums_words = cw if aw is None else aw
+    out = np.empty((nb, m, n))
+    for b in range(nb):
+        for i in range(m):
+            for j in range(n):
                 out[b, i, j] = reference_products_then_sums(
                     ctx, acc, [(A3[b, i, l], B3[b, l, j]) for l in range(k)],
-                    lambda key, q=q: cw[p0 + key[1] * c + q],
-                    lambda key, q=q: sums_words[s0 + key[1] * c + q])
+                    lambda key, b=b, i=i, j=j: cw[first_product[b, i, key[1]] + j],
+                    lambda key, b=b, i=i, j=j: sums_words[first_sum[b, i, key[1]] + j])
     return out
 
 
 @pytest.mark.parametrize("mode", ["nearest", "down", "stochastic"])
-@pytest.mark.parametrize("chunk", [None, 40, 7])
-def test_matmul_matches_reference(mode, chunk, monkeypatch):
-    if chunk is not None:
-        monkeypatch.setattr(summation, "MATMUL_CHUNK", chunk)
+def test_matmul_matches_reference(mode):
     fmt = sr.binary16
     rng = np.random.default_rng(3)
-    A = sample(rng, (2, 1, 3, 5), np.float64, fmt)     # batch (2, 1) broadcasts with (3,)
+    A = sample(rng, (2, 1, 6, 5), np.float64, fmt)     # batch (2, 1) broadcasts with (3,)
     B = sample(rng, (3, 5, 4), np.float64, fmt)
     ctx = sr.Context(fmt, mode, rng=6)
-    A3 = np.broadcast_to(A, (2, 3, 3, 5)).reshape(-1, 3, 5)
+    A3 = np.broadcast_to(A, (2, 3, 6, 5)).reshape(-1, 6, 5)
     B3 = np.broadcast_to(B, (2, 3, 5, 4)).reshape(-1, 5, 4)
-    cw = twin(ctx).random_words(2 * A3.shape[0] * 3 * 4 * 5).tolist()
+    cw = twin(ctx).random_words(2 * A3.shape[0] * 6 * 4 * 5).tolist()
     got = sr.matmul(A, B, ctx)
-    assert got.shape == (2, 3, 3, 4)
-    want = matmul_reference(ctx, ctx, A3, B3, chunk or summation.MATMUL_CHUNK, cw, None)
-    assert_same_floats(got, want.reshape(2, 3, 3, 4), f"matmul {mode} chunk={chunk}")
+    assert got.shape == (2, 3, 6, 4)
+    want = matmul_reference(ctx, ctx, A3, B3, cw, None)
+    assert_same_floats(got, want.reshape(2, 3, 6, 4), f"matmul {mode}")
 
 
 def test_matmul_mixed_precision_and_vectors():
@@ -385,7 +381,7 @@ def test_matmul_mixed_precision_and_vectors():
     cw, aw = twin(ctx).random_words(84).tolist(), twin(acc).random_words(84).tolist()
     got = sr.matmul(A, B, ctx, accumulate=acc)
     assert got.dtype == np.float32
-    want = matmul_reference(ctx, acc, A[None], B[None], summation.MATMUL_CHUNK, cw, aw)[0]
+    want = matmul_reference(ctx, acc, A[None], B[None], cw, aw)[0]
     assert_same_floats(got, want, "mixed matmul")
     rn = sr.Context(sr.binary16, "nearest")
     v = rng.random(7)

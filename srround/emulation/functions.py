@@ -547,10 +547,6 @@ def _matmul(setting, a, b):
     """sr.matmul(a, b, ctx, accumulate=...), an empty inner dimension giving zeros."""
     if a.shape[-1] == 0:
         return np.matmul(np.zeros_like(a), np.zeros_like(b))
-    if a.ndim == 1 and b.ndim == 1 and a.shape == b.shape:
-        # what sr.matmul does for two vectors (k products in order, then k sums from
-        # 0 in order), without its setup
-        return np.asarray(setting.accumulate.add.reduce(setting.multiply(a, b)))
     return np.asarray(summation.matmul(a, b, setting.ctx, accumulate=setting.accumulate))
 
 
