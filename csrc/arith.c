@@ -679,6 +679,183 @@ static inline double chain_step(const chain *ch, sr_op op, double a, double b,
     return chain_step_exact(ch, op, a, b, mode, rnd);
 }
 
+/* ---- sum chains in two passes ---------------------------------------------------
+ * Under a mode whose increment depends only on the word (sr_increment_is_fixed: the
+ * stochastic modes, toward zero, nearest away), a sum step is r = RN64(a + b), then
+ * the word's increment (computed ahead for the whole chunk) and the cleared
+ * discarded bits, all in r's SSE register: the chain of dependent steps is one add
+ * and two integer operations (the floor that bench/latency_floor.c times). The test
+ * that this gives the rounding of the exact a + b (r in [2^emin, max], and a + b
+ * exact (TwoSum) or sr_normal_decided, the test of chain_step) does not depend on the
+ * step's result, so a chunk runs its steps first, keeping their operands, then checks
+ * them all at once, vectorized. The first step that fails is redone with the exact
+ * path, and the chunk's rest with checked steps. A zero sum is exact, with IEEE
+ * 754's sign (no mode here rounds down), and the increment (at most the mask) leaves
+ * it as it is. Nothing in [2^emin, max] rounds beyond max (max is a value of the
+ * format): no overflow test. */
+#if defined(__GNUC__)
+#define SR_LIKELY(x) __builtin_expect(!!(x), 1)
+#else
+#define SR_LIKELY(x) (x)
+#endif
+
+static inline int chain2_usable(const sr_context *ctx)
+{
+    return ctx->fmt.f64.shift > 0 && sr_increment_is_fixed(ctx->rounding);
+}
+
+/* The chain value: with SSE2, a register's low lane, used as such throughout */
+#if SR_USE_SSE2
+typedef __m128d lane;
+static inline lane lane_of(double x) { return _mm_set_sd(x); }
+static inline double lane_value(lane v) { return _mm_cvtsd_f64(v); }
+#else
+typedef double lane;
+static inline lane lane_of(double x) { return x; }
+static inline double lane_value(lane v) { return v; }
+#endif
+
+/* Whether rounding r = fl(a + b) (fl(a - b) with NEGATE) with the increment x gives
+   the rounding of the exact sum (see above); branch-free, so that it vectorizes */
+static SR_ALWAYS_INLINE uint64_t chain2_fine(const chain *ch, uint64_t span, double a, double b,
+                                             int negate, uint64_t x)
+{
+    double r = negate ? a - b : a + b;
+    double bn = negate ? -b : b;
+    double bb = r - a;
+    double err = (a - (r - bb)) + (bn - bb);
+    uint64_t u = dbits(r), rem = u & ch->k.mask;
+    uint64_t in_range = (u & 0x7fffffffffffffffu) - ch->lo < span;
+    uint64_t decided = (uint64_t)(rem != 0) & (uint64_t)((rem + x - ch->k.mask) > 1);
+    return (in_range & ((uint64_t)(err == 0) | decided)) | (uint64_t)(r == 0);
+}
+
+/* The step without its check: the chain's own work, in the register */
+static SR_ALWAYS_INLINE lane chain2_round(const chain *ch, lane va, lane vb, int negate,
+                                          uint64_t x)
+{
+#if SR_USE_SSE2
+    lane vr = negate ? _mm_sub_sd(va, vb) : _mm_add_sd(va, vb);
+    __m128i v = _mm_add_epi64(_mm_castpd_si128(vr), _mm_cvtsi64_si128((long long)x));
+    return _mm_castsi128_pd(_mm_and_si128(v, _mm_set1_epi64x((long long)ch->clear)));
+#else
+    return dval((dbits(negate ? va - vb : va + vb) + x) & ch->clear);
+#endif
+}
+
+/* The step with its check: where it fails, the exact path; rnd is the word itself */
+static SR_ALWAYS_INLINE lane chain2_sum(const chain *ch, uint64_t span, lane va, lane vb,
+                                        int negate, uint64_t x, sr_rounding mode, uint64_t rnd)
+{
+    lane y = chain2_round(ch, va, vb, negate, x);
+    double a = lane_value(va), b = lane_value(vb);
+    if (SR_LIKELY(chain2_fine(ch, span, a, b, negate, x))) return y;
+    return lane_of(chain_step_exact(ch, SR_OP_ADD, a, negate ? -b : b, mode, rnd));
+}
+
+/* The chunk's m inputs (binary32 or binary64) as doubles */
+static inline void chain2_gather(double *xs, const char *in, sr_intp stride, sr_intp m, int single)
+{
+    if (single) {
+        for (sr_intp i = 0; i < m; i++) {
+            float v;
+            memcpy(&v, in + i * stride, sizeof v);
+            xs[i] = v;
+        }
+    } else {
+        for (sr_intp i = 0; i < m; i++) memcpy(&xs[i], in + i * stride, sizeof xs[i]);
+    }
+}
+
+/* m steps acc = fl(acc + x_i) of a reduction (SR_REDUCE_LOOP), in two passes */
+static double chain2_reduce_chunk(const chain *ch, double acc, const char *in, sr_intp stride,
+                                  sr_intp m, int single, const uint64_t *rnd, sr_rounding mode)
+{
+    double xs[SR_CHUNK], before[SR_CHUNK];
+    uint64_t inc[SR_CHUNK];
+    const uint64_t span = ch->k.max_bits + 1 - ch->lo;
+    chain2_gather(xs, in, stride, m, single);
+    lane a = lane_of(acc);
+    const sr_normal_consts_f64 k = ch->k;
+    /* the increments computed on the way, in the chain's idle slots */
+#define SR_REDUCE_STEPS(MODE)                                                              \
+    for (sr_intp i = 0; i < m; i++) {                                                      \
+        uint64_t x = sr_normal_increment_f64(0, &k, MODE, rnd[i]);                        \
+        inc[i] = x;                                                                        \
+        before[i] = lane_value(a);                                                         \
+        a = chain2_round(ch, a, lane_of(xs[i]), 0, x);                                     \
+    }
+    SR_DISPATCH_MODE(mode, SR_REDUCE_STEPS)
+#undef SR_REDUCE_STEPS
+    sr_intp i = ch->ctx->kernels->chain_check(before, xs, inc, m, 0, &ch->ctx->fmt.f64);
+    if (SR_LIKELY(i == m)) return lane_value(a);
+    a = lane_of(before[i]);
+    for (; i < m; i++) a = chain2_sum(ch, span, a, lane_of(xs[i]), 0, inc[i], mode, rnd[i]);
+    return lane_value(a);
+}
+
+/* m steps of Kahan's sum (SR_KAHAN_LOOP) in two passes; *s and *c carry the state.
+   Returns the steps' flags (only the exact path's results can be infinite or NaN). */
+static unsigned chain2_kahan_chunk(const chain *ch, double *s, double *c, const char *in,
+                                   sr_intp stride, sr_intp m, int single, const uint64_t *rnd,
+                                   sr_rounding mode)
+{
+    uint64_t inc[4][SR_CHUNK];
+    double xs[SR_CHUNK], sv[SR_CHUNK], cv[SR_CHUNK], yv[SR_CHUNK], tv[SR_CHUNK],
+        tsv[SR_CHUNK];
+    const uint64_t span = ch->k.max_bits + 1 - ch->lo;
+    unsigned raised = 0;
+    chain2_gather(xs, in, stride, m, single);
+    lane sl = lane_of(*s), cl = lane_of(*c);
+    const sr_normal_consts_f64 k = ch->k;
+#define SR_KAHAN_STEPS(MODE)                                                               \
+    for (sr_intp i = 0; i < m; i++) {                                                      \
+        for (int j = 0; j < 4; j++)                                                        \
+            inc[j][i] = sr_normal_increment_f64(0, &k, MODE, rnd[4 * i + j]);              \
+        sv[i] = lane_value(sl);                                                            \
+        cv[i] = lane_value(cl);                                                            \
+        lane y = chain2_round(ch, lane_of(xs[i]), cl, 1, inc[0][i]);                       \
+        lane t = chain2_round(ch, sl, y, 0, inc[1][i]);                                    \
+        lane ts = chain2_round(ch, t, sl, 1, inc[2][i]);                                   \
+        cl = chain2_round(ch, ts, y, 1, inc[3][i]);                                        \
+        sl = t;                                                                            \
+        yv[i] = lane_value(y);                                                             \
+        tv[i] = lane_value(t);                                                             \
+        tsv[i] = lane_value(ts);                                                           \
+    }
+    SR_DISPATCH_MODE(mode, SR_KAHAN_STEPS)
+#undef SR_KAHAN_STEPS
+    sr_chain_check_fn check = ch->ctx->kernels->chain_check;
+    const sr_type_consts *c64 = &ch->ctx->fmt.f64;
+    sr_intp first = check(xs, cv, inc[0], m, 1, c64);
+    first = check(sv, yv, inc[1], first, 0, c64);   /* only the steps before matter */
+    first = check(tv, sv, inc[2], first, 1, c64);
+    first = check(tsv, yv, inc[3], first, 1, c64);
+    if (first < m) {
+        sr_intp i = first;
+        sl = lane_of(sv[i]);
+        cl = lane_of(cv[i]);
+        for (; i < m; i++) {
+            const uint64_t x[4] = {inc[0][i], inc[1][i], inc[2][i], inc[3][i]};
+            const uint64_t *w = rnd + 4 * i;
+            lane y = chain2_sum(ch, span, lane_of(xs[i]), cl, 1, x[0], mode, w[0]);
+            lane t = chain2_sum(ch, span, sl, y, 0, x[1], mode, w[1]);
+            lane ts = chain2_sum(ch, span, t, sl, 1, x[2], mode, w[2]);
+            lane c_next = chain2_sum(ch, span, ts, y, 1, x[3], mode, w[3]);
+            double fy = lane_value(y), ft = lane_value(t), fts = lane_value(ts),
+                   fc = lane_value(c_next), fs = lane_value(sl);
+            if (!isfinite(fy) || !isfinite(ft) || !isfinite(fts) || !isfinite(fc))
+                raised |= chain_flags(xs[i], -lane_value(cl), fy) | chain_flags(fs, fy, ft) |
+                          chain_flags(ft, -fs, fts) | chain_flags(fts, -fy, fc);
+            cl = c_next;
+            sl = t;
+        }
+    }
+    *s = lane_value(sl);
+    *c = lane_value(cl);
+    return raised;
+}
+
 /* ctx.add.reduce / ctx.multiply.reduce: NumPy passes the accumulator as both first
    input and output (stride 0). The flags: a step raises one only when its result is
    not finite, and such a result persists to the end of the chunk (+-inf and NaN
@@ -706,13 +883,21 @@ static inline double chain_step(const chain *ch, sr_op op, double a, double b,
         T acc0;                                                                            \
         memcpy(&acc0, args[0], sizeof acc0);                                               \
         double acc = acc0;                                                                 \
+        /* sums under a fixed mode: in two passes (chain2_reduce_chunk) */                  \
+        int two_pass = op == SR_OP_ADD && chain2_usable(ctx);                              \
         for (sr_intp m; n > 0; n -= m) {                                                   \
             m = n < SR_CHUNK ? n : SR_CHUNK;                                               \
             if (sr_rounding_is_stochastic(ctx->rounding))                                  \
                 sr_context_draw(ctx, rnd, (size_t)m);                                      \
             const char *chunk_in = in;                                                     \
             double chunk_acc = acc;                                                        \
-            SR_DISPATCH_MODE(ctx->rounding, SR_REDUCE_STEP_##T)                            \
+            if (two_pass) {                                                                \
+                acc = chain2_reduce_chunk(&ch, acc, in, stride, m, sizeof(T) == 4, rnd,    \
+                                          ctx->rounding);                                  \
+                in += m * stride;                                                          \
+            } else {                                                                       \
+                SR_DISPATCH_MODE(ctx->rounding, SR_REDUCE_STEP_##T)                        \
+            }                                                                              \
             if (!isfinite(acc) && !isnan(chunk_acc)) {   /* NaN + x raises nothing */      \
                 in = chunk_in;                                                             \
                 acc = chunk_acc;                                                           \
@@ -752,11 +937,18 @@ static inline double chain_step(const chain *ch, sr_op op, double a, double b,
         double s = 0, c = 0;                                                               \
         unsigned raised = 0;                                                               \
         sr_fpenv caller = sr_fpenv_enter();                                                \
+        int two_pass = chain2_usable(ctx);                                                 \
         for (sr_intp m; n > 0; n -= m) {                                                   \
             m = n < SR_CHUNK ? n : SR_CHUNK;                                               \
             if (sr_rounding_is_stochastic(ctx->rounding))                                  \
                 sr_context_draw(ctx, rnd, (size_t)(4 * m));                                \
-            SR_DISPATCH_MODE(ctx->rounding, SR_KAHAN_STEP_##T)                             \
+            if (two_pass) {                                                                \
+                raised |= chain2_kahan_chunk(&ch, &s, &c, in, stride, m, single, rnd,      \
+                                             ctx->rounding);                               \
+                in += m * stride;                                                          \
+            } else {                                                                       \
+                SR_DISPATCH_MODE(ctx->rounding, SR_KAHAN_STEP_##T)                         \
+            }                                                                              \
         }                                                                                  \
         sr_fpenv_leave(caller, raised);                                                    \
         return s;                                                                          \

@@ -177,4 +177,39 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
 #undef SR_PASS2
     return any ? 2 : 1;
 }
+
+/* The checks of arith.c's two-pass sum chains (chain2_fine there, which says why):
+   step i, r = RN64(a[i] + b[i]) or RN64(a[i] - b[i]) rounded with the increment
+   inc[i], gives the rounding of the exact result when r lies in [2^emin, max] and the
+   sum is exact (TwoSum) or sr_normal_decided, or r is zero. Returns the first step
+   that fails, or n. Only the binary64 instantiation is used. */
+static inline sr_intp SR_FN(sr_chain_check)(const double *a, const double *b,
+                                            const uint64_t *inc, sr_intp n, int negate,
+                                            const sr_type_consts *c)
+{
+    const uint64_t mask = ((uint64_t)1 << c->shift) - 1, lo = c->normal_bits,
+                   span = c->max_bits + 1 - lo;
+    uint64_t fine[SR_CHUNK], all = 1;
+    if (n > SR_CHUNK) n = SR_CHUNK;   /* (never: the callers' chunks) */
+#define SR_CHECK_LOOP(NEGATE)                                                              \
+    for (sr_intp i = 0; i < n; i++) {                                                      \
+        double bn = NEGATE ? -b[i] : b[i];                                                 \
+        double r = a[i] + bn;     /* a - b is a + (-b), rounded alike */                   \
+        double bb = r - a[i];                                                              \
+        double err = (a[i] - (r - bb)) + (bn - bb);                                        \
+        uint64_t u;                                                                        \
+        memcpy(&u, &r, sizeof u);                                                          \
+        uint64_t rem = u & mask;                                                           \
+        uint64_t in_range = (uint64_t)(((u & 0x7fffffffffffffffu) - lo) < span);          \
+        uint64_t decided = (uint64_t)(rem != 0) & (uint64_t)((rem + inc[i] - mask) > 1);   \
+        fine[i] = (in_range & ((uint64_t)(err == 0) | decided)) | (uint64_t)(r == 0);      \
+        all &= fine[i];                                                                    \
+    }
+    if (negate) SR_CHECK_LOOP(1) else SR_CHECK_LOOP(0)
+#undef SR_CHECK_LOOP
+    if (all) return n;
+    sr_intp i = 0;
+    while (fine[i]) i++;
+    return i;
+}
 #undef SR_F64

@@ -135,6 +135,10 @@ typedef int (*sr_arith_chunk_fn)(sr_op op, const char *const *in, const sr_intp 
                                  char *out, sr_intp n, const sr_type_consts *c64,
                                  sr_rounding mode, int rshift, const uint64_t *rnd,
                                  uint64_t *undecided);
+/* the checks of n sum steps fl(a[i] +- b[i]) rounded with increments inc[i] (arith.c's
+   two-pass chains): the first step that fails them, or n */
+typedef sr_intp (*sr_chain_check_fn)(const double *a, const double *b, const uint64_t *inc,
+                                     sr_intp n, int negate, const sr_type_consts *c64);
 /* Stochastic rounding of n contiguous, aligned values, n a multiple of one generator
    step (64 bytes of words), drawing from r (at a block boundary). Returns 0, having
    drawn nothing, if too many values of the chunk need the general routine; adds the
@@ -147,6 +151,7 @@ typedef struct sr_kernels {
     sr_round_chunk_fn round_f32, round_f64;
     sr_round_inline_fn round_inline_f32, round_inline_f64;   /* NULL if unavailable */
     sr_arith_chunk_fn arith_f32, arith_f64;
+    sr_chain_check_fn chain_check;
     void (*rng_blocks)(sr_rng *r, uint64_t *out, size_t nblocks);
     /* counter streams: half-words h .. h + n - 1 of r's stream */
     void (*philox_halves)(const sr_rng *r, uint64_t h, uint32_t *out, size_t n);
