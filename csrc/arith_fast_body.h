@@ -19,6 +19,22 @@
  * (arith.c).
  */
 #define SR_F64(x) SR_PASTE3(x, _f64, SR_ISA_TAG)
+#ifndef SR_NARROW_MARGIN
+#define SR_NARROW_MARGIN 256   /* above the narrow paths' 2^6 units of error (pass 1) */
+#endif
+
+#ifndef SR_SELECT_BITS_DEFINED
+#define SR_SELECT_BITS_DEFINED
+static inline double sr_select_bits_(uint64_t flag, double a, double b)
+{
+    uint64_t ab, bb, keep = (uint64_t)0 - flag;
+    memcpy(&ab, &a, sizeof ab);
+    memcpy(&bb, &b, sizeof bb);
+    bb = (ab & keep) | (bb & ~keep);
+    memcpy(&b, &bb, sizeof b);
+    return b;
+}
+#endif
 
 /* Returns 0 (nothing written) if the chunk does not qualify; else writes out[0..n)
    and returns 1, or 2 when some elements still need the exact path (undecided[i]
@@ -46,9 +62,10 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
     if (n > SR_CHUNK || c->shift == 0) return 0;
 #define SR_PASS1(A, B, C, COMPUTE)                                                         \
     for (sr_intp i = 0; i < n; i++) {                                                      \
-        double x = (double)(A), y = (double)(B), z = (double)(C), r;                       \
+        SR_T xt = (A), yt = (B);                                                           \
+        double x = (double)xt, y = (double)yt, z = (double)(C), r;                         \
         uint64_t u, flag, out_of_range = 0, zero;                                          \
-        (void)y; (void)z;                                                                  \
+        (void)y; (void)z; (void)xt; (void)yt;                                              \
         COMPUTE                                                                            \
         memcpy(&u, &r, sizeof u);                                                          \
         s[i] = r;                                                                          \
@@ -95,6 +112,39 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
         zero = (uint64_t)(r == 0);    /* sqrt(+-0) */                                      \
         out_of_range = !single && !(x >= tiny) && x != 0;                                  \
     }
+    /* binary32 data rounded to at most 24 bits (narrow): the quotient and square root
+       from binary32 division and square root (several times the throughput of
+       binary64's) and one correction step, r within 2^-46 of the exact result, about
+       2^6 binary64 ulps: pass 2 then decides with a margin of SR_NARROW_MARGIN units
+       (see there). The remainders are exact: x - q0 y and x - s0^2 fit in 53 bits for
+       binary32 x, y, q0, s0 close to the result. */
+    /* flag ? A : B for doubles, in bits: a ?: on a quotient's result keeps a branch
+       (division may trap), which stops vectorization */
+#define SR_SELECT(FLAG, A, B) sr_select_bits_(FLAG, A, B)
+#define SR_COMPUTE_QUOTIENT_NARROW                                                          \
+    {                                                                                      \
+        float rcp = 1.0f / (float)yt;   /* (1 + e) / y, |e| <= 2^-24 */                     \
+        double q0 = (float)xt * rcp;    /* within 2^-22.9 of x / y */                      \
+        double rd = rcp;                                                                   \
+        double rem = fma(-q0, y, x);    /* x - q0 y, exactly */                            \
+        flag = rem != 0;                                                                   \
+        r = SR_SELECT(flag, q0 + rem * rd, q0);   /* q0 keeps the sign of a zero */        \
+        zero = (uint64_t)((r == 0) & (x == 0) & (flag == 0));                              \
+        /* the bounds hold for normal rcp and q0 (or x == 0) */                            \
+        out_of_range = (uint64_t)!((fabs(rd) >= 0x1p-126) & (fabs(rd) <= 0x1.fffffep127)) | \
+                       ((uint64_t)!((fabs(q0) >= 0x1p-126) & (fabs(q0) <= 0x1.fffffep127)) & \
+                        (uint64_t)(x != 0));                                               \
+    }
+#define SR_COMPUTE_ROOT_NARROW                                                              \
+    {                                                                                      \
+        float s32 = sqrtf((float)xt);   /* within 2^-24 of sqrt(x) */                      \
+        double s0 = s32;                                                                   \
+        double rem = fma(-s0, s0, x);   /* x - s0^2, exactly */                            \
+        double half_rcp = 0.5f / s32;   /* (1 + e) / (2 s0) */                             \
+        flag = rem != 0;                                                                   \
+        r = SR_SELECT(flag, s0 + rem * half_rcp, s0);                                      \
+        zero = (uint64_t)(r == 0);      /* sqrt(+-0) */                                    \
+    }
 #define SR_COMPUTE_FMA                                                                      \
     {                                                                                      \
         double p = x * y;                                                                  \
@@ -139,7 +189,20 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
         SR_PASS1(a[i], b[i], cc[i], COMPUTE)                                               \
     }
     /* the caller points unused operands at the first one, with its stride */
-    switch (op) {   /* each operation's FAST column (operations.def) */
+    uint64_t margin = 0;   /* pass 2's, in units of r's last bit */
+    const int narrow = single && c->shift >= 29;
+    if (narrow && op == SR_OP_DIVIDE) {
+        margin = SR_NARROW_MARGIN;
+        SR_PASS1_ANY(SR_COMPUTE_QUOTIENT_NARROW)
+    } else if (narrow && op == SR_OP_SQRT) {
+        margin = SR_NARROW_MARGIN;
+        SR_PASS1_ANY(SR_COMPUTE_ROOT_NARROW)
+    }
+    if (bad) {   /* operands outside the narrow paths' bounds: the binary64 one */
+        bad = 0;
+        margin = 0;
+    }
+    if (!margin) switch (op) {   /* each operation's FAST column (operations.def) */
 #define SR_FAST_CASE_(A, ID, NAME, NIN, IDENTITY, EXACT, FAST, DOC)                         \
     case SR_OP_##ID: SR_PASS1_ANY(FAST) break;
     SR_OPERATIONS(SR_FAST_CASE_, ~)
@@ -153,19 +216,33 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
 #undef SR_COMPUTE_QUOTIENT
 #undef SR_COMPUTE_ROOT
 #undef SR_COMPUTE_FMA
+#undef SR_COMPUTE_QUOTIENT_NARROW
+#undef SR_COMPUTE_ROOT_NARROW
+#undef SR_SELECT
 #undef SR_ZERO_SUM_SIGN
 #undef SR_PASS1
     if (bad) return 0;
     SR_F64(sr_normal_consts) k = SR_F64(sr_normal_setup)(c, mode, 64 - rshift);
     SR_T *y = (SR_T *)(void *)out;
     uint64_t any = 0;
-#define SR_PASS2(MODE)                                                                     \
+    /* With a margin E: the exact result lies within E units of r's last bit of r (one
+       gap of the format: r's discarded bits rem in (E, 2^d - E)), where the increment
+       is the same; its carry is decided unless rem + x lies within E of 2^d. */
+    const uint64_t near_lo = margin + 1, near_span = k.mask - 2 * margin - 1,
+                   carry_lo = k.mask + 1 - margin, carry_span = 2 * margin;
+#define SR_PASS2_MARGIN(MODE) SR_PASS2_ANY(MODE, 1)
+#define SR_PASS2(MODE) SR_PASS2_ANY(MODE, 0)
+#define SR_PASS2_ANY(MODE, MARGIN)                                                         \
     for (sr_intp i = 0; i < n; i++) {                                                      \
         uint64_t u;                                                                        \
         memcpy(&u, &s[i], sizeof u);                                                       \
         uint64_t x = SR_F64(sr_normal_increment)(u, &k, MODE,                              \
                                                  sr_mode_is_stochastic(MODE) ? rnd[i] : 0);    \
-        uint64_t open = inexact[i] & (uint64_t)!SR_F64(sr_normal_decided)(u, x, &k);      \
+        uint64_t rem = u & k.mask;                                                         \
+        uint64_t open = inexact[i] &                                                       \
+            (MARGIN ? (uint64_t)((rem - near_lo) > near_span) |                            \
+                          (uint64_t)((rem + x - carry_lo) <= carry_span)                   \
+                    : (uint64_t)!SR_F64(sr_normal_decided)(u, x, &k));                     \
         undecided[i] = open;                                                               \
         any |= open;                                                                       \
         u = (u + x) & ~k.mask;                                                             \
@@ -173,8 +250,14 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
         memcpy(&r, &u, sizeof r);                                                          \
         y[i] = (SR_T)r;      /* exact: the result is a value of the format */              \
     }
-    SR_DISPATCH_MODE(mode, SR_PASS2)
+    if (margin) {
+        SR_DISPATCH_MODE(mode, SR_PASS2_MARGIN)
+    } else {
+        SR_DISPATCH_MODE(mode, SR_PASS2)
+    }
 #undef SR_PASS2
+#undef SR_PASS2_MARGIN
+#undef SR_PASS2_ANY
     return any ? 2 : 1;
 }
 
