@@ -294,3 +294,63 @@ def test_divide_binary64_near_sr_thresholds(r):
     tiny = [(f64(A, -52 + e), f64(B, -52)) for A, B in cases for e in (-990, -1010)
             for _ in range(48)]
     assert_all_match("divide", tiny, names=["binary64"], variants=variants)
+
+
+# ------------------------------------------------------------------ binary32 narrow paths
+
+NARROW = ["binary32", "bfloat16", "binary16", "e4m3"]   # p <= 24: the narrow paths apply
+
+
+def narrow_quotient_rows(n, seed):
+    """binary32 x, y whose quotient x / y is exactly Q 2^s for an integer Q of p + k
+    bits (p = 4 .. 11, k = 0 .. 3): a value of the format, a midpoint, or a k-bit SR
+    threshold, with y odd (so 1/y, and with it the binary32 first guess, is inexact);
+    and the same x one binary32 ulp away. The narrow divide (binary32 quotient plus a
+    correction, decided with a margin) must hand these to the exact path."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for _ in range(n):
+        qbits = int(rng.integers(4, 15))
+        Q = int(rng.integers(2 ** (qbits - 1), 2 ** qbits))
+        y = int(rng.integers(1, 2 ** (24 - qbits) // 2)) * 2 + 1
+        x = Q * y                               # at most 24 bits: a binary32 value
+        scale = float(2.0 ** int(rng.integers(-20, 20)))
+        xf, yf = np.float32(x * scale), np.float32(y)
+        if rng.integers(2):
+            yf = -yf
+        rows.append((xf, yf))
+        rows.append((np.nextafter(xf, np.float32(np.inf)), yf))
+        rows.append((np.nextafter(xf, np.float32(0)), yf))
+    return rows
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_binary32_divide_on_thresholds(seed):
+    rows = narrow_quotient_rows(60, seed)
+    assert_all_match("divide", rows, names=NARROW, dtype=np.float32)
+
+
+def test_binary32_sqrt_on_values_and_near_them():
+    """Square roots that are exact (Q^2, Q of up to 12 bits) and those next to them:
+    the narrow sqrt's remainder test and margin."""
+    rng = np.random.default_rng(5)
+    Q = rng.integers(2 ** 3, 2 ** 12, 120).astype(np.float64)
+    sq = (Q * Q * 4.0 ** rng.integers(-10, 10, Q.size)).astype(np.float32)
+    rows = [(v,) for v in sq]
+    rows += [(np.nextafter(v, np.float32(np.inf)),) for v in sq]
+    rows += [(np.nextafter(v, np.float32(0)),) for v in sq]
+    assert_all_match("sqrt", rows, names=NARROW, dtype=np.float32)
+
+
+def test_binary32_divide_and_sqrt_beyond_the_narrow_bounds():
+    """Operands whose binary32 reciprocal or first quotient is not a normal binary32
+    number (huge or subnormal divisors, quotients beyond binary32's range) go through
+    the binary64 pass: same results as the exact model."""
+    big, tiny = np.float32(2.0 ** 127), np.float32(2.0 ** -140)
+    rows = [(np.float32(1.5), big), (np.float32(3.0), tiny), (big, np.float32(0.25)),
+            (tiny, np.float32(3.0)), (np.float32(0.0), np.float32(3.0)),
+            (np.float32(-0.0), np.float32(3.0)), (np.float32(1.0), np.float32(0.0)),
+            (np.float32(np.inf), np.float32(3.0)), (np.float32(np.nan), np.float32(3.0))]
+    assert_all_match("divide", rows * 4, names=NARROW, dtype=np.float32)
+    roots = [(np.float32(v),) for v in (0.0, -0.0, -1.0, 2.0 ** -149, 2.0 ** 127, np.inf, 3.0)]
+    assert_all_match("sqrt", roots * 4, names=NARROW, dtype=np.float32)
