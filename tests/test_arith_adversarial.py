@@ -11,9 +11,9 @@ import math
 
 import numpy as np
 import pytest
-from arith_check import (DBL_MAX, assert_all_match, check,
+from arith_check import (DBL_MAX, assert_all_match, check, context,
                          f64, maybe_f64)
-from conftest import DETERMINISTIC
+from conftest import DETERMINISTIC, twin
 
 import srround as sr
 
@@ -354,3 +354,31 @@ def test_binary32_divide_and_sqrt_beyond_the_narrow_bounds():
     assert_all_match("divide", rows * 4, names=NARROW, dtype=np.float32)
     roots = [(np.float32(v),) for v in (0.0, -0.0, -1.0, 2.0 ** -149, 2.0 ** 127, np.inf, 3.0)]
     assert_all_match("sqrt", roots * 4, names=NARROW, dtype=np.float32)
+
+
+@pytest.mark.parametrize("name", ["bfloat16", "binary16", "e4m3"])
+def test_binary32_divide_next_to_the_words_thresholds(name):
+    """Quotients of binary32 numbers as close as they come (about 2^-46) to the SR
+    threshold that each element's own random word sets: the best rational
+    approximations x / y, y < 2^23, of the threshold (continued fractions), for the
+    grid point that brings them closest (often within 2^-52). There the
+    narrow divide's binary32 first guess and correction (within 2^-46) cannot decide
+    without its margin."""
+    from fractions import Fraction
+    n = 256
+    words = twin(context(name, "stochastic", None)).random_words(n)
+    p = {"bfloat16": 8, "binary16": 11, "e4m3": 4}[name]
+    used = 53 - p                        # random bits that matter: binary64's d
+    rows = []
+    for w in words:
+        top = int(w) >> (64 - used)       # carry iff the fraction reaches top + 1
+        best = None
+        for g in range(0, 2 ** (p - 1), max(1, 2 ** (p - 1) // 64)):
+            threshold = 1 + Fraction(g, 2 ** (p - 1)) + Fraction(top + 1, 2 ** (used + p - 1))
+            q = threshold.limit_denominator(2 ** 23 - 1)
+            if best is None or abs(q - threshold) < best[0]:
+                best = (abs(q - threshold), q)
+        rows.append((np.float32(best[1].numerator), np.float32(best[1].denominator)))
+    assert all(float(x) == int(float(x)) for x, _ in rows)
+    assert_all_match("divide", rows, names=[name], variants=[("stochastic", None)],
+                     dtype=np.float32)
