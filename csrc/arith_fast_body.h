@@ -20,7 +20,7 @@
  */
 #define SR_F64(x) SR_PASTE3(x, _f64, SR_ISA_TAG)
 #ifndef SR_NARROW_MARGIN
-#define SR_NARROW_MARGIN 256   /* above the narrow paths' 2^6 units of error (pass 1) */
+#define SR_NARROW_MARGIN 256   /* above the narrow path's 2^6 units of error (pass 1) */
 #endif
 
 #ifndef SR_SELECT_BITS_DEFINED
@@ -112,29 +112,16 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
         zero = (uint64_t)(r == 0);    /* sqrt(+-0) */                                      \
         out_of_range = !single && !(x >= tiny) && x != 0;                                  \
     }
-    /* binary32 data rounded to at most 24 bits (narrow): the quotient and square root
-       from binary32 division and square root (several times the throughput of
-       binary64's) and one correction step, r within 2^-46 of the exact result, about
-       2^6 binary64 ulps: pass 2 then decides with a margin of SR_NARROW_MARGIN units
-       (see there). The remainders are exact: x - q0 y and x - s0^2 fit in 53 bits for
-       binary32 x, y, q0, s0 close to the result. */
-    /* flag ? A : B for doubles, in bits: a ?: on a quotient's result keeps a branch
-       (division may trap), which stops vectorization */
+    /* binary32 data rounded to at most 24 bits (narrow): the square root from binary32's
+       (several times the throughput of binary64's) and one correction step with the
+       exact remainder x - s0^2 (it fits in 53 bits for binary32 x and s0 close to
+       sqrt(x)): r lies within 2^-47 sqrt(x) of it, about 2^6 binary64 ulps, so pass 2
+       decides with a margin of SR_NARROW_MARGIN units (see there). (A binary32
+       reciprocal and correction for divide measured no faster than binary64 division
+       on the machine of docs/performance.md: divide keeps the binary64 pass.) */
+    /* flag ? A : B for doubles, in bits: a ?: on a result computed from a division
+       keeps a branch (division may trap), which stops vectorization */
 #define SR_SELECT(FLAG, A, B) sr_select_bits_(FLAG, A, B)
-#define SR_COMPUTE_QUOTIENT_NARROW                                                          \
-    {                                                                                      \
-        float rcp = 1.0f / (float)yt;   /* (1 + e) / y, |e| <= 2^-24 */                     \
-        double q0 = (float)xt * rcp;    /* within 2^-22.9 of x / y */                      \
-        double rd = rcp;                                                                   \
-        double rem = fma(-q0, y, x);    /* x - q0 y, exactly */                            \
-        flag = rem != 0;                                                                   \
-        r = SR_SELECT(flag, q0 + rem * rd, q0);   /* q0 keeps the sign of a zero */        \
-        zero = (uint64_t)((r == 0) & (x == 0) & (flag == 0));                              \
-        /* the bounds hold for normal rcp and q0 (or x == 0) */                            \
-        out_of_range = (uint64_t)!((fabs(rd) >= 0x1p-126) & (fabs(rd) <= 0x1.fffffep127)) | \
-                       ((uint64_t)!((fabs(q0) >= 0x1p-126) & (fabs(q0) <= 0x1.fffffep127)) & \
-                        (uint64_t)(x != 0));                                               \
-    }
 #define SR_COMPUTE_ROOT_NARROW                                                              \
     {                                                                                      \
         float s32 = sqrtf((float)xt);   /* within 2^-24 of sqrt(x) */                      \
@@ -191,14 +178,11 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
     /* the caller points unused operands at the first one, with its stride */
     uint64_t margin = 0;   /* pass 2's, in units of r's last bit */
     const int narrow = single && c->shift >= 29;
-    if (narrow && op == SR_OP_DIVIDE) {
-        margin = SR_NARROW_MARGIN;
-        SR_PASS1_ANY(SR_COMPUTE_QUOTIENT_NARROW)
-    } else if (narrow && op == SR_OP_SQRT) {
+    if (narrow && op == SR_OP_SQRT) {
         margin = SR_NARROW_MARGIN;
         SR_PASS1_ANY(SR_COMPUTE_ROOT_NARROW)
     }
-    if (bad) {   /* operands outside the narrow paths' bounds: the binary64 one */
+    if (bad) {   /* operands outside the narrow path's bounds: the binary64 one */
         bad = 0;
         margin = 0;
     }
@@ -216,7 +200,6 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
 #undef SR_COMPUTE_QUOTIENT
 #undef SR_COMPUTE_ROOT
 #undef SR_COMPUTE_FMA
-#undef SR_COMPUTE_QUOTIENT_NARROW
 #undef SR_COMPUTE_ROOT_NARROW
 #undef SR_SELECT
 #undef SR_ZERO_SUM_SIGN

@@ -298,15 +298,15 @@ def test_divide_binary64_near_sr_thresholds(r):
 
 # ------------------------------------------------------------------ binary32 narrow paths
 
-NARROW = ["binary32", "bfloat16", "binary16", "e4m3"]   # p <= 24: the narrow paths apply
+NARROW = ["binary32", "bfloat16", "binary16", "e4m3"]   # p <= 24: the narrow sqrt applies
 
 
 def narrow_quotient_rows(n, seed):
     """binary32 x, y whose quotient x / y is exactly Q 2^s for an integer Q of p + k
     bits (p = 4 .. 11, k = 0 .. 3): a value of the format, a midpoint, or a k-bit SR
     threshold, with y odd (so 1/y, and with it the binary32 first guess, is inexact);
-    and the same x one binary32 ulp away. The narrow divide (binary32 quotient plus a
-    correction, decided with a margin) must hand these to the exact path."""
+    and the same x one binary32 ulp away: where a first guess of the quotient (binary64's,
+    or a binary32 one plus a correction) cannot decide alone."""
     rng = np.random.default_rng(seed)
     rows = []
     for _ in range(n):
@@ -332,7 +332,7 @@ def test_binary32_divide_on_thresholds(seed):
 
 def test_binary32_sqrt_on_values_and_near_them():
     """Square roots that are exact (Q^2, Q of up to 12 bits) and those next to them:
-    the narrow sqrt's remainder test and margin."""
+    the narrow sqrt's remainder test and margin (arith_fast_body.h)."""
     rng = np.random.default_rng(5)
     Q = rng.integers(2 ** 3, 2 ** 12, 120).astype(np.float64)
     sq = (Q * Q * 4.0 ** rng.integers(-10, 10, Q.size)).astype(np.float32)
@@ -343,9 +343,8 @@ def test_binary32_sqrt_on_values_and_near_them():
 
 
 def test_binary32_divide_and_sqrt_beyond_the_narrow_bounds():
-    """Operands whose binary32 reciprocal or first quotient is not a normal binary32
-    number (huge or subnormal divisors, quotients beyond binary32's range) go through
-    the binary64 pass: same results as the exact model."""
+    """Extreme binary32 operands (huge or subnormal divisors and radicands, quotients
+    beyond binary32's range, zeros, infinities, NaN): same results as the exact model."""
     big, tiny = np.float32(2.0 ** 127), np.float32(2.0 ** -140)
     rows = [(np.float32(1.5), big), (np.float32(3.0), tiny), (big, np.float32(0.25)),
             (tiny, np.float32(3.0)), (np.float32(0.0), np.float32(3.0)),
@@ -361,9 +360,9 @@ def test_binary32_divide_next_to_the_words_thresholds(name):
     """Quotients of binary32 numbers as close as they come (about 2^-46) to the SR
     threshold that each element's own random word sets: the best rational
     approximations x / y, y < 2^23, of the threshold (continued fractions), for the
-    grid point that brings them closest (often within 2^-52). There the
-    narrow divide's binary32 first guess and correction (within 2^-46) cannot decide
-    without its margin."""
+    grid point that brings them closest (often within 2^-52). A first guess within
+    2^-46 (a binary32 quotient and one correction step) cannot decide these without a
+    margin: with a margin of one unit, such a path failed here."""
     from fractions import Fraction
     n = 256
     words = twin(context(name, "stochastic", None)).random_words(n)
