@@ -682,12 +682,12 @@ static inline double chain_step(const chain *ch, sr_op op, double a, double b,
 /* ---- sum chains in two passes ---------------------------------------------------
  * Under a mode whose increment depends only on the word (sr_increment_is_fixed: the
  * stochastic modes, toward zero, nearest away), a sum step is r = RN64(a + b), then
- * the word's increment (computed ahead for the whole chunk) and the cleared
+ * the word's increment (computed from the word alone, off the chain) and the cleared
  * discarded bits, all in r's SSE register: the chain of dependent steps is one add
  * and two integer operations (the floor that bench/latency_floor.c times). The test
  * that this gives the rounding of the exact a + b (r in [2^emin, max], and a + b
- * exact (TwoSum) or sr_normal_decided, the test of chain_step) does not depend on the
- * step's result, so a chunk runs its steps first, keeping their operands, then checks
+ * exact (TwoSum) or sr_normal_decided, the test of chain_step: sr_chain_step_fine in
+ * arith_fast_body.h) does not depend on the step's result, so a chunk runs its steps first, keeping their operands, then checks
  * them all at once, vectorized. The first step that fails is redone with the exact
  * path, and the chunk's rest with checked steps. A zero sum is exact, with IEEE
  * 754's sign (no mode here rounds down), and the increment (at most the mask) leaves
@@ -715,21 +715,6 @@ static inline lane lane_of(double x) { return x; }
 static inline double lane_value(lane v) { return v; }
 #endif
 
-/* Whether rounding r = fl(a + b) (fl(a - b) with NEGATE) with the increment x gives
-   the rounding of the exact sum (see above); branch-free, so that it vectorizes */
-static SR_ALWAYS_INLINE uint64_t chain2_fine(const chain *ch, uint64_t span, double a, double b,
-                                             int negate, uint64_t x)
-{
-    double r = negate ? a - b : a + b;
-    double bn = negate ? -b : b;
-    double bb = r - a;
-    double err = (a - (r - bb)) + (bn - bb);
-    uint64_t u = dbits(r), rem = u & ch->k.mask;
-    uint64_t in_range = (u & 0x7fffffffffffffffu) - ch->lo < span;
-    uint64_t decided = (uint64_t)(rem != 0) & (uint64_t)((rem + x - ch->k.mask) > 1);
-    return (in_range & ((uint64_t)(err == 0) | decided)) | (uint64_t)(r == 0);
-}
-
 /* The step without its check: the chain's own work, in the register */
 static SR_ALWAYS_INLINE lane chain2_round(const chain *ch, lane va, lane vb, int negate,
                                           uint64_t x)
@@ -749,8 +734,9 @@ static SR_ALWAYS_INLINE lane chain2_sum(const chain *ch, uint64_t span, lane va,
 {
     lane y = chain2_round(ch, va, vb, negate, x);
     double a = lane_value(va), b = lane_value(vb);
-    if (SR_LIKELY(chain2_fine(ch, span, a, b, negate, x))) return y;
-    return lane_of(chain_step_exact(ch, SR_OP_ADD, a, negate ? -b : b, mode, rnd));
+    double bn = negate ? -b : b;   /* a - b rounds as a + (-b) */
+    if (SR_LIKELY(sr_chain_step_fine_f64(a, bn, x, ch->k.mask, ch->lo, span))) return y;
+    return lane_of(chain_step_exact(ch, SR_OP_ADD, a, bn, mode, rnd));
 }
 
 /* The chunk's m inputs (binary32 or binary64) as doubles */

@@ -254,11 +254,29 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
     return any ? 2 : 1;
 }
 
-/* The checks of arith.c's two-pass sum chains (chain2_fine there, which says why):
-   step i, r = RN64(a[i] + b[i]) or RN64(a[i] - b[i]) rounded with the increment
-   inc[i], gives the rounding of the exact result when r lies in [2^emin, max] and the
-   sum is exact (TwoSum) or sr_normal_decided, or r is zero. Returns the first step
-   that fails, or n. Only the binary64 instantiation is used. */
+/* The check of one step of arith.c's two-pass sum chains ("sum chains in two
+   passes" there says why): r = RN64(a + b) (the caller passes -b for a - b, which
+   rounds alike), rounded with the increment x, gives the rounding of the exact sum
+   when r lies in [2^emin, max] (pattern lo, span) and the sum is exact (TwoSum) or
+   sr_normal_decided says its error cannot matter, or r is zero. Branch-free, so that
+   loops of it vectorize. */
+static inline uint64_t SR_FN(sr_chain_step_fine)(double a, double b, uint64_t x, uint64_t mask,
+                                                 uint64_t lo, uint64_t span)
+{
+    double r = a + b;
+    double bb = r - a;
+    double err = (a - (r - bb)) + (b - bb);
+    uint64_t u;
+    memcpy(&u, &r, sizeof u);
+    uint64_t rem = u & mask;
+    uint64_t in_range = (uint64_t)(((u & 0x7fffffffffffffffu) - lo) < span);
+    uint64_t decided = (uint64_t)(rem != 0) & (uint64_t)((rem + x - mask) > 1);
+    return (in_range & ((uint64_t)(err == 0) | decided)) | (uint64_t)(r == 0);
+}
+
+/* The checks of n steps fl(a[i] + b[i]), or fl(a[i] - b[i]) with negate, rounded with
+   the increments inc[i] (the kernel table's chain_check): the first step that fails
+   them, or n. Only the binary64 instantiation is used. */
 static inline sr_intp SR_FN(sr_chain_check)(const double *a, const double *b,
                                             const uint64_t *inc, sr_intp n, int negate,
                                             const sr_type_consts *c)
@@ -269,16 +287,8 @@ static inline sr_intp SR_FN(sr_chain_check)(const double *a, const double *b,
     if (n > SR_CHUNK) n = SR_CHUNK;   /* (never: the callers' chunks) */
 #define SR_CHECK_LOOP(NEGATE)                                                              \
     for (sr_intp i = 0; i < n; i++) {                                                      \
-        double bn = NEGATE ? -b[i] : b[i];                                                 \
-        double r = a[i] + bn;     /* a - b is a + (-b), rounded alike */                   \
-        double bb = r - a[i];                                                              \
-        double err = (a[i] - (r - bb)) + (bn - bb);                                        \
-        uint64_t u;                                                                        \
-        memcpy(&u, &r, sizeof u);                                                          \
-        uint64_t rem = u & mask;                                                           \
-        uint64_t in_range = (uint64_t)(((u & 0x7fffffffffffffffu) - lo) < span);          \
-        uint64_t decided = (uint64_t)(rem != 0) & (uint64_t)((rem + inc[i] - mask) > 1);   \
-        fine[i] = (in_range & ((uint64_t)(err == 0) | decided)) | (uint64_t)(r == 0);      \
+        fine[i] = SR_FN(sr_chain_step_fine)(a[i], NEGATE ? -b[i] : b[i], inc[i], mask, lo, \
+                                            span);                                         \
         all &= fine[i];                                                                    \
     }
     if (negate) SR_CHECK_LOOP(1) else SR_CHECK_LOOP(0)
