@@ -157,6 +157,96 @@ static uint64_t SR_FN(mm_sums)(SR_T *c, const double *p, uint64_t *open, sr_intp
 
 #undef SR_MM_WORD
 
+#ifdef SR_MM_FLOAT_LANES
+/*
+ * The binary32 fast path (binary32 data, both formats carried by binary32 with at
+ * least one bit to discard, one mode): a product and the sum it feeds in one pass of
+ * 32-bit lanes, twice as many per vector as the binary64 passes above. A product
+ * r = RN32(a b) of small-precision values is exact (the fma error says if not); a
+ * sum's error comes from TwoSum; then the same increment rule in binary32 patterns,
+ * with sr_normal_decided deciding inexact results (round_body.h). An exact binary32
+ * pattern rounds with the same carry whichever width rounds it (its discarded bits
+ * are those of the binary64 pattern, shifted), so the results are the binary64
+ * passes' bits. Products under 2^-96 (their fma error could underflow), results
+ * outside the normal range (zeros apart), NaN, inf, undecided lanes: the whole chunk
+ * takes the passes above instead.
+ */
+#define SR_F32(x) SR_PASTE3(x, _f32, SR_ISA_TAG)
+#define SR_ABS32 0x7fffffffu
+#define SR_MM_MIN_PRODUCT32 0x0f800000u   /* 2^-96 */
+
+typedef struct {
+    SR_F32(sr_normal_consts) k;
+    uint32_t lo, span;   /* the fast range: magnitudes [lo, lo + span) */
+} SR_FN(mm_rounding32);
+
+/* Fills *q for ctx; 0 if the format needs the binary64 passes. */
+static int SR_FN(mm_setup32)(const sr_context *ctx, uint32_t min_lo, SR_FN(mm_rounding32) *q)
+{
+    const sr_type_consts *c = &ctx->fmt.f32;
+    if (!c->usable || c->shift < 1) return 0;
+    q->k = SR_F32(sr_normal_setup)(c, ctx->rounding, ctx->bits);
+    q->lo = (uint32_t)c->normal_bits > min_lo ? (uint32_t)c->normal_bits : min_lo;
+    q->span = (uint32_t)c->max_bits + 1 - q->lo;
+    return 1;
+}
+
+/* mm_round in binary32 patterns */
+static SR_ALWAYS_INLINE uint32_t SR_FN(mm_round32)(uint32_t u, uint32_t inexact, uint32_t zero,
+                                                   const SR_F32(sr_normal_consts) *k,
+                                                   uint32_t lo, uint32_t span,
+                                                   sr_rounding mode, uint64_t w, uint32_t *flag)
+{
+    uint32_t special = (uint32_t)(((u & SR_ABS32) - lo) >= span) & ~zero;
+    uint32_t x = SR_F32(sr_normal_increment)(u, k, mode, w);
+    uint32_t rem = u & k->mask;
+    uint32_t undecided = (uint32_t)(rem == 0) | (uint32_t)(rem + x - k->mask <= 1);
+    *flag = special | (inexact & undecided);
+    return (u + x) & ~k->mask;
+}
+
+/* cnew[j] = fl_acc(c[j] +- fl_ctx(a b[j])) for j < len (flip: the sign bit, for
+   subtraction). Returns whether any element needs the exact path: then cnew is
+   meaningless and the chunk goes through the binary64 passes. */
+static uint32_t SR_FN(mm_fused32)(float a, const float *b, const float *c, float *cnew,
+                                  sr_intp len, uint32_t flip,
+                                  const SR_FN(mm_rounding32) *qp0,
+                                  const SR_FN(mm_rounding32) *qs0, sr_rounding mode,
+                                  const uint64_t *wp, const uint64_t *ws)
+{
+    const SR_FN(mm_rounding32) qp = *qp0, qs = *qs0;   /* local: unaliased */
+    uint32_t any = 0;
+#define SR_MM_FUSED(MODE)                                                                  \
+    for (sr_intp j = 0; j < len; j++) {                                                    \
+        float bj = b[j], r = a * bj, s = c[j], y, t;                                       \
+        uint32_t u, yb, sb, f1, f2;                                                        \
+        uint32_t inexact = (uint32_t)(fmaf(a, bj, -r) != 0);                               \
+        uint32_t zero = (uint32_t)((r == 0) & ((a == 0) | (bj == 0)));                     \
+        memcpy(&u, &r, sizeof u);                                                          \
+        yb = SR_FN(mm_round32)(u, inexact, zero, &qp.k, qp.lo, qp.span, MODE,              \
+                               (MODE) >= SR_STOCHASTIC ? wp[j] : 0, &f1) ^ flip;           \
+        memcpy(&y, &yb, sizeof y);                                                         \
+        t = s + y;                                                                         \
+        float bb = t - s;                                                                  \
+        inexact = (uint32_t)(((s - (t - bb)) + (y - bb)) != 0);                            \
+        zero = (uint32_t)(t == 0);                                                         \
+        memcpy(&sb, &s, sizeof sb);                                                        \
+        /* an exact zero sum: -0 when rounding down unless both are +0 (mm_sum) */         \
+        if ((MODE) == SR_DOWN) t = zero & (uint32_t)((sb | yb) != 0) ? -0.0f : t;          \
+        memcpy(&u, &t, sizeof u);                                                          \
+        u = SR_FN(mm_round32)(u, inexact, zero, &qs.k, qs.lo, qs.span, MODE,               \
+                              (MODE) >= SR_STOCHASTIC ? ws[j] : 0, &f2);                   \
+        any |= f1 | f2;                                                                    \
+        memcpy(&cnew[j], &u, sizeof u);                                                    \
+    }
+    SR_DISPATCH_MODE(mode, SR_MM_FUSED)
+#undef SR_MM_FUSED
+    return any;
+}
+#undef SR_ABS32
+#endif
+
+
 /* n words of stream r into w (only for a stochastic context), with the block
    generator of the context's kernel path k (every path gives the same words). */
 static void SR_FN(mm_fill)(const sr_kernels *k, sr_rng *r, int stochastic, uint64_t *w,
@@ -181,6 +271,13 @@ static int SR_FN(mm_run)(sr_context *pc, sr_context *ac, const sr_matmul_args *g
     const int prs = 64 - pc->bits, ars = 64 - ac->bits;
     const uint64_t flip = g->subtract ? (uint64_t)1 << 63 : 0;
     const sr_op sum_op = g->subtract ? SR_OP_SUBTRACT : SR_OP_ADD;
+#ifdef SR_MM_FLOAT_LANES
+    SR_FN(mm_rounding32) qp32, qs32;
+    const int lanes32 = pc->rounding == ac->rounding
+                        && SR_FN(mm_setup32)(pc, SR_MM_MIN_PRODUCT32, &qp32)
+                        && SR_FN(mm_setup32)(ac, 0, &qs32);
+    float cnew[SR_CHUNK];
+#endif
     /* The words of several rows and steps ("units", in the order they are used) at
        once, up to 2 SR_MATMUL_WIDE words: with one stream, unit u's n product words
        then its n sum words; with two, the units' product words, then their sum words.
@@ -249,6 +346,13 @@ static int SR_FN(mm_run)(sr_context *pc, sr_context *ac, const sr_matmul_args *g
                             b = bcopy;
                         }
                         SR_T *c = crow + j0;
+#ifdef SR_MM_FLOAT_LANES
+                        if (lanes32 && !SR_FN(mm_fused32)(at, b, c, cnew, len, (uint32_t)(flip >> 32),
+                                                          &qp32, &qs32, pc->rounding, wp, ws)) {
+                            memcpy(c, cnew, (size_t)len * sizeof *c);
+                            continue;
+                        }
+#endif
                         if (SR_FN(mm_products)(a, b, prod, open, len, &qp, pc->rounding, wp))
                             for (sr_intp j = 0; j < len; j++)
                                 if (open[j])
@@ -271,3 +375,7 @@ static int SR_FN(mm_run)(sr_context *pc, sr_context *ac, const sr_matmul_args *g
 }
 #undef SR_ABS_BITS
 #undef SR_F64
+#ifdef SR_MM_FLOAT_LANES
+#undef SR_F32
+#undef SR_MM_MIN_PRODUCT32
+#endif
