@@ -205,10 +205,11 @@ static SR_ALWAYS_INLINE uint32_t SR_FN(mm_round32)(uint32_t u, uint32_t inexact,
     return (u + x) & ~k->mask;
 }
 
-/* cnew[j] = fl_acc(c[j] +- fl_ctx(a b[j])) for j < len (flip: the sign bit, for
-   subtraction). Returns whether any element needs the exact path: then cnew is
-   meaningless and the chunk goes through the binary64 passes. */
-static uint32_t SR_FN(mm_fused32)(float a, const float *b, const float *c, float *cnew,
+/* c[j] = fl_acc(c[j] +- fl_ctx(a b[j])) for j < len (flip: the sign bit, for
+   subtraction), the former c[j] kept in old[j]. Returns whether any element needs
+   the exact path: then the new c[j] are meaningless, and the caller puts old back
+   and runs the binary64 passes. */
+static uint32_t SR_FN(mm_fused32)(float a, const float *b, float *c, float *old,
                                   sr_intp len, uint32_t flip,
                                   const SR_FN(mm_rounding32) *qp0,
                                   const SR_FN(mm_rounding32) *qs0, sr_rounding mode,
@@ -237,7 +238,8 @@ static uint32_t SR_FN(mm_fused32)(float a, const float *b, const float *c, float
         u = SR_FN(mm_round32)(u, inexact, zero, &qs.k, qs.lo, qs.span, MODE,               \
                               (MODE) >= SR_STOCHASTIC ? ws[j] : 0, &f2);                   \
         any |= f1 | f2;                                                                    \
-        memcpy(&cnew[j], &u, sizeof u);                                                    \
+        old[j] = s;                                                                        \
+        memcpy(&c[j], &u, sizeof u);                                                       \
     }
     SR_DISPATCH_MODE(mode, SR_MM_FUSED)
 #undef SR_MM_FUSED
@@ -276,13 +278,13 @@ static int SR_FN(mm_run)(sr_context *pc, sr_context *ac, const sr_matmul_args *g
     const int lanes32 = pc->rounding == ac->rounding
                         && SR_FN(mm_setup32)(pc, SR_MM_MIN_PRODUCT32, &qp32)
                         && SR_FN(mm_setup32)(ac, 0, &qs32);
-    float cnew[SR_CHUNK];
+    float cold[SR_CHUNK];
 #endif
     /* The words of several rows and steps ("units", in the order they are used) at
-       once, up to 2 SR_MATMUL_WIDE words: with one stream, unit u's n product words
+       once, up to 2 SR_MATMUL_FILL words: with one stream, unit u's n product words
        then its n sum words; with two, the units' product words, then their sum words.
        Wide rows take a chunk's two halves at a time. */
-    const sr_intp per_fill = wide ? 1 : (SR_MATMUL_WIDE / n > 0 ? SR_MATMUL_WIDE / n : 1);
+    const sr_intp per_fill = wide ? 1 : (SR_MATMUL_FILL / n > 0 ? SR_MATMUL_FILL / n : 1);
     sr_intp units_left = g->batches * m * kk, unit = 0, filled = 0;
     sr_intp nw = wide ? 2 * SR_CHUNK : 2 * n * per_fill;
     uint64_t *words = calloc((size_t)(nw > 0 ? nw : 1), sizeof *words);
@@ -347,10 +349,11 @@ static int SR_FN(mm_run)(sr_context *pc, sr_context *ac, const sr_matmul_args *g
                         }
                         SR_T *c = crow + j0;
 #ifdef SR_MM_FLOAT_LANES
-                        if (lanes32 && !SR_FN(mm_fused32)(at, b, c, cnew, len, (uint32_t)(flip >> 32),
-                                                          &qp32, &qs32, pc->rounding, wp, ws)) {
-                            memcpy(c, cnew, (size_t)len * sizeof *c);
-                            continue;
+                        if (lanes32) {
+                            if (!SR_FN(mm_fused32)(at, b, c, cold, len, (uint32_t)(flip >> 32),
+                                                   &qp32, &qs32, pc->rounding, wp, ws))
+                                continue;
+                            memcpy(c, cold, (size_t)len * sizeof *c);
                         }
 #endif
                         if (SR_FN(mm_products)(a, b, prod, open, len, &qp, pc->rounding, wp))
