@@ -10,7 +10,9 @@
  *   sums      c_ij = fl_acc(c_ij +- p_j)     (TwoSum gives the error of r)
  * Each pass flags the elements it cannot decide (out of the format's normal range
  * and not an exact zero, or an error that could tip a boundary), which then take
- * the exact path (sr_exact_op) with the same random word.
+ * the exact path (sr_exact_op) with the same random word. Binary32 data whose two
+ * formats binary32 carries (one mode) first try one fused pass in binary32 lanes
+ * (mm_fused32 below); a chunk it cannot decide entirely takes the two passes.
  */
 #define SR_F64(x) SR_PASTE3(x, _f64, SR_ISA_TAG)
 #define SR_ABS_BITS 0x7fffffffffffffffu
@@ -245,6 +247,34 @@ static uint32_t SR_FN(mm_fused32)(float a, const float *b, float *c, float *old,
 #undef SR_MM_FUSED
     return any;
 }
+
+/* mm_products in binary32 lanes (for sums that need the binary64 pass): the same
+   values wherever neither flags the element, and the flagged ones take the exact
+   path alike. */
+static uint64_t SR_FN(mm_products32)(float a, const float *b, double *p, uint64_t *open,
+                                     sr_intp len, const SR_FN(mm_rounding32) *q0,
+                                     sr_rounding mode, const uint64_t *w)
+{
+    const SR_FN(mm_rounding32) q = *q0;
+    uint32_t any = 0;
+#define SR_MM_PRODUCTS32(MODE)                                                             \
+    for (sr_intp j = 0; j < len; j++) {                                                    \
+        float bj = b[j], r = a * bj;                                                       \
+        uint32_t u, flag;                                                                  \
+        uint32_t inexact = (uint32_t)(fmaf(a, bj, -r) != 0);                               \
+        uint32_t zero = (uint32_t)((r == 0) & ((a == 0) | (bj == 0)));                     \
+        memcpy(&u, &r, sizeof u);                                                          \
+        u = SR_FN(mm_round32)(u, inexact, zero, &q.k, q.lo, q.span, MODE,                  \
+                              (MODE) >= SR_STOCHASTIC ? w[j] : 0, &flag);                  \
+        memcpy(&r, &u, sizeof r);                                                          \
+        open[j] = flag;                                                                    \
+        any |= flag;                                                                       \
+        p[j] = r;                                                                          \
+    }
+    SR_DISPATCH_MODE(mode, SR_MM_PRODUCTS32)
+#undef SR_MM_PRODUCTS32
+    return any;
+}
 #undef SR_ABS32
 #endif
 
@@ -275,8 +305,8 @@ static int SR_FN(mm_run)(sr_context *pc, sr_context *ac, const sr_matmul_args *g
     const sr_op sum_op = g->subtract ? SR_OP_SUBTRACT : SR_OP_ADD;
 #ifdef SR_MM_FLOAT_LANES
     SR_FN(mm_rounding32) qp32, qs32;
-    const int lanes32 = pc->rounding == ac->rounding
-                        && SR_FN(mm_setup32)(pc, SR_MM_MIN_PRODUCT32, &qp32)
+    const int products32 = SR_FN(mm_setup32)(pc, SR_MM_MIN_PRODUCT32, &qp32);
+    const int lanes32 = products32 && pc->rounding == ac->rounding
                         && SR_FN(mm_setup32)(ac, 0, &qs32);
     float cold[SR_CHUNK];
 #endif
@@ -356,7 +386,15 @@ static int SR_FN(mm_run)(sr_context *pc, sr_context *ac, const sr_matmul_args *g
                             memcpy(c, cold, (size_t)len * sizeof *c);
                         }
 #endif
-                        if (SR_FN(mm_products)(a, b, prod, open, len, &qp, pc->rounding, wp))
+#ifdef SR_MM_FLOAT_LANES
+                        uint64_t any_open = products32
+                            ? SR_FN(mm_products32)(at, b, prod, open, len, &qp32, pc->rounding, wp)
+                            : SR_FN(mm_products)(a, b, prod, open, len, &qp, pc->rounding, wp);
+#else
+                        uint64_t any_open = SR_FN(mm_products)(a, b, prod, open, len, &qp,
+                                                               pc->rounding, wp);
+#endif
+                        if (any_open)
                             for (sr_intp j = 0; j < len; j++)
                                 if (open[j])
                                     prod[j] = sr_exact_op(SR_OP_MULTIPLY, a, (double)b[j],
