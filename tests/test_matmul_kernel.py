@@ -240,3 +240,20 @@ def test_fast_path_strides_and_batches_on_every_kernel_path(path):
             ctx = sr.Context(sr.bfloat16, mode, rng=6)._set_isa(path)
             check(A3, B3, ctx, stack=(A3, np.ascontiguousarray(B3)))
             check(A3[0].T.copy().T, B3[1], ctx, sr.Context(sr.e4m3, mode, rng=7)._set_isa(path))
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid:RuntimeWarning")
+def test_fast_path_small_and_odd_formats():
+    """The binary32 lanes for p = 1 (odd follows the exponent), no subnormals, NaN
+    on overflow, saturating fp4/fp6: data of the format (fast chunks) and lopsided."""
+    fmts = list(formats("p1_e5", "p5_e3_em20_nosub", "p7_e10_nan").values())
+    for fmt in fmts + [sr.e5m2, sr.e3m2, sr.e2m1]:
+        rng = np.random.default_rng(12)
+        data = [(values(rng, (6, 5), np.float32, fmt, zeros=0.2),
+                 values(rng, (5, 40), np.float32, fmt, zeros=0.2) / 4),
+                lopsided(rng, 13, 9, 40, fmt)]
+        with np.errstate(all="ignore"):
+            for A, B in data:
+                for mode in sr.ROUNDINGS:
+                    check(A, B, sr.Context(fmt, mode, rng=3))
+                    check(A, B, sr.Context(fmt, mode, rng=3), sr.Context(fmt, mode, rng=4))
