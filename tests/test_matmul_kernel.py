@@ -257,3 +257,21 @@ def test_fast_path_small_and_odd_formats():
                 for mode in sr.ROUNDINGS:
                     check(A, B, sr.Context(fmt, mode, rng=3))
                     check(A, B, sr.Context(fmt, mode, rng=3), sr.Context(fmt, mode, rng=4))
+
+
+@pytest.mark.parametrize("stream", ["sequential", "counter"])
+def test_fast_path_wide_rows_and_both_streams(stream):
+    """float32 rows wider than a draw (4100: words a chunk at a time) and lopsided
+    data, on both kinds of stream, one context and two."""
+    rng = np.random.default_rng(13)
+    A, B = values(rng, (5, 3), np.float32, sr.binary16), values(rng, (3, 4100), np.float32, sr.binary16)
+    for shared in (True, False):
+        ctx = sr.Context(sr.bfloat16, "stochastic", rng=3, stream=stream)
+        acc = None if shared else sr.Context(sr.binary16, "stochastic", rng=4, stream=stream)
+        ctx.random_words(1, np.uint32)
+        check(A, B, ctx, acc)
+    A, B = lopsided(rng, 13, 9, 600, sr.bfloat16)
+    with np.errstate(all="ignore"):
+        check(A, B, sr.Context(sr.bfloat16, "stochastic", rng=5, stream=stream))
+        check(A, B, sr.Context(sr.bfloat16, "stochastic", rng=6, stream=stream),
+              sr.Context(sr.e4m3, "stochastic", rng=7, stream=stream))
