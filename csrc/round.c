@@ -75,31 +75,30 @@ static size_t buffered_draws(const sr_rng *r, size_t word_bytes)
         return kernels->round_##T(in, is, out, os, m, &ctx->fmt.T, ctx->rounding, rshift, \
                                   rnd);                                                    \
     }                                                                                      \
-    static unsigned round_counter_##T(sr_context *ctx, sr_rng *src,                       \
-                                      const sr_kernels *kernels, const char *in, char *out, \
-                                      sr_intp m, int rshift)                                \
-    {   /* m <= SR_CHUNK contiguous values, drawing from the counter stream src */          \
-        enum { HALVES = sizeof(WORD) / 4, STEP = 256 / sizeof(SRT) };                    \
-        unsigned raised = 0;                                                               \
+    static sr_intp round_counter_##T(sr_context *ctx, sr_rng *src,                        \
+                                     const sr_kernels *kernels, const char *in, char *out,  \
+                                     sr_intp n, int rshift, unsigned *raised)               \
+    {   /* rounds some of the n contiguous values from the counter stream src (at least   \
+           one), and returns how many */                                                   \
+        enum { HALVES = sizeof(WORD) / 4 };                                                \
         uint64_t h = HALVES == 1 ? sr_rng_half_position(src) : 2 * src->next;             \
-        sr_intp lead = (sr_intp)((4 - h % 4) % 4 / HALVES);                                \
-        if (lead > m) lead = m;                                                            \
+        sr_intp lead = (sr_intp)((4 - h % 4) % 4 / HALVES);   /* to a block's start */     \
         if (lead > 0) {                                                                    \
-            raised |= round_drawn_##T(ctx, src, kernels, in, sizeof(SRT), out,            \
-                                      sizeof(SRT), lead, rshift);                          \
-            h = HALVES == 1 ? sr_rng_half_position(src) : 2 * src->next;                  \
+            lead = lead < n ? lead : n;                                                    \
+            *raised |= round_drawn_##T(ctx, src, kernels, in, sizeof(SRT), out,           \
+                                       sizeof(SRT), lead, rshift);                         \
+            return lead;                                                                   \
         }                                                                                  \
-        in += lead * sizeof(SRT); out += lead * sizeof(SRT); m -= lead;                   \
-        sr_intp mid = m / STEP * STEP;                                                     \
-        if (mid > 0 && kernels->round_counter_##T(in, out, mid, &ctx->fmt.T, ctx->rounding, \
-                                                  rshift, src, h, &raised)) {             \
-            sr_rng_set_half_position(src, h + (uint64_t)mid * HALVES);                     \
-            in += mid * sizeof(SRT); out += mid * sizeof(SRT); m -= mid;                  \
+        sr_intp done = kernels->round_counter_##T(in, out, n, &ctx->fmt.T, ctx->rounding, \
+                                                  rshift, src, h);                         \
+        if (done > 0) {                                                                    \
+            sr_rng_set_half_position(src, h + (uint64_t)done * HALVES);                    \
+            return done;                                                                   \
         }                                                                                  \
-        if (m > 0)                                                                         \
-            raised |= round_drawn_##T(ctx, src, kernels, in, sizeof(SRT), out, sizeof(SRT), \
-                                      m, rshift);                                          \
-        return raised;                                                                     \
+        done = n < SR_CHUNK ? n : SR_CHUNK;   /* the next chunk by the general path */      \
+        *raised |= round_drawn_##T(ctx, src, kernels, in, sizeof(SRT), out, sizeof(SRT),  \
+                                   done, rshift);                                          \
+        return done;                                                                       \
     }                                                                                      \
     static unsigned round_piece_##T(sr_context *ctx, sr_rng *rng, char **args,            \
                                     const sr_intp *steps, sr_intp n)                       \
@@ -140,7 +139,7 @@ static size_t buffered_draws(const sr_rng *r, size_t word_bytes)
                 raised |= kernels->round_##T(in, is, out, os, m, c, ctx->rounding, rshift, \
                                              NULL);                                        \
             } else if (inline_counter) {   /* src is private (above) */                    \
-                raised |= round_counter_##T(ctx, src, kernels, in, out, m, rshift);       \
+                m = round_counter_##T(ctx, src, kernels, in, out, n, rshift, &raised);     \
             } else if (!inline_rng) {                                                      \
                 if (!rng) sr_context_lock(ctx);                                            \
                 raised |= round_drawn_##T(ctx, src, kernels, in, is, out, os, m, rshift);  \

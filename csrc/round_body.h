@@ -405,9 +405,14 @@ static inline void SR_FN(sr_inline_patch)(char *out, int n_special, const short 
 /* The rounding loop over in[0 .. n) (n a multiple of STEP_BYTES / sizeof(SR_U)):
    GENERATE(wv) makes the next STEP_BYTES of words in the vectors wv[], which round
    the values under INCREMENT (a function of the word vector w). KEEP: also keep the
-   words, for the special values patched afterwards. */
-#define SR_WORDS_LOOP(STEP_BYTES, GENERATE, INCREMENT, KEEP)                                \
+   words, for the special values patched afterwards. STOP(i): leave the loop before
+   the step at value i (done = i), nothing of it drawn or written. */
+#define SR_WORDS_LOOP(STEP_BYTES, GENERATE, STOP, INCREMENT, KEEP)                          \
     for (sr_intp i = 0; i < n; i += (STEP_BYTES) / sizeof(SR_U)) {                          \
+        if (STOP(i)) {                                                                      \
+            done = i;                                                                       \
+            break;                                                                          \
+        }                                                                                   \
         SR_FN(sr_vec) wv[(STEP_BYTES) / SR_VEC_BYTES];                                      \
         GENERATE(wv);                                                                       \
         for (int h = 0; h < (STEP_BYTES) / SR_VEC_BYTES; h++) {                             \
@@ -420,27 +425,31 @@ static inline void SR_FN(sr_inline_patch)(char *out, int n_special, const short 
         }                                                                                   \
     }
 /* The two stochastic modes' increments (roundings.def) on vectors of words w; for
-   another mode the function returns 0 (the general path). */
-#define SR_WORDS_LOOPS(STEP_BYTES, GENERATE)                                                \
+   another mode the function returns 0 (the general path). done: the values rounded. */
+#define SR_WORDS_LOOPS(STEP_BYTES, GENERATE, STOP)                                          \
     SR_U clear = ~k.mask;                                                                   \
+    sr_intp done = n;                                                                       \
     if (mode == SR_STOCHASTIC) {                                                            \
         SR_U rnd_mask = k.rnd_mask;                                                         \
         int rnd_shift = k.rnd_shift, x_shift = k.x_shift;                                   \
         if (n_special) {                                                                    \
-            SR_WORDS_LOOP(STEP_BYTES, GENERATE, (~(w >> rnd_shift) & rnd_mask) << x_shift, 1) \
+            SR_WORDS_LOOP(STEP_BYTES, GENERATE, STOP,                                       \
+                          (~(w >> rnd_shift) & rnd_mask) << x_shift, 1)                     \
         } else {                                                                            \
-            SR_WORDS_LOOP(STEP_BYTES, GENERATE, (~(w >> rnd_shift) & rnd_mask) << x_shift, 0) \
+            SR_WORDS_LOOP(STEP_BYTES, GENERATE, STOP,                                       \
+                          (~(w >> rnd_shift) & rnd_mask) << x_shift, 0)                     \
         }                                                                                   \
     } else if (mode == SR_STOCHASTIC_EQUAL) {                                               \
         SR_U mask = k.mask;                                                                 \
         if (n_special) {                                                                    \
-            SR_WORDS_LOOP(STEP_BYTES, GENERATE, mask & ((SR_U)0 - (w >> (SR_W - 1))), 1)    \
+            SR_WORDS_LOOP(STEP_BYTES, GENERATE, STOP, mask & ((SR_U)0 - (w >> (SR_W - 1))), 1) \
         } else {                                                                            \
-            SR_WORDS_LOOP(STEP_BYTES, GENERATE, mask & ((SR_U)0 - (w >> (SR_W - 1))), 0)    \
+            SR_WORDS_LOOP(STEP_BYTES, GENERATE, STOP, mask & ((SR_U)0 - (w >> (SR_W - 1))), 0) \
         }                                                                                   \
     } else {                                                                                \
         return 0;                                                                           \
     }
+#define SR_NEVER_STOP(i) 0
 
 /* The sequential stream (see sr_round_inline_fn): one step of the 8 lanes yields 64
    bytes of words, 64 / SR_VEC_BYTES vectors. */
@@ -464,7 +473,8 @@ static inline int SR_FN(sr_round_inline)(const char *in, char *out, sr_intp n,
         SR_XOSHIRO_STEP(SR_FN(sr_lanes), o, s0[h], s1[h], s2[h], s3[h]);                    \
         memcpy(&(wv)[h], &o, sizeof o);                                                     \
     }
-    SR_WORDS_LOOPS(64, SR_XOSHIRO_WORDS)
+    SR_WORDS_LOOPS(64, SR_XOSHIRO_WORDS, SR_NEVER_STOP)
+    (void)done;
 #undef SR_XOSHIRO_WORDS
     SR_FN(sr_inline_patch)(out, n_special, special_at, special_bits, words, c, mode, rshift,
                            raised);
@@ -480,22 +490,24 @@ static inline int SR_FN(sr_round_inline)(const char *in, char *out, sr_intp n,
    kernels.c's block generator does), give 2 * SR_VEC_BYTES bytes of words: block j's
    four half-words in order, low half first, as sr_rng_fill / sr_rng_fill32 see them;
    two such sets per step, whose rounds interleave. The round keys are made once. The
-   blocks of a call share their counter's high half (else it returns 0) and the stream
-   id, so that part of the first two rounds is the same for all: made once too. */
-static inline int SR_FN(sr_round_counter)(const char *in, char *out, sr_intp n,
-                                          const sr_type_consts *c, sr_rounding mode,
-                                          int rshift, const sr_rng *r, uint64_t h,
-                                          unsigned *raised)
+   blocks of a call share their counter's high half (it stops where that changes) and
+   the stream id, so that part of the first two rounds is the same for all: made once
+   too. Each step checks its own values (no pass over the input before: the loads
+   overlap the arithmetic) and stops before one that needs the general routine. */
+static inline sr_intp SR_FN(sr_round_counter)(const char *in, char *out, sr_intp n,
+                                              const sr_type_consts *c, sr_rounding mode,
+                                              int rshift, const sr_rng *r, uint64_t h)
 {
     enum { V = SR_VEC_BYTES / 8, STEP = 4 * SR_VEC_BYTES / sizeof(SR_U) };
-    uint64_t b0 = h / 4, blocks = (uint64_t)n * sizeof(SR_U) / 16;
-    if (c->shift == 0 || n % STEP != 0 || n > SR_CHUNK || h % 4 != 0 ||
-        b0 >> 32 != (b0 + blocks - 1) >> 32)
-        return 0;
-    short special_at[SR_CHUNK];
-    SR_U special_bits[SR_CHUNK], words[SR_CHUNK];
-    int n_special = SR_FN(sr_inline_specials)(in, n, c, special_at, special_bits);
-    if (n_special < 0) return 0;
+    uint64_t b0 = h / 4, blocks_left = ((uint64_t)1 << 32) - (b0 & 0xFFFFFFFFu);
+    if (blocks_left < (uint64_t)n * sizeof(SR_U) / 16)
+        n = (sr_intp)(blocks_left * 16 / sizeof(SR_U));
+    n -= n % STEP;
+    if (c->shift == 0 || n <= 0 || h % 4 != 0) return 0;
+    const int n_special = 0;
+    SR_U *words = NULL;
+    const SR_U *x = (const SR_U *)(const void *)in;
+    SR_U lo = (SR_U)c->normal_bits;
     SR_FN(sr_normal_consts) k = SR_FN(sr_normal_setup)(c, mode, 64 - rshift);
     typedef SR_FN(sr_lanes) lanes;
     const uint64_t low = 0xFFFFFFFFu;
@@ -543,12 +555,14 @@ static inline int SR_FN(sr_round_counter)(const char *in, char *out, sr_intp n,
         zipped[2] = SR_ZIP_LOW(b0_, b1); zipped[3] = SR_ZIP_HIGH(b0_, b1);                  \
         memcpy((wv), zipped, sizeof zipped);                                                \
     }
-    SR_WORDS_LOOPS(4 * SR_VEC_BYTES, SR_PHILOX_WORDS)
+    /* a value of the step outside zero and the magnitudes [2^emin, max] */
+#define SR_STEP_SPECIAL(i) SR_FN(sr_any_special)(x + (i), STEP, c, lo)
+    SR_WORDS_LOOPS(4 * SR_VEC_BYTES, SR_PHILOX_WORDS, SR_STEP_SPECIAL)
+#undef SR_STEP_SPECIAL
 #undef SR_PHILOX_WORDS
 #undef SR_PHILOX_SET
-    SR_FN(sr_inline_patch)(out, n_special, special_at, special_bits, words, c, mode, rshift,
-                           raised);
-    return 1;
+    (void)words;
+    return done;
 }
 #endif
 #undef SR_WORDS_LOOPS
