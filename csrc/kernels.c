@@ -155,9 +155,13 @@ typedef uint64_t sr_lanes8 __attribute__((vector_size(64)));
 /* SR_HI32: each 64-bit lane's high half, in its low half (a shuffle: it runs beside
    the multiplies and shifts, on another port), the high half a copy of it. */
 #define SR_HI32(a) ((sr_lanes2)_mm_shuffle_epi32((__m128i)(a), 0xF5))
+/* SR_ANY_LANE: is any bit of the vector set? (one test, no reduction by shuffles) */
+#define SR_ANY_LANE(v) \
+    (_mm_movemask_epi8(_mm_cmpeq_epi8((__m128i)(v), _mm_setzero_si128())) != 0xFFFF)
 #else
 #define SR_MUL32(a, b) (((a) & 0xFFFFFFFFu) * ((b) & 0xFFFFFFFFu))   /* exact in 64 bits */
 #define SR_HI32(a) ((a) >> 32)
+#define SR_ANY_LANE(v) (((sr_lanes2)(v))[0] != 0 || ((sr_lanes2)(v))[1] != 0)
 #endif
 #define SR_ZIP_LOW SR_ZIP2_LOW
 #define SR_ZIP_HIGH SR_ZIP2_HIGH
@@ -183,6 +187,8 @@ SR_DEFINE_KERNELS(_scalar, "scalar", sr_lanes2, 2)
 #define SR_MUL32(a, b) ((sr_lanes4)_mm256_mul_epu32((__m256i)(a), (__m256i)(b)))
 #undef SR_HI32
 #define SR_HI32(a) ((sr_lanes4)_mm256_shuffle_epi32((__m256i)(a), 0xF5))
+#undef SR_ANY_LANE
+#define SR_ANY_LANE(v) (!_mm256_testz_si256((__m256i)(v), (__m256i)(v)))
 #undef SR_ZIP_LOW
 #undef SR_ZIP_HIGH
 #define SR_ZIP_LOW SR_ZIP4_LOW
@@ -208,6 +214,8 @@ SR_DEFINE_KERNELS(_avx2, "avx2", sr_lanes4, 4)
 #define SR_MUL32(a, b) ((sr_lanes8)_mm512_mul_epu32((__m512i)(a), (__m512i)(b)))
 #undef SR_HI32
 #define SR_HI32(a) ((sr_lanes8)_mm512_shuffle_epi32((__m512i)(a), (_MM_PERM_ENUM)0xF5))
+#undef SR_ANY_LANE
+#define SR_ANY_LANE(v) (_mm512_test_epi64_mask((__m512i)(v), (__m512i)(v)) != 0)
 #undef SR_ZIP_LOW
 #undef SR_ZIP_HIGH
 #define SR_ZIP_LOW SR_ZIP8_LOW

@@ -483,8 +483,22 @@ static inline int SR_FN(sr_round_inline)(const char *in, char *out, sr_intp n,
     return 1;
 }
 
-/* kernels.c defines the lane product, high half and zips per ISA */
-#if defined(SR_MUL32) && defined(SR_HI32) && defined(SR_ZIP_LOW)
+/* kernels.c defines the lane product, high half, zips and lane test per ISA */
+#if defined(SR_MUL32) && defined(SR_HI32) && defined(SR_ZIP_LOW) && defined(SR_ANY_LANE)
+/* Does the step of `vectors` vectors at p hold a value that needs the general routine
+   (sr_is_special, lane by lane, lo and span as there)? One lane test at the end. */
+static inline int SR_FN(sr_step_special)(const char *p, int vectors, SR_U lo, SR_U span)
+{
+    SR_FN(sr_vec) any = {0};
+    for (int h = 0; h < vectors; h++) {
+        SR_FN(sr_vec) b, a;
+        memcpy(&b, p + h * SR_VEC_BYTES, sizeof b);
+        a = b & ~SR_SIGN_BIT;
+        any |= (SR_FN(sr_vec))((a - lo) >= span) & (SR_FN(sr_vec))(a != 0);
+    }
+    return SR_ANY_LANE(any);
+}
+
 /* A counter stream (see sr_round_counter_fn), from half-word h, h % 4 == 0: the
    Philox blocks of V = SR_VEC_BYTES / 8 counters at once, one per 64-bit lane (as
    kernels.c's block generator does), give 2 * SR_VEC_BYTES bytes of words: block j's
@@ -506,8 +520,7 @@ static inline sr_intp SR_FN(sr_round_counter)(const char *in, char *out, sr_intp
     if (c->shift == 0 || n <= 0 || h % 4 != 0) return 0;
     const int n_special = 0;
     SR_U *words = NULL;
-    const SR_U *x = (const SR_U *)(const void *)in;
-    SR_U lo = (SR_U)c->normal_bits;
+    SR_U lo = (SR_U)c->normal_bits, span = (SR_U)c->max_bits + 1 - lo;
     SR_FN(sr_normal_consts) k = SR_FN(sr_normal_setup)(c, mode, 64 - rshift);
     typedef SR_FN(sr_lanes) lanes;
     const uint64_t low = 0xFFFFFFFFu;
@@ -556,7 +569,7 @@ static inline sr_intp SR_FN(sr_round_counter)(const char *in, char *out, sr_intp
         memcpy((wv), zipped, sizeof zipped);                                                \
     }
     /* a value of the step outside zero and the magnitudes [2^emin, max] */
-#define SR_STEP_SPECIAL(i) SR_FN(sr_any_special)(x + (i), STEP, c, lo)
+#define SR_STEP_SPECIAL(i) SR_FN(sr_step_special)(in + (i) * sizeof(SR_U), 4, lo, span)
     SR_WORDS_LOOPS(4 * SR_VEC_BYTES, SR_PHILOX_WORDS, SR_STEP_SPECIAL)
 #undef SR_STEP_SPECIAL
 #undef SR_PHILOX_WORDS
