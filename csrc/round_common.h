@@ -143,9 +143,10 @@ typedef int (*sr_round_inline_fn)(const char *in, char *out, sr_intp n,
                                   const sr_type_consts *c, sr_rounding mode, int rshift,
                                   sr_rng *r, unsigned *raised);
 /* The same for a counter stream r, from its half-word h (h % 4 == 0; r unchanged:
-   the caller moves its position on): rounds the values of in up to the first step of
-   128 bytes of words that needs the general routine (or crosses 2^32 Philox blocks,
-   or ends past n), and returns how many it rounded (0 for a mode that draws none). */
+   the caller moves its position on): rounds the values of in up to the first step
+   (four vector registers of values) that needs the general routine, crosses 2^32
+   Philox blocks or ends past n, and returns how many it rounded (0 for a mode that
+   draws none). */
 typedef sr_intp (*sr_round_counter_fn)(const char *in, char *out, sr_intp n,
                                        const sr_type_consts *c, sr_rounding mode, int rshift,
                                        const sr_rng *r, uint64_t h);
