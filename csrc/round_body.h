@@ -561,11 +561,11 @@ static inline sr_intp SR_FN(sr_round_counter)(const char *in, char *out, sr_intp
     }
 #define SR_PHILOX_WORDS(wv)                                                                 \
     {                                                                                       \
-        lanes a0, a1, b0_, b1, zipped[4];                                                   \
-        SR_PHILOX_SET(a0, a1)                                                               \
-        SR_PHILOX_SET(b0_, b1)                                                              \
-        zipped[0] = SR_ZIP_LOW(a0, a1); zipped[1] = SR_ZIP_HIGH(a0, a1);                    \
-        zipped[2] = SR_ZIP_LOW(b0_, b1); zipped[3] = SR_ZIP_HIGH(b0_, b1);                  \
+        lanes first0, first1, next0, next1, zipped[4];   /* two sets of V blocks */         \
+        SR_PHILOX_SET(first0, first1)                                                       \
+        SR_PHILOX_SET(next0, next1)                                                         \
+        zipped[0] = SR_ZIP_LOW(first0, first1); zipped[1] = SR_ZIP_HIGH(first0, first1);    \
+        zipped[2] = SR_ZIP_LOW(next0, next1); zipped[3] = SR_ZIP_HIGH(next0, next1);        \
         memcpy((wv), zipped, sizeof zipped);                                                \
     }
     /* a value of the step outside zero and the magnitudes [2^emin, max] */
