@@ -301,35 +301,40 @@ static inline SR_U SR_FN(sr_round_lanes_unbounded)(SR_U bits, const SR_FN(sr_nor
 
 /* Rounds the specials of a contiguous chunk (the values outside zero and [lo, max],
    which the branch-free loops do not round exactly) with the general routine, from
-   x, the chunk's input. Returns the overflow flags. */
+   x, the chunk's input. They are found by a vectorized pass that marks each value
+   in a byte, then a scan of the marks 8 at a time: most words of 8 are zero.
+   Returns the overflow flags. */
 static SR_NOINLINE unsigned SR_FN(sr_patch_special)(const SR_U *x, SR_U *y, sr_intp n,
-                                                  const sr_type_consts *c, SR_U lo,
-                                                  sr_rounding mode, int rshift,
-                                                  const SR_U *rnd)
+                                                    const sr_type_consts *c, SR_U lo,
+                                                    sr_rounding mode, int rshift,
+                                                    const SR_U *rnd)
 {
-    short special_at[SR_CHUNK];
-    SR_U special_bits[SR_CHUNK], overflowed = 0;
-    int n_special = SR_FN(sr_collect_special)(x, n, c, lo, special_at, special_bits);
+    unsigned char marks[SR_CHUNK + 8] = {0};   /* zero beyond n */
+    SR_U span = (SR_U)c->max_bits + 1 - lo, overflowed = 0;
+    for (sr_intp i = 0; i < n; i++) marks[i] = (unsigned char)SR_FN(sr_is_special)(x[i], lo, span);
 #define SR_RND(MODE, i) ((MODE) >= SR_STOCHASTIC ? (uint64_t)rnd[i] << (64 - SR_W) : 0)
 #define SR_PATCH_LOOP(MODE)                                                                 \
-    if (n_special < 0) {   /* many: all of them, still n <= SR_CHUNK */                     \
-        SR_U span = (SR_U)c->max_bits + 1 - lo;                                             \
-        for (sr_intp i = 0; i < n; i++)                                                     \
-            if (SR_FN(sr_is_special)(x[i], lo, span)) {                                     \
-                y[i] = SR_FN(sr_round_bits)(x[i], c, MODE, rshift, SR_RND(MODE, i));        \
-                overflowed |= SR_FN(sr_overflowed)(x[i], y[i]);                             \
-            }                                                                               \
-    } else {                                                                                \
-        for (int j = 0; j < n_special; j++) {                                               \
-            int i = special_at[j];                                                          \
-            y[i] = SR_FN(sr_round_bits)(special_bits[j], c, MODE, rshift, SR_RND(MODE, i)); \
-            overflowed |= SR_FN(sr_overflowed)(special_bits[j], y[i]);                      \
-        }                                                                                   \
+    for (sr_intp i0 = 0; i0 < n; i0 += 8) {                                                 \
+        uint64_t word;                                                                      \
+        memcpy(&word, marks + i0, sizeof word);                                             \
+        if (word)                                                                           \
+            for (sr_intp i = i0; i < i0 + 8; i++)                                           \
+                if (marks[i]) {                                                             \
+                    y[i] = SR_FN(sr_round_bits)(x[i], c, MODE, rshift, SR_RND(MODE, i));    \
+                    overflowed |= SR_FN(sr_overflowed)(x[i], y[i]);                         \
+                }                                                                           \
     }
     SR_DISPATCH_MODE(mode, SR_PATCH_LOOP)
 #undef SR_PATCH_LOOP
 #undef SR_RND
     return overflowed ? SR_RAISE_OVERFLOW : 0;
+}
+
+/* Does a contiguous chunk of this format take sr_round_lanes_unbounded? */
+static inline int SR_FN(sr_takes_lanes)(const sr_type_consts *c)
+{
+    return SR_VARIABLE_SHIFTS && c->gap_bits < c->normal_bits && c->emin_biased > 1 &&
+           c->gap_bits >= (uint64_t)1 << (SR_P - 1) && c->shift < SR_P - 1;
 }
 
 /*
@@ -349,9 +354,7 @@ static inline unsigned SR_FN(sr_round_contiguous)(const SR_U *x, SR_U *y, sr_int
 {
     SR_FN(sr_normal_consts) k = SR_FN(sr_normal_setup)(c, mode, 64 - rshift);
     SR_U gap_bits = (SR_U)c->gap_bits, normal_bits = (SR_U)c->normal_bits;
-    int subnormals = gap_bits < normal_bits;
-    int lanes = SR_VARIABLE_SHIFTS && subnormals && c->emin_biased > 1 &&
-                gap_bits >= (SR_U)1 << (SR_P - 1) && c->shift < SR_P - 1;
+    int subnormals = gap_bits < normal_bits, lanes = SR_FN(sr_takes_lanes)(c);
     SR_U lo = lanes ? gap_bits : subnormals && c->emin_biased == 1 ? 0 : normal_bits;
     SR_U lo_below = lo > 0 ? lo - 1 : 0;   /* a - 1 < lo_below: a nonzero a below lo */
     SR_U max_bits = k.max_bits;
@@ -451,9 +454,24 @@ static inline int SR_FN(sr_round_inline)(const char *in, char *out, sr_intp n,
     SR_U special_bits[SR_CHUNK], words[SR_CHUNK];
     const SR_U *x = (const SR_U *)(const void *)in;
     int n_special = 0;
+    if (SR_FN(sr_takes_lanes)(c)) {
+        /* formats with subnormals: the words from the generator, then the per-lane
+           loop, which takes values in the subnormal range in its stride */
+        SR_FN(sr_lanes) s0[NV], s1[NV], s2[NV], s3[NV], o;
+        memcpy(s0, r->s[0], sizeof s0); memcpy(s1, r->s[1], sizeof s1);
+        memcpy(s2, r->s[2], sizeof s2); memcpy(s3, r->s[3], sizeof s3);
+        for (sr_intp i = 0; i < n; i += STEP)
+            for (int h = 0; h < NV; h++) {
+                SR_XOSHIRO_STEP(SR_FN(sr_lanes), o, s0[h], s1[h], s2[h], s3[h]);
+                memcpy((char *)words + i * sizeof(SR_U) + h * SR_VEC_BYTES, &o, sizeof o);
+            }
+        memcpy(r->s[0], s0, sizeof s0); memcpy(r->s[1], s1, sizeof s1);
+        memcpy(r->s[2], s2, sizeof s2); memcpy(r->s[3], s3, sizeof s3);
+        *raised |= SR_FN(sr_round_contiguous)(x, (SR_U *)(void *)out, n, c, mode, rshift,
+                                              words);
+        return 1;
+    }
     if (SR_FN(sr_any_special)(x, n, c, (SR_U)c->normal_bits)) {
-        /* values in the subnormal range take sr_round_strided's per-element loop */
-        if (SR_VARIABLE_SHIFTS && c->gap_bits < c->normal_bits) return 0;
         n_special = SR_FN(sr_collect_special)(x, n, c, (SR_U)c->normal_bits, special_at,
                                               special_bits);
         if (n_special < 0) return 0;
