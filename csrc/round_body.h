@@ -284,7 +284,7 @@ static inline int SR_FN(sr_collect_special)(const SR_U *x, sr_intp n, const sr_t
  */
 static inline SR_U SR_FN(sr_round_lanes_unbounded)(SR_U bits, const SR_FN(sr_normal_consts) *k,
                                                    SR_U gap_bits, SR_U normal_bits,
-                                                   sr_rounding mode, uint64_t rnd)
+                                                   int all_bits, sr_rounding mode, uint64_t rnd)
 {
     SR_U a = bits & ~SR_SIGN_BIT;
     a = a > gap_bits ? a : gap_bits;
@@ -292,8 +292,9 @@ static inline SR_U SR_FN(sr_round_lanes_unbounded)(SR_U bits, const SR_FN(sr_nor
     SR_U d = (SR_U)(k->d + k->emin_biased) - (a >> (SR_P - 1));
     SR_U clear = ~(SR_U)0 << d, mask = ~clear;
     SR_U odd = ((bits | ((SR_U)1 << (SR_P - 1))) >> d) & 1;
-    /* the stochastic modes: the top min(bits, d) random bits, at the top of the d */
-    SR_U used = (SR_U)k->rnd_bits < d ? (SR_U)k->rnd_bits : d;
+    /* the stochastic modes: the top min(bits, d) random bits, at the top of the d
+       (all_bits, a constant at each call: bits >= P - 1 >= d, fewer steps) */
+    SR_U used = all_bits || d < (SR_U)k->rnd_bits ? d : (SR_U)k->rnd_bits;
     SR_U x = SR_FN(sr_increment)(bits, odd, mask, (mask >> 1) + 1, SR_W - used,
                                  mask >> (d - used), d - used, mode, rnd);
     return (bits + x) & clear;
@@ -357,6 +358,7 @@ static inline unsigned SR_FN(sr_round_contiguous)(const SR_U *x, SR_U *y, sr_int
     int subnormals = gap_bits < normal_bits, lanes = SR_FN(sr_takes_lanes)(c);
     SR_U lo = lanes ? gap_bits : subnormals && c->emin_biased == 1 ? 0 : normal_bits;
     SR_U lo_below = lo > 0 ? lo - 1 : 0;   /* a - 1 < lo_below: a nonzero a below lo */
+    int all_bits = k.rnd_bits >= SR_P - 1;
     SR_U max_bits = k.max_bits;
     unsigned raised = 0;
     SR_U copy[SR_CHUNK];
@@ -372,13 +374,21 @@ static inline unsigned SR_FN(sr_round_contiguous)(const SR_U *x, SR_U *y, sr_int
         SR_U top = 0, bottom = ~(SR_U)0;   /* max of a, min of a - 1 (0 wraps to the top) */
 #define SR_RND(MODE, i) ((MODE) >= SR_STOCHASTIC ? (uint64_t)rc[i] << (64 - SR_W) : 0)
 #define SR_CONTIGUOUS_LOOP(MODE)                                                            \
-        if (lanes)                                                                          \
+        if (lanes && ((MODE) != SR_STOCHASTIC || all_bits))                                 \
             for (sr_intp i = 0; i < m; i++) {                                               \
                 SR_U b = xc[i], a = b & ~SR_SIGN_BIT;                                       \
                 top = top > a ? top : a;                                                    \
                 bottom = bottom < a - 1 ? bottom : a - 1;                                   \
-                yc[i] = SR_FN(sr_round_lanes_unbounded)(b, &k, gap_bits, normal_bits, MODE, \
-                                                        SR_RND(MODE, i));                   \
+                yc[i] = SR_FN(sr_round_lanes_unbounded)(b, &k, gap_bits, normal_bits, 1,    \
+                                                        MODE, SR_RND(MODE, i));             \
+            }                                                                               \
+        else if (lanes)                                                                     \
+            for (sr_intp i = 0; i < m; i++) {                                               \
+                SR_U b = xc[i], a = b & ~SR_SIGN_BIT;                                       \
+                top = top > a ? top : a;                                                    \
+                bottom = bottom < a - 1 ? bottom : a - 1;                                   \
+                yc[i] = SR_FN(sr_round_lanes_unbounded)(b, &k, gap_bits, normal_bits, 0,    \
+                                                        MODE, SR_RND(MODE, i));             \
             }                                                                               \
         else if (lo_below)                                                                  \
             for (sr_intp i = 0; i < m; i++) {                                               \
