@@ -134,7 +134,8 @@ static size_t buffered_draws(const sr_rng *r, size_t word_bytes)
         char *out = args[1];                                                               \
         unsigned raised = 0;                                                               \
         for (; n > 0;) {                                                                   \
-            sr_intp m = n < SR_CHUNK ? n : SR_CHUNK;                                       \
+            /* stochastic: chunks whose words stay in L1; else all at once */            \
+            sr_intp m = !stochastic || n < SR_CHUNK ? n : SR_CHUNK;                        \
             if (!stochastic) {                                                             \
                 raised |= kernels->round_##T(in, is, out, os, m, c, ctx->rounding, rshift, \
                                              NULL);                                        \

@@ -139,7 +139,7 @@ typedef struct {
     SR_U mask, half, max_bits, ovf_pos, ovf_neg;
     int d, parity_offset, rnd_shift, x_shift;
     SR_U rnd_mask;
-    int rnd_bits, emin_biased;   /* for sr_round_sub_unbounded */
+    int rnd_bits, emin_biased;   /* for sr_round_lanes_unbounded */
     SR_U one;                    /* 1, hidden from the optimizer (see SR_OPAQUE) */
 } SR_FN(sr_normal_consts);
 
@@ -198,29 +198,6 @@ static inline SR_U SR_FN(sr_normal_increment)(SR_U bits, const SR_FN(sr_normal_c
     SR_U odd = ((bits >> k->d) ^ (SR_U)k->parity_offset) & 1;
     return SR_FN(sr_increment)(bits, odd, k->mask, k->half, k->rnd_shift, k->rnd_mask,
                                k->x_shift, mode, rnd);
-}
-
-/*
- * The same rounding for magnitudes in [gap, max] and zero, the format's subnormal
- * range included: there the spacing stays 2^(emin - p + 1), so d grows by one per
- * binade below 2^emin, up to P - 1 at the smallest subnormal (whose significand, 1,
- * is odd). Slower than the fixed-d loop (shifts by a per-element amount), so only
- * chunks that hold such values take it.
- */
-static inline SR_U SR_FN(sr_round_sub_unbounded)(SR_U bits, const SR_FN(sr_normal_consts) *k,
-                                                 sr_rounding mode, uint64_t rnd)
-{
-    /* all in SR_U, the lanes' own width, so that compilers vectorize it */
-    SR_U E = (bits & ~SR_SIGN_BIT) >> (SR_P - 1), emin = (SR_U)k->emin_biased;
-    E = E > 1 ? E : 1;                           /* input subnormals share binade 1's spacing */
-    SR_U d = (SR_U)k->d + (emin > E ? emin - E : 0);
-    d = d < SR_P - 1 ? d : SR_P - 1;             /* zero: any d in range will do */
-    SR_U used = (SR_U)k->rnd_bits < d ? (SR_U)k->rnd_bits : d;
-    SR_U mask = (k->one << d) - 1, half = k->one << (d - 1);
-    SR_U odd = d == SR_P - 1 && d != (SR_U)k->d ? 1 : ((bits >> d) ^ (SR_U)k->parity_offset) & 1;
-    SR_U x = SR_FN(sr_increment)(bits, odd, mask, half, SR_W - used, (k->one << used) - 1,
-                                 d - used, mode, rnd);
-    return (bits + x) & ~mask;
 }
 
 /* The rounded pattern on an unbounded exponent range (no overflow handling yet). */
@@ -297,6 +274,144 @@ static inline int SR_FN(sr_collect_special)(const SR_U *x, sr_intp n, const sr_t
     return 8 * n_special <= n ? n_special : -1;
 }
 
+/*
+ * The same rounding with d chosen per element, for formats with subnormals whose gap
+ * is a normal input value and p >= 2: exact for zero and the magnitudes [gap, max].
+ * Clamping the magnitude to [gap, 2^emin] before taking its exponent gives
+ * d = shift + max(0, emin - E) within [shift, P - 1] with no branch; OR-ing in the
+ * implicit bit makes the last kept bit of the gap binade (d = P - 1) its odd
+ * significand 1. All in SR_U, the lanes' own width, so that compilers vectorize it.
+ */
+static inline SR_U SR_FN(sr_round_lanes_unbounded)(SR_U bits, const SR_FN(sr_normal_consts) *k,
+                                                   SR_U gap_bits, SR_U normal_bits,
+                                                   int all_bits, sr_rounding mode, uint64_t rnd)
+{
+    SR_U a = bits & ~SR_SIGN_BIT;
+    a = a > gap_bits ? a : gap_bits;
+    a = a < normal_bits ? a : normal_bits;
+    SR_U d = (SR_U)(k->d + k->emin_biased) - (a >> (SR_P - 1));
+    SR_U clear = ~(SR_U)0 << d, mask = ~clear;
+    SR_U odd = ((bits | ((SR_U)1 << (SR_P - 1))) >> d) & 1;
+    /* the stochastic modes: the top min(bits, d) random bits, at the top of the d
+       (all_bits, a constant at each call: bits >= P - 1 >= d, fewer steps) */
+    SR_U used = all_bits || d < (SR_U)k->rnd_bits ? d : (SR_U)k->rnd_bits;
+    SR_U x = SR_FN(sr_increment)(bits, odd, mask, (mask >> 1) + 1, SR_W - used,
+                                 mask >> (d - used), d - used, mode, rnd);
+    return (bits + x) & clear;
+}
+
+/* Rounds the specials of a contiguous chunk (the values outside zero and [lo, max],
+   which the branch-free loops do not round exactly) with the general routine, from
+   x, the chunk's input. They are found by a vectorized pass that marks each value
+   in a byte, then a scan of the marks 8 at a time: most words of 8 are zero.
+   Returns the overflow flags. */
+static SR_NOINLINE unsigned SR_FN(sr_patch_special)(const SR_U *x, SR_U *y, sr_intp n,
+                                                    const sr_type_consts *c, SR_U lo,
+                                                    sr_rounding mode, int rshift,
+                                                    const SR_U *rnd)
+{
+    unsigned char marks[SR_CHUNK + 8] = {0};   /* zero beyond n */
+    SR_U span = (SR_U)c->max_bits + 1 - lo, overflowed = 0;
+    for (sr_intp i = 0; i < n; i++) marks[i] = (unsigned char)SR_FN(sr_is_special)(x[i], lo, span);
+#define SR_RND(MODE, i) ((MODE) >= SR_STOCHASTIC ? (uint64_t)rnd[i] << (64 - SR_W) : 0)
+#define SR_PATCH_LOOP(MODE)                                                                 \
+    for (sr_intp i0 = 0; i0 < n; i0 += 8) {                                                 \
+        uint64_t word;                                                                      \
+        memcpy(&word, marks + i0, sizeof word);                                             \
+        if (word)                                                                           \
+            for (sr_intp i = i0; i < i0 + 8; i++)                                           \
+                if (marks[i]) {                                                             \
+                    y[i] = SR_FN(sr_round_bits)(x[i], c, MODE, rshift, SR_RND(MODE, i));    \
+                    overflowed |= SR_FN(sr_overflowed)(x[i], y[i]);                         \
+                }                                                                           \
+    }
+    SR_DISPATCH_MODE(mode, SR_PATCH_LOOP)
+#undef SR_PATCH_LOOP
+#undef SR_RND
+    return overflowed ? SR_RAISE_OVERFLOW : 0;
+}
+
+/* Does a contiguous chunk of this format take sr_round_lanes_unbounded? */
+static inline int SR_FN(sr_takes_lanes)(const sr_type_consts *c)
+{
+    return SR_VARIABLE_SHIFTS && c->gap_bits < c->normal_bits && c->emin_biased > 1 &&
+           c->gap_bits >= (uint64_t)1 << (SR_P - 1) && c->shift < SR_P - 1;
+}
+
+/*
+ * Contiguous, aligned data: one branch-free pass per chunk of SR_CHUNK values that
+ * rounds every value and tracks the largest magnitude and the smallest nonzero one;
+ * only a chunk whose extremes leave [lo, max] (NaN, inf, beyond max, or below lo)
+ * has those values redone by the general routine, from the chunk's input (copied
+ * first where the output overlaps it). The loop's formula, and lo, by format:
+ *   emin that of the input type, with subnormals (bfloat16): d fixed, exact down to 0;
+ *   other formats with subnormals, on ISAs with per-lane shifts: d per element
+ *     (sr_round_lanes_unbounded), exact down to the gap;
+ *   else: d fixed, exact down to 2^emin.
+ */
+static inline unsigned SR_FN(sr_round_contiguous)(const SR_U *x, SR_U *y, sr_intp n,
+                                                  const sr_type_consts *c, sr_rounding mode,
+                                                  int rshift, const SR_U *rnd)
+{
+    SR_FN(sr_normal_consts) k = SR_FN(sr_normal_setup)(c, mode, 64 - rshift);
+    SR_U gap_bits = (SR_U)c->gap_bits, normal_bits = (SR_U)c->normal_bits;
+    int subnormals = gap_bits < normal_bits, lanes = SR_FN(sr_takes_lanes)(c);
+    SR_U lo = lanes ? gap_bits : subnormals && c->emin_biased == 1 ? 0 : normal_bits;
+    SR_U lo_below = lo > 0 ? lo - 1 : 0;   /* a - 1 < lo_below: a nonzero a below lo */
+    int all_bits = k.rnd_bits >= SR_P - 1;
+    SR_U max_bits = k.max_bits;
+    unsigned raised = 0;
+    SR_U copy[SR_CHUNK];
+    for (sr_intp i0 = 0; i0 < n; i0 += SR_CHUNK) {
+        sr_intp m = n - i0 < SR_CHUNK ? n - i0 : SR_CHUNK;
+        const SR_U *xc = x + i0;
+        SR_U *yc = y + i0;
+        const SR_U *rc = rnd ? rnd + i0 : NULL;
+        if ((uintptr_t)yc < (uintptr_t)(xc + m) && (uintptr_t)xc < (uintptr_t)(yc + m)) {
+            memcpy(copy, xc, (size_t)m * sizeof(SR_U));   /* in place: keep the input */
+            xc = copy;
+        }
+        SR_U top = 0, bottom = ~(SR_U)0;   /* max of a, min of a - 1 (0 wraps to the top) */
+#define SR_RND(MODE, i) ((MODE) >= SR_STOCHASTIC ? (uint64_t)rc[i] << (64 - SR_W) : 0)
+#define SR_CONTIGUOUS_LOOP(MODE)                                                            \
+        if (lanes && ((MODE) != SR_STOCHASTIC || all_bits))                                 \
+            for (sr_intp i = 0; i < m; i++) {                                               \
+                SR_U b = xc[i], a = b & ~SR_SIGN_BIT;                                       \
+                top = top > a ? top : a;                                                    \
+                bottom = bottom < a - 1 ? bottom : a - 1;                                   \
+                yc[i] = SR_FN(sr_round_lanes_unbounded)(b, &k, gap_bits, normal_bits, 1,    \
+                                                        MODE, SR_RND(MODE, i));             \
+            }                                                                               \
+        else if (lanes)                                                                     \
+            for (sr_intp i = 0; i < m; i++) {                                               \
+                SR_U b = xc[i], a = b & ~SR_SIGN_BIT;                                       \
+                top = top > a ? top : a;                                                    \
+                bottom = bottom < a - 1 ? bottom : a - 1;                                   \
+                yc[i] = SR_FN(sr_round_lanes_unbounded)(b, &k, gap_bits, normal_bits, 0,    \
+                                                        MODE, SR_RND(MODE, i));             \
+            }                                                                               \
+        else if (lo_below)                                                                  \
+            for (sr_intp i = 0; i < m; i++) {                                               \
+                SR_U b = xc[i], a = b & ~SR_SIGN_BIT;                                       \
+                top = top > a ? top : a;                                                    \
+                bottom = bottom < a - 1 ? bottom : a - 1;                                   \
+                yc[i] = SR_FN(sr_round_normal_unbounded)(b, &k, MODE, SR_RND(MODE, i));     \
+            }                                                                               \
+        else   /* exact down to zero: only the top needs watching */                        \
+            for (sr_intp i = 0; i < m; i++) {                                               \
+                SR_U b = xc[i], a = b & ~SR_SIGN_BIT;                                       \
+                top = top > a ? top : a;                                                    \
+                yc[i] = SR_FN(sr_round_normal_unbounded)(b, &k, MODE, SR_RND(MODE, i));     \
+            }
+        SR_DISPATCH_MODE(mode, SR_CONTIGUOUS_LOOP)
+#undef SR_CONTIGUOUS_LOOP
+#undef SR_RND
+        if (top > max_bits || bottom < lo_below)
+            raised |= SR_FN(sr_patch_special)(xc, yc, m, c, lo, mode, rshift, rc);
+    }
+    return raised;
+}
+
 /* Rounds n strided values; for the stochastic modes rnd holds n random words as wide
    as SR_T (rshift >= 64 - SR_W), which enter the 64-bit decisions as their top bits.
    Returns the flags to raise (SR_RAISE_OVERFLOW or 0). */
@@ -305,54 +420,20 @@ static inline unsigned SR_FN(sr_round_strided)(const char *in, sr_intp is, char 
                                            sr_rounding mode, int rshift, const void *rnd_words)
 {
     const SR_U *rnd = rnd_words;
-#define SR_RND(MODE, i) ((MODE) >= SR_STOCHASTIC ? (uint64_t)rnd[i] << (64 - SR_W) : 0)
-    SR_FN(sr_normal_consts) k = SR_FN(sr_normal_setup)(c, mode, 64 - rshift);
-    /* Contiguous, aligned chunks take a branch-free loop that compilers vectorize. It
-       is exact for zeros and for magnitudes in [2^emin, max] (or, slower, [gap, max]
-       for chunks that reach into the subnormal range); the few other values (below
-       the gap, beyond max, NaN, inf) are set aside first and redone afterwards by
-       the general routine, with the same random words. */
-    int fast = c->shift > 0 && is == sizeof(SR_U) && os == sizeof(SR_U) &&
-               (uintptr_t)in % sizeof(SR_U) == 0 && (uintptr_t)out % sizeof(SR_U) == 0;
-    int n_special = 0, sub = 0;
-    short special_at[SR_CHUNK];
-    SR_U special_bits[SR_CHUNK];
-    if (fast) {
-        const SR_U *x = (const SR_U *)(const void *)in;
-        if (SR_FN(sr_any_special)(x, n, c, (SR_U)c->normal_bits)) {
-            /* the format has subnormals, and the ISA shifts vector lanes by different
-               amounts (else the per-element loop costs more than the patching) */
-            sub = SR_VARIABLE_SHIFTS && c->gap_bits < c->normal_bits;
-            n_special = SR_FN(sr_collect_special)(x, n, c, (SR_U)(sub ? c->gap_bits :
-                                                  c->normal_bits), special_at, special_bits);
-        }
-        fast = n_special >= 0;   /* else the general routine for all */
-    }
     /* only the general routine can overflow: the fast loops see magnitudes <= max */
+    if (c->shift > 0 && is == sizeof(SR_U) && os == sizeof(SR_U) &&
+        (uintptr_t)in % sizeof(SR_U) == 0 && (uintptr_t)out % sizeof(SR_U) == 0)
+        return SR_FN(sr_round_contiguous)((const SR_U *)(const void *)in,
+                                          (SR_U *)(void *)out, n, c, mode, rshift, rnd);
     SR_U overflowed = 0;
+#define SR_RND(MODE, i) ((MODE) >= SR_STOCHASTIC ? (uint64_t)rnd[i] << (64 - SR_W) : 0)
 #define SR_MODE_LOOP(MODE)                                                                  \
-    if (fast) {                                                                             \
-        const SR_U *x = (const SR_U *)(const void *)in;                                     \
-        SR_U *y = (SR_U *)(void *)out;                                                      \
-        if (sub)                                                                            \
-            for (sr_intp i = 0; i < n; i++)                                                 \
-                y[i] = SR_FN(sr_round_sub_unbounded)(x[i], &k, MODE, SR_RND(MODE, i));      \
-        else                                                                                \
-            for (sr_intp i = 0; i < n; i++)                                                 \
-                y[i] = SR_FN(sr_round_normal_unbounded)(x[i], &k, MODE, SR_RND(MODE, i));   \
-        for (int j = 0; j < n_special; j++) {                                               \
-            int i = special_at[j];                                                          \
-            y[i] = SR_FN(sr_round_bits)(special_bits[j], c, MODE, rshift, SR_RND(MODE, i)); \
-            overflowed |= SR_FN(sr_overflowed)(special_bits[j], y[i]);                      \
-        }                                                                                   \
-    } else {                                                                                \
-        for (sr_intp i = 0; i < n; i++) {                                                   \
-            SR_U b, r;                                                                      \
-            memcpy(&b, in + i * is, sizeof b);                                              \
-            r = SR_FN(sr_round_bits)(b, c, MODE, rshift, SR_RND(MODE, i));                  \
-            overflowed |= SR_FN(sr_overflowed)(b, r);                                       \
-            memcpy(out + i * os, &r, sizeof r);                                             \
-        }                                                                                   \
+    for (sr_intp i = 0; i < n; i++) {                                                       \
+        SR_U b, r;                                                                          \
+        memcpy(&b, in + i * is, sizeof b);                                                  \
+        r = SR_FN(sr_round_bits)(b, c, MODE, rshift, SR_RND(MODE, i));                      \
+        overflowed |= SR_FN(sr_overflowed)(b, r);                                           \
+        memcpy(out + i * os, &r, sizeof r);                                                 \
     }
     SR_DISPATCH_MODE(mode, SR_MODE_LOOP)
 #undef SR_MODE_LOOP
@@ -461,12 +542,27 @@ static inline int SR_FN(sr_round_inline)(const char *in, char *out, sr_intp n,
     if (c->shift == 0 || n % STEP != 0 || n > SR_CHUNK) return 0;
     short special_at[SR_CHUNK];
     SR_U special_bits[SR_CHUNK], words[SR_CHUNK];
-    int n_special = SR_FN(sr_inline_specials)(in, n, c, special_at, special_bits);
-    if (n_special < 0) return 0;
-    SR_FN(sr_normal_consts) k = SR_FN(sr_normal_setup)(c, mode, 64 - rshift);
     SR_FN(sr_lanes) s0[NV], s1[NV], s2[NV], s3[NV];
     memcpy(s0, r->s[0], sizeof s0); memcpy(s1, r->s[1], sizeof s1);
     memcpy(s2, r->s[2], sizeof s2); memcpy(s3, r->s[3], sizeof s3);
+    if (SR_FN(sr_takes_lanes)(c)) {
+        /* formats with subnormals: the chunk's words from the generator, then the
+           per-lane loop, which takes values in the subnormal range in its stride */
+        for (sr_intp i = 0; i < n; i += STEP)
+            for (int h = 0; h < NV; h++) {
+                SR_FN(sr_lanes) o;
+                SR_XOSHIRO_STEP(SR_FN(sr_lanes), o, s0[h], s1[h], s2[h], s3[h]);
+                memcpy((char *)words + i * sizeof(SR_U) + h * SR_VEC_BYTES, &o, sizeof o);
+            }
+        memcpy(r->s[0], s0, sizeof s0); memcpy(r->s[1], s1, sizeof s1);
+        memcpy(r->s[2], s2, sizeof s2); memcpy(r->s[3], s3, sizeof s3);
+        *raised |= SR_FN(sr_round_contiguous)((const SR_U *)(const void *)in,
+                                              (SR_U *)(void *)out, n, c, mode, rshift, words);
+        return 1;
+    }
+    int n_special = SR_FN(sr_inline_specials)(in, n, c, special_at, special_bits);
+    if (n_special < 0) return 0;
+    SR_FN(sr_normal_consts) k = SR_FN(sr_normal_setup)(c, mode, 64 - rshift);
 #define SR_XOSHIRO_WORDS(wv)                                                                \
     for (int h = 0; h < NV; h++) {                                                          \
         SR_FN(sr_lanes) o;                                                                  \

@@ -44,8 +44,10 @@ static inline uint64_t sr_choose(int away, sr_split s)
 
 #if defined(__GNUC__)
 #define SR_ALWAYS_INLINE inline __attribute__((always_inline))
+#define SR_NOINLINE __attribute__((noinline))
 #else
 #define SR_ALWAYS_INLINE inline
+#define SR_NOINLINE
 #endif
 
 /*
