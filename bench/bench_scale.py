@@ -6,8 +6,9 @@
    ctx.fma with a counter stream, e4m3 rounding of 1e6 float64 values) and a
    memory-bound one (bf16 round-to-nearest of 1e7 float64 values);
 3. in-cache speed: the six SR arithmetic ufuncs on 1e6 float32 values against np.add
-   on the same arrays; RN f32->bf16 and RN/SR f32->e4m3 on 1e5 values; kahan sums and
-   dots of 1e6 float32 values in bfloat16.
+   on the same arrays; RN f32->bf16 and RN/SR f32->e4m3 on 1e5 values, beside the floor
+   of one pass over the same arrays (bench/incache_floor.c: a copy loop, CPFloat-style
+   add-and-mask); kahan sums and dots of 1e6 float32 values in bfloat16.
 
 Each pair is timed interleaved (best of several rounds), so load from elsewhere on a
 shared machine hits both sides alike. Run: python3 bench/bench_scale.py
@@ -67,6 +68,29 @@ def threads():
               f"{t[1] / t[2]:.2f}x")
 
 
+def in_cache_floor():
+    """floor_run(which, x, y, n) of bench/incache_floor.c, compiled here with the C
+    core's flags, or None without a C compiler."""
+    import ctypes
+    import pathlib
+    import subprocess
+    import sysconfig
+    import tempfile
+    here = pathlib.Path(__file__).resolve().parent
+    flags = (here.parent / "csrc" / "flags.mk").read_text().split("SR_CFLAGS =")[1].split()
+    lib = pathlib.Path(tempfile.mkdtemp()) / "incache_floor.so"
+    cc = (sysconfig.get_config_var("CC") or "cc").split()[0]
+    try:
+        subprocess.run([cc, *flags, "-fno-tree-loop-distribute-patterns", "-shared", "-fPIC",
+                        str(here / "incache_floor.c"), "-o", str(lib)], check=True,
+                       capture_output=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    run = ctypes.CDLL(str(lib)).floor_run
+    run.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t]
+    return run
+
+
 def in_cache():
     print("## in-cache speed, one thread")
     sr.set_num_threads(1)
@@ -86,11 +110,21 @@ def in_cache():
                   f"({ns(t['np.add'], n):.3f} ns; target <= 3x)")
     x = standard_normal(10**5, np.float32)
     y = np.empty_like(x)
+    cases = {}
     for fmt, mode, target in (("bf16", "nearest", 0.05), ("e4m3", "nearest", 0.2),
                               ("e4m3", "stochastic", 0.3)):
         cx = sr.Context(fmt, mode, rng=1)
-        t = best_seconds_interleaved({0: lambda: cx.round(x, out=y)}, 50)[0]
-        print(f"{fmt} {mode} 1e5 f32: {ns(t, x.size):.3f} ns (target <= {target})")
+        cases[f"{fmt} {mode} 1e5 f32: {{:.3f}} ns (target <= {target})"] = (
+            lambda cx=cx: cx.round(x, out=y))
+    floor_run = in_cache_floor()
+    if floor_run:   # one pass over the same arrays: what no kernel can beat
+        for which, name in enumerate(("copy loop", "add-and-mask to bf16 (CPFloat-style, "
+                                      "not NaN-safe)", "add-and-mask, ties to even")):
+            cases[f"floor, {name} 1e5 f32: {{:.3f}} ns"] = (
+                lambda which=which: floor_run(which, x.ctypes.data, y.ctypes.data, x.size))
+    t = best_seconds_interleaved(cases, 200)
+    for line, seconds in t.items():
+        print(line.format(ns(seconds, x.size)))
     xs = rng.uniform(0, 1, n).astype(np.float32)
     cb = sr.Context("bf16", rng=1)
     t = best_seconds_interleaved({"kahan": lambda: sr.sum(xs, cb, method="kahan"),

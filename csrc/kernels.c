@@ -74,11 +74,8 @@ typedef uint64_t sr_lanes8 __attribute__((vector_size(64)));
         const VT m0 = lane * 0 + SR_PHILOX_M0, m1 = lane * 0 + SR_PHILOX_M1;              \
         uint64_t k0 = key[0], k1 = key[1];                                                \
         for (int round = 0; round < 10; round++) {                                        \
-            for (int h = 0; h < NV; h++) {                                                \
-                VT p0 = MUL(x0[h], m0), p1 = MUL(x2[h], m1);                              \
-                x0[h] = (p1 >> 32) ^ x1[h] ^ k0; x1[h] = p1;                              \
-                x2[h] = (p0 >> 32) ^ x3[h] ^ k1; x3[h] = p0;                              \
-            }                                                                             \
+            for (int h = 0; h < NV; h++)                                                  \
+                SR_PHILOX_ROUND(VT, MUL, SR_HI32, x0[h], x1[h], x2[h], x3[h], k0, k1, m0, m1);     \
             k0 = (k0 + SR_PHILOX_W0) & low; k1 = (k1 + SR_PHILOX_W1) & low;               \
         }                                                                                 \
         for (int h = 0; h < NV; h++) {   /* block j's words: w0[j], then w1[j] */         \
@@ -128,8 +125,10 @@ typedef uint64_t sr_lanes8 __attribute__((vector_size(64)));
 
 #ifdef SR_HAVE_INLINE_RNG
 #define SR_INLINE_ENTRIES(TAG) SR_PASTE3(sr_round_inline_f32, TAG, ), SR_PASTE3(sr_round_inline_f64, TAG, ),
+#define SR_COUNTER_ENTRIES(TAG) SR_PASTE3(sr_round_counter_f32, TAG, ), SR_PASTE3(sr_round_counter_f64, TAG, )
 #else
 #define SR_INLINE_ENTRIES(TAG) NULL, NULL,
+#define SR_COUNTER_ENTRIES(TAG) NULL, NULL
 #endif
 
 /* Everything a kernel table entry needs, for the ISA named by SR_ISA_TAG. */
@@ -147,14 +146,23 @@ typedef uint64_t sr_lanes8 __attribute__((vector_size(64)));
         SR_INLINE_ENTRIES(TAG)                                                            \
         SR_PASTE3(sr_arith_fast_f32, TAG, ), SR_PASTE3(sr_arith_fast_f64, TAG, ),        \
         SR_PASTE3(sr_chain_check_f64, TAG, ),                                             \
-        SR_PASTE3(rng_blocks, TAG, ), SR_PASTE3(philox_halves, TAG, )};
+        SR_PASTE3(rng_blocks, TAG, ), SR_PASTE3(philox_halves, TAG, ),                   \
+        SR_COUNTER_ENTRIES(TAG)};
 
 /* SR_MUL32: the 32 x 32 -> 64-bit product of each 64-bit lane's low halves. */
 #if defined(__GNUC__) && defined(__SSE2__) && !defined(SR_PORTABLE_ONLY)
 #include <immintrin.h>
 #define SR_MUL32(a, b) ((sr_lanes2)_mm_mul_epu32((__m128i)(a), (__m128i)(b)))
+/* SR_HI32: each 64-bit lane's high half, in its low half (a shuffle: it runs beside
+   the multiplies and shifts, on another port), the high half a copy of it. */
+#define SR_HI32(a) ((sr_lanes2)_mm_shuffle_epi32((__m128i)(a), 0xF5))
+/* SR_ANY_LANE: is any bit of the vector set? (one test, no reduction by shuffles) */
+#define SR_ANY_LANE(v) \
+    (_mm_movemask_epi8(_mm_cmpeq_epi8((__m128i)(v), _mm_setzero_si128())) != 0xFFFF)
 #else
 #define SR_MUL32(a, b) (((a) & 0xFFFFFFFFu) * ((b) & 0xFFFFFFFFu))   /* exact in 64 bits */
+#define SR_HI32(a) ((a) >> 32)
+#define SR_ANY_LANE(v) (((sr_lanes2)(v))[0] != 0 || ((sr_lanes2)(v))[1] != 0)
 #endif
 #define SR_ZIP_LOW SR_ZIP2_LOW
 #define SR_ZIP_HIGH SR_ZIP2_HIGH
@@ -178,6 +186,10 @@ SR_DEFINE_KERNELS(_scalar, "scalar", sr_lanes2, 2)
 #endif
 #undef SR_MUL32
 #define SR_MUL32(a, b) ((sr_lanes4)_mm256_mul_epu32((__m256i)(a), (__m256i)(b)))
+#undef SR_HI32
+#define SR_HI32(a) ((sr_lanes4)_mm256_shuffle_epi32((__m256i)(a), 0xF5))
+#undef SR_ANY_LANE
+#define SR_ANY_LANE(v) (!_mm256_testz_si256((__m256i)(v), (__m256i)(v)))
 #undef SR_ZIP_LOW
 #undef SR_ZIP_HIGH
 #define SR_ZIP_LOW SR_ZIP4_LOW
@@ -201,6 +213,10 @@ SR_DEFINE_KERNELS(_avx2, "avx2", sr_lanes4, 4)
 #endif
 #undef SR_MUL32
 #define SR_MUL32(a, b) ((sr_lanes8)_mm512_mul_epu32((__m512i)(a), (__m512i)(b)))
+#undef SR_HI32
+#define SR_HI32(a) ((sr_lanes8)_mm512_shuffle_epi32((__m512i)(a), (_MM_PERM_ENUM)0xF5))
+#undef SR_ANY_LANE
+#define SR_ANY_LANE(v) (_mm512_test_epi64_mask((__m512i)(v), (__m512i)(v)) != 0)
 #undef SR_ZIP_LOW
 #undef SR_ZIP_HIGH
 #define SR_ZIP_LOW SR_ZIP8_LOW

@@ -25,6 +25,9 @@
 
 /* Rows wider than this draw their words a chunk at a time (bounded memory). */
 #define SR_MATMUL_WIDE 4096
+/* Words drawn at once for narrower rows (several rows and steps), at most twice
+   this: few enough to stay in L1 between the draw and their use. */
+#define SR_MATMUL_FILL 1024
 
 #define SR_ISA_TAG _scalar
 #define SR_VEC_BYTES 16

@@ -10,7 +10,9 @@
  *   sums      c_ij = fl_acc(c_ij +- p_j)     (TwoSum gives the error of r)
  * Each pass flags the elements it cannot decide (out of the format's normal range
  * and not an exact zero, or an error that could tip a boundary), which then take
- * the exact path (sr_exact_op) with the same random word.
+ * the exact path (sr_exact_op) with the same random word. Binary32 data whose two
+ * formats binary32 carries (one mode) first try one fused pass in binary32 lanes
+ * (mm_fused32 below); a chunk it cannot decide entirely takes the two passes.
  */
 #define SR_F64(x) SR_PASTE3(x, _f64, SR_ISA_TAG)
 #define SR_ABS_BITS 0x7fffffffffffffffu
@@ -157,6 +159,126 @@ static uint64_t SR_FN(mm_sums)(SR_T *c, const double *p, uint64_t *open, sr_intp
 
 #undef SR_MM_WORD
 
+#ifdef SR_MM_FLOAT_LANES
+/*
+ * The binary32 fast path (binary32 data, both formats carried by binary32 with at
+ * least one bit to discard, one mode): a product and the sum it feeds in one pass of
+ * 32-bit lanes, twice as many per vector as the binary64 passes above. A product
+ * r = RN32(a b) of small-precision values is exact (the fma error says if not); a
+ * sum's error comes from TwoSum; then the same increment rule in binary32 patterns,
+ * with sr_normal_decided deciding inexact results (round_body.h). An exact binary32
+ * pattern rounds with the same carry whichever width rounds it (its discarded bits
+ * are those of the binary64 pattern, shifted), so the results are the binary64
+ * passes' bits. Products under 2^-96 (their fma error could underflow), results
+ * outside the normal range (zeros apart), NaN, inf, undecided lanes: the whole chunk
+ * takes the passes above instead.
+ */
+#define SR_F32(x) SR_PASTE3(x, _f32, SR_ISA_TAG)
+#define SR_ABS32 0x7fffffffu
+#define SR_MM_MIN_PRODUCT32 0x0f800000u   /* 2^-96 */
+
+typedef struct {
+    SR_F32(sr_normal_consts) k;
+    uint32_t lo, span;   /* the fast range: magnitudes [lo, lo + span) */
+} SR_FN(mm_rounding32);
+
+/* Fills *q for ctx; 0 if the format needs the binary64 passes. */
+static int SR_FN(mm_setup32)(const sr_context *ctx, uint32_t min_lo, SR_FN(mm_rounding32) *q)
+{
+    const sr_type_consts *c = &ctx->fmt.f32;
+    if (!c->usable || c->shift < 1) return 0;
+    q->k = SR_F32(sr_normal_setup)(c, ctx->rounding, ctx->bits);
+    q->lo = (uint32_t)c->normal_bits > min_lo ? (uint32_t)c->normal_bits : min_lo;
+    q->span = (uint32_t)c->max_bits + 1 - q->lo;
+    return 1;
+}
+
+/* mm_round in binary32 patterns */
+static SR_ALWAYS_INLINE uint32_t SR_FN(mm_round32)(uint32_t u, uint32_t inexact, uint32_t zero,
+                                                   const SR_F32(sr_normal_consts) *k,
+                                                   uint32_t lo, uint32_t span,
+                                                   sr_rounding mode, uint64_t w, uint32_t *flag)
+{
+    uint32_t special = (uint32_t)(((u & SR_ABS32) - lo) >= span) & ~zero;
+    uint32_t x = SR_F32(sr_normal_increment)(u, k, mode, w);
+    uint32_t rem = u & k->mask;
+    uint32_t undecided = (uint32_t)(rem == 0) | (uint32_t)(rem + x - k->mask <= 1);
+    *flag = special | (inexact & undecided);
+    return (u + x) & ~k->mask;
+}
+
+/* c[j] = fl_acc(c[j] +- fl_ctx(a b[j])) for j < len (flip: the sign bit, for
+   subtraction), the former c[j] kept in old[j]. Returns whether any element needs
+   the exact path: then the new c[j] are meaningless, and the caller puts old back
+   and runs the binary64 passes. */
+static uint32_t SR_FN(mm_fused32)(float a, const float *b, float *c, float *old,
+                                  sr_intp len, uint32_t flip,
+                                  const SR_FN(mm_rounding32) *qp0,
+                                  const SR_FN(mm_rounding32) *qs0, sr_rounding mode,
+                                  const uint64_t *wp, const uint64_t *ws)
+{
+    const SR_FN(mm_rounding32) qp = *qp0, qs = *qs0;   /* local: unaliased */
+    uint32_t any = 0;
+#define SR_MM_FUSED(MODE)                                                                  \
+    for (sr_intp j = 0; j < len; j++) {                                                    \
+        float bj = b[j], r = a * bj, s = c[j], y, t;                                       \
+        uint32_t u, yb, sb, f1, f2;                                                        \
+        uint32_t inexact = (uint32_t)(fmaf(a, bj, -r) != 0);                               \
+        uint32_t zero = (uint32_t)((r == 0) & ((a == 0) | (bj == 0)));                     \
+        memcpy(&u, &r, sizeof u);                                                          \
+        yb = SR_FN(mm_round32)(u, inexact, zero, &qp.k, qp.lo, qp.span, MODE,              \
+                               (MODE) >= SR_STOCHASTIC ? wp[j] : 0, &f1) ^ flip;           \
+        memcpy(&y, &yb, sizeof y);                                                         \
+        t = s + y;                                                                         \
+        float bb = t - s;                                                                  \
+        inexact = (uint32_t)(((s - (t - bb)) + (y - bb)) != 0);                            \
+        zero = (uint32_t)(t == 0);                                                         \
+        memcpy(&sb, &s, sizeof sb);                                                        \
+        /* an exact zero sum: -0 when rounding down unless both are +0 (mm_sum) */         \
+        if ((MODE) == SR_DOWN) t = zero & (uint32_t)((sb | yb) != 0) ? -0.0f : t;          \
+        memcpy(&u, &t, sizeof u);                                                          \
+        u = SR_FN(mm_round32)(u, inexact, zero, &qs.k, qs.lo, qs.span, MODE,               \
+                              (MODE) >= SR_STOCHASTIC ? ws[j] : 0, &f2);                   \
+        any |= f1 | f2;                                                                    \
+        old[j] = s;                                                                        \
+        memcpy(&c[j], &u, sizeof u);                                                       \
+    }
+    SR_DISPATCH_MODE(mode, SR_MM_FUSED)
+#undef SR_MM_FUSED
+    return any;
+}
+
+/* mm_products in binary32 lanes (for sums that need the binary64 pass): the same
+   values wherever neither flags the element, and the flagged ones take the exact
+   path alike. */
+static uint64_t SR_FN(mm_products32)(float a, const float *b, double *p, uint64_t *open,
+                                     sr_intp len, const SR_FN(mm_rounding32) *q0,
+                                     sr_rounding mode, const uint64_t *w)
+{
+    const SR_FN(mm_rounding32) q = *q0;
+    uint32_t any = 0;
+#define SR_MM_PRODUCTS32(MODE)                                                             \
+    for (sr_intp j = 0; j < len; j++) {                                                    \
+        float bj = b[j], r = a * bj;                                                       \
+        uint32_t u, flag;                                                                  \
+        uint32_t inexact = (uint32_t)(fmaf(a, bj, -r) != 0);                               \
+        uint32_t zero = (uint32_t)((r == 0) & ((a == 0) | (bj == 0)));                     \
+        memcpy(&u, &r, sizeof u);                                                          \
+        u = SR_FN(mm_round32)(u, inexact, zero, &q.k, q.lo, q.span, MODE,                  \
+                              (MODE) >= SR_STOCHASTIC ? w[j] : 0, &flag);                  \
+        memcpy(&r, &u, sizeof r);                                                          \
+        open[j] = flag;                                                                    \
+        any |= flag;                                                                       \
+        p[j] = r;                                                                          \
+    }
+    SR_DISPATCH_MODE(mode, SR_MM_PRODUCTS32)
+#undef SR_MM_PRODUCTS32
+    return any;
+}
+#undef SR_ABS32
+#endif
+
+
 /* n words of stream r into w (only for a stochastic context), with the block
    generator of the context's kernel path k (every path gives the same words). */
 static void SR_FN(mm_fill)(const sr_kernels *k, sr_rng *r, int stochastic, uint64_t *w,
@@ -181,11 +303,18 @@ static int SR_FN(mm_run)(sr_context *pc, sr_context *ac, const sr_matmul_args *g
     const int prs = 64 - pc->bits, ars = 64 - ac->bits;
     const uint64_t flip = g->subtract ? (uint64_t)1 << 63 : 0;
     const sr_op sum_op = g->subtract ? SR_OP_SUBTRACT : SR_OP_ADD;
+#ifdef SR_MM_FLOAT_LANES
+    SR_FN(mm_rounding32) qp32, qs32;
+    const int products32 = SR_FN(mm_setup32)(pc, SR_MM_MIN_PRODUCT32, &qp32);
+    const int lanes32 = products32 && pc->rounding == ac->rounding
+                        && SR_FN(mm_setup32)(ac, 0, &qs32);
+    float cold[SR_CHUNK];
+#endif
     /* The words of several rows and steps ("units", in the order they are used) at
-       once, up to 2 SR_MATMUL_WIDE words: with one stream, unit u's n product words
+       once, up to 2 SR_MATMUL_FILL words: with one stream, unit u's n product words
        then its n sum words; with two, the units' product words, then their sum words.
        Wide rows take a chunk's two halves at a time. */
-    const sr_intp per_fill = wide ? 1 : (SR_MATMUL_WIDE / n > 0 ? SR_MATMUL_WIDE / n : 1);
+    const sr_intp per_fill = wide ? 1 : (SR_MATMUL_FILL / n > 0 ? SR_MATMUL_FILL / n : 1);
     sr_intp units_left = g->batches * m * kk, unit = 0, filled = 0;
     sr_intp nw = wide ? 2 * SR_CHUNK : 2 * n * per_fill;
     uint64_t *words = calloc((size_t)(nw > 0 ? nw : 1), sizeof *words);
@@ -249,7 +378,23 @@ static int SR_FN(mm_run)(sr_context *pc, sr_context *ac, const sr_matmul_args *g
                             b = bcopy;
                         }
                         SR_T *c = crow + j0;
-                        if (SR_FN(mm_products)(a, b, prod, open, len, &qp, pc->rounding, wp))
+#ifdef SR_MM_FLOAT_LANES
+                        if (lanes32) {
+                            if (!SR_FN(mm_fused32)(at, b, c, cold, len, (uint32_t)(flip >> 32),
+                                                   &qp32, &qs32, pc->rounding, wp, ws))
+                                continue;
+                            memcpy(c, cold, (size_t)len * sizeof *c);
+                        }
+#endif
+#ifdef SR_MM_FLOAT_LANES
+                        uint64_t any_open = products32
+                            ? SR_FN(mm_products32)(at, b, prod, open, len, &qp32, pc->rounding, wp)
+                            : SR_FN(mm_products)(a, b, prod, open, len, &qp, pc->rounding, wp);
+#else
+                        uint64_t any_open = SR_FN(mm_products)(a, b, prod, open, len, &qp,
+                                                               pc->rounding, wp);
+#endif
+                        if (any_open)
                             for (sr_intp j = 0; j < len; j++)
                                 if (open[j])
                                     prod[j] = sr_exact_op(SR_OP_MULTIPLY, a, (double)b[j],
@@ -271,3 +416,7 @@ static int SR_FN(mm_run)(sr_context *pc, sr_context *ac, const sr_matmul_args *g
 }
 #undef SR_ABS_BITS
 #undef SR_F64
+#ifdef SR_MM_FLOAT_LANES
+#undef SR_F32
+#undef SR_MM_MIN_PRODUCT32
+#endif

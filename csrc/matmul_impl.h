@@ -9,7 +9,9 @@
 
 #define SR_T float
 #define SR_FN(x) SR_PASTE3(x, _f32, SR_ISA_TAG)
+#define SR_MM_FLOAT_LANES 1
 #include "matmul_body.h"
+#undef SR_MM_FLOAT_LANES
 #undef SR_T
 #undef SR_FN
 #define SR_T double

@@ -17,6 +17,18 @@ static inline uint64_t sr_rotl(uint64_t x, int k) { return (x << k) | (x >> (64 
 #define SR_PHILOX_W0 0x9E3779B9u
 #define SR_PHILOX_W1 0xBB67AE85u
 #define SR_PHILOX_BATCH 16   /* blocks per kernel step (kernels.c) */
+/* One Philox round on vectors VT of 64-bit lanes, one block per lane: each state
+   word in a lane's low half (the high half may hold garbage: MUL, the 32 x 32 ->
+   64-bit product of the lanes' low halves, ignores it, and HI, which moves a lane's
+   high half into its low half, may leave anything above), k0 and k1 the round's
+   keys. The kernels' block generator (kernels.c) and the fused counter-stream
+   rounding (round_body.h) both step through it. */
+#define SR_PHILOX_ROUND(VT, MUL, HI, x0, x1, x2, x3, k0, k1, m0, m1)                      \
+    do {                                                                                  \
+        VT p0_ = MUL(x0, m0), p1_ = MUL(x2, m1);                                          \
+        (x0) = HI(p1_) ^ (x1) ^ (k0); (x1) = p1_;                                         \
+        (x2) = HI(p0_) ^ (x3) ^ (k1); (x3) = p0_;                                         \
+    } while (0)
 /* One step of xoshiro256++ on state (s0, s1, s2, s3) of type VT: uint64_t for one
    lane, or a GCC/Clang vector of uint64_t for several lanes at once (shifts and xors
    act lane by lane). o gets the output. */

@@ -62,7 +62,9 @@ static size_t buffered_draws(const sr_rng *r, size_t word_bytes)
    with at most 32 discarded bits (all but those far below the smallest subnormal).
    Contiguous chunks of a stochastic context take the words straight from the
    generator where the kernel path can (round_inline_*): the buffered words first,
-   then whole steps of the lanes, then the rest through the buffer as usual. */
+   then whole steps of the lanes, then the rest through the buffer as usual. Counter
+   streams likewise (round_counter_*): the words up to a Philox block's start, whole
+   steps of blocks made in registers, then the rest. */
 #define SR_DEFINE_ROUND(T, SRT, WORD, FILL)                                                \
     static unsigned round_drawn_##T(sr_context *ctx, sr_rng *src,                         \
                                     const sr_kernels *kernels, const char *in, sr_intp is, \
@@ -73,6 +75,31 @@ static size_t buffered_draws(const sr_rng *r, size_t word_bytes)
         return kernels->round_##T(in, is, out, os, m, &ctx->fmt.T, ctx->rounding, rshift, \
                                   rnd);                                                    \
     }                                                                                      \
+    static sr_intp round_counter_##T(sr_context *ctx, sr_rng *src,                        \
+                                     const sr_kernels *kernels, const char *in, char *out,  \
+                                     sr_intp n, int rshift, unsigned *raised)               \
+    {   /* rounds some of the n contiguous values from the counter stream src (at least   \
+           one), and returns how many */                                                   \
+        enum { HALVES = sizeof(WORD) / 4 };                                                \
+        uint64_t h = HALVES == 1 ? sr_rng_half_position(src) : 2 * src->next;             \
+        sr_intp lead = (sr_intp)((4 - h % 4) % 4 / HALVES);   /* to a block's start */     \
+        if (lead > 0) {                                                                    \
+            lead = lead < n ? lead : n;                                                    \
+            *raised |= round_drawn_##T(ctx, src, kernels, in, sizeof(SRT), out,           \
+                                       sizeof(SRT), lead, rshift);                         \
+            return lead;                                                                   \
+        }                                                                                  \
+        sr_intp done = kernels->round_counter_##T(in, out, n, &ctx->fmt.T, ctx->rounding, \
+                                                  rshift, src, h);                         \
+        if (done > 0) {                                                                    \
+            sr_rng_set_half_position(src, h + (uint64_t)done * HALVES);                    \
+            return done;                                                                   \
+        }                                                                                  \
+        done = n < SR_CHUNK ? n : SR_CHUNK;   /* the next chunk by the general path */      \
+        *raised |= round_drawn_##T(ctx, src, kernels, in, sizeof(SRT), out, sizeof(SRT),  \
+                                   done, rshift);                                          \
+        return done;                                                                       \
+    }                                                                                      \
     static unsigned round_piece_##T(sr_context *ctx, sr_rng *rng, char **args,            \
                                     const sr_intp *steps, sr_intp n)                       \
     {                                                                                      \
@@ -81,20 +108,39 @@ static size_t buffered_draws(const sr_rng *r, size_t word_bytes)
         int stochastic = sr_mode_is_stochastic(ctx->rounding);                         \
         int width = (int)(8 * sizeof(WORD));                                               \
         int rshift = 64 - (ctx->bits < width ? ctx->bits : width);                         \
+        sr_rng reserved;                                                                   \
+        if (stochastic && !rng && ctx->rng.kind == SR_STREAM_COUNTER && n > 0) {           \
+            /* a counter stream's words depend on their position alone: the stream moves  \
+               past the call's words at once (as drawing them would), then the call draws  \
+               them from a private copy, without the lock */                               \
+            sr_context_lock(ctx);                                                          \
+            reserved = ctx->rng;                                                           \
+            uint64_t h = sizeof(WORD) == 4 ? sr_rng_half_position(&ctx->rng)               \
+                                           : 2 * ctx->rng.next;                            \
+            sr_rng_set_half_position(&ctx->rng, h + (uint64_t)n * (sizeof(WORD) / 4));    \
+            sr_context_unlock(ctx);                                                        \
+            rng = &reserved;                                                               \
+        }                                                                                  \
         sr_rng *src = rng ? rng : &ctx->rng;   /* a private stream needs no lock */        \
         sr_intp is = steps[0], os = steps[1], step_values = 64 / (sr_intp)sizeof(SRT);     \
-        int inline_rng = stochastic && !rng && ctx->rng.kind == SR_STREAM_SEQUENTIAL &&    \
-                         kernels->round_inline_##T && is == sizeof(SRT) &&                  \
-                         os == sizeof(SRT) && (uintptr_t)args[0] % sizeof(SRT) == 0 &&     \
+        int contiguous = is == sizeof(SRT) && os == sizeof(SRT) &&                         \
+                         (uintptr_t)args[0] % sizeof(SRT) == 0 &&                          \
                          (uintptr_t)args[1] % sizeof(SRT) == 0;                            \
+        int inline_rng = stochastic && !rng && ctx->rng.kind == SR_STREAM_SEQUENTIAL &&    \
+                         kernels->round_inline_##T && contiguous;                          \
+        int inline_counter = stochastic && src->kind == SR_STREAM_COUNTER &&               \
+                             kernels->round_counter_##T && contiguous;                     \
         const char *in = args[0];                                                          \
         char *out = args[1];                                                               \
         unsigned raised = 0;                                                               \
         for (; n > 0;) {                                                                   \
-            sr_intp m = n < SR_CHUNK ? n : SR_CHUNK;                                       \
+            /* stochastic: chunks whose words stay in L1; else all at once */            \
+            sr_intp m = !stochastic || n < SR_CHUNK ? n : SR_CHUNK;                        \
             if (!stochastic) {                                                             \
                 raised |= kernels->round_##T(in, is, out, os, m, c, ctx->rounding, rshift, \
                                              NULL);                                        \
+            } else if (inline_counter) {   /* src is private (above) */                    \
+                m = round_counter_##T(ctx, src, kernels, in, out, n, rshift, &raised);     \
             } else if (!inline_rng) {                                                      \
                 if (!rng) sr_context_lock(ctx);                                            \
                 raised |= round_drawn_##T(ctx, src, kernels, in, is, out, os, m, rshift);  \

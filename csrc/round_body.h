@@ -139,7 +139,7 @@ typedef struct {
     SR_U mask, half, max_bits, ovf_pos, ovf_neg;
     int d, parity_offset, rnd_shift, x_shift;
     SR_U rnd_mask;
-    int rnd_bits, emin_biased;   /* for sr_round_sub_unbounded */
+    int rnd_bits, emin_biased;   /* for sr_round_lanes_unbounded */
     SR_U one;                    /* 1, hidden from the optimizer (see SR_OPAQUE) */
 } SR_FN(sr_normal_consts);
 
@@ -198,29 +198,6 @@ static inline SR_U SR_FN(sr_normal_increment)(SR_U bits, const SR_FN(sr_normal_c
     SR_U odd = ((bits >> k->d) ^ (SR_U)k->parity_offset) & 1;
     return SR_FN(sr_increment)(bits, odd, k->mask, k->half, k->rnd_shift, k->rnd_mask,
                                k->x_shift, mode, rnd);
-}
-
-/*
- * The same rounding for magnitudes in [gap, max] and zero, the format's subnormal
- * range included: there the spacing stays 2^(emin - p + 1), so d grows by one per
- * binade below 2^emin, up to P - 1 at the smallest subnormal (whose significand, 1,
- * is odd). Slower than the fixed-d loop (shifts by a per-element amount), so only
- * chunks that hold such values take it.
- */
-static inline SR_U SR_FN(sr_round_sub_unbounded)(SR_U bits, const SR_FN(sr_normal_consts) *k,
-                                                 sr_rounding mode, uint64_t rnd)
-{
-    /* all in SR_U, the lanes' own width, so that compilers vectorize it */
-    SR_U E = (bits & ~SR_SIGN_BIT) >> (SR_P - 1), emin = (SR_U)k->emin_biased;
-    E = E > 1 ? E : 1;                           /* input subnormals share binade 1's spacing */
-    SR_U d = (SR_U)k->d + (emin > E ? emin - E : 0);
-    d = d < SR_P - 1 ? d : SR_P - 1;             /* zero: any d in range will do */
-    SR_U used = (SR_U)k->rnd_bits < d ? (SR_U)k->rnd_bits : d;
-    SR_U mask = (k->one << d) - 1, half = k->one << (d - 1);
-    SR_U odd = d == SR_P - 1 && d != (SR_U)k->d ? 1 : ((bits >> d) ^ (SR_U)k->parity_offset) & 1;
-    SR_U x = SR_FN(sr_increment)(bits, odd, mask, half, SR_W - used, (k->one << used) - 1,
-                                 d - used, mode, rnd);
-    return (bits + x) & ~mask;
 }
 
 /* The rounded pattern on an unbounded exponent range (no overflow handling yet). */
@@ -297,6 +274,144 @@ static inline int SR_FN(sr_collect_special)(const SR_U *x, sr_intp n, const sr_t
     return 8 * n_special <= n ? n_special : -1;
 }
 
+/*
+ * The same rounding with d chosen per element, for formats with subnormals whose gap
+ * is a normal input value and p >= 2: exact for zero and the magnitudes [gap, max].
+ * Clamping the magnitude to [gap, 2^emin] before taking its exponent gives
+ * d = shift + max(0, emin - E) within [shift, P - 1] with no branch; OR-ing in the
+ * implicit bit makes the last kept bit of the gap binade (d = P - 1) its odd
+ * significand 1. All in SR_U, the lanes' own width, so that compilers vectorize it.
+ */
+static inline SR_U SR_FN(sr_round_lanes_unbounded)(SR_U bits, const SR_FN(sr_normal_consts) *k,
+                                                   SR_U gap_bits, SR_U normal_bits,
+                                                   int all_bits, sr_rounding mode, uint64_t rnd)
+{
+    SR_U a = bits & ~SR_SIGN_BIT;
+    a = a > gap_bits ? a : gap_bits;
+    a = a < normal_bits ? a : normal_bits;
+    SR_U d = (SR_U)(k->d + k->emin_biased) - (a >> (SR_P - 1));
+    SR_U clear = ~(SR_U)0 << d, mask = ~clear;
+    SR_U odd = ((bits | ((SR_U)1 << (SR_P - 1))) >> d) & 1;
+    /* the stochastic modes: the top min(bits, d) random bits, at the top of the d
+       (all_bits, a constant at each call: bits >= P - 1 >= d, fewer steps) */
+    SR_U used = all_bits || d < (SR_U)k->rnd_bits ? d : (SR_U)k->rnd_bits;
+    SR_U x = SR_FN(sr_increment)(bits, odd, mask, (mask >> 1) + 1, SR_W - used,
+                                 mask >> (d - used), d - used, mode, rnd);
+    return (bits + x) & clear;
+}
+
+/* Rounds the specials of a contiguous chunk (the values outside zero and [lo, max],
+   which the branch-free loops do not round exactly) with the general routine, from
+   x, the chunk's input. They are found by a vectorized pass that marks each value
+   in a byte, then a scan of the marks 8 at a time: most words of 8 are zero.
+   Returns the overflow flags. */
+static SR_NOINLINE unsigned SR_FN(sr_patch_special)(const SR_U *x, SR_U *y, sr_intp n,
+                                                    const sr_type_consts *c, SR_U lo,
+                                                    sr_rounding mode, int rshift,
+                                                    const SR_U *rnd)
+{
+    unsigned char marks[SR_CHUNK + 8] = {0};   /* zero beyond n */
+    SR_U span = (SR_U)c->max_bits + 1 - lo, overflowed = 0;
+    for (sr_intp i = 0; i < n; i++) marks[i] = (unsigned char)SR_FN(sr_is_special)(x[i], lo, span);
+#define SR_RND(MODE, i) ((MODE) >= SR_STOCHASTIC ? (uint64_t)rnd[i] << (64 - SR_W) : 0)
+#define SR_PATCH_LOOP(MODE)                                                                 \
+    for (sr_intp i0 = 0; i0 < n; i0 += 8) {                                                 \
+        uint64_t word;                                                                      \
+        memcpy(&word, marks + i0, sizeof word);                                             \
+        if (word)                                                                           \
+            for (sr_intp i = i0; i < i0 + 8; i++)                                           \
+                if (marks[i]) {                                                             \
+                    y[i] = SR_FN(sr_round_bits)(x[i], c, MODE, rshift, SR_RND(MODE, i));    \
+                    overflowed |= SR_FN(sr_overflowed)(x[i], y[i]);                         \
+                }                                                                           \
+    }
+    SR_DISPATCH_MODE(mode, SR_PATCH_LOOP)
+#undef SR_PATCH_LOOP
+#undef SR_RND
+    return overflowed ? SR_RAISE_OVERFLOW : 0;
+}
+
+/* Does a contiguous chunk of this format take sr_round_lanes_unbounded? */
+static inline int SR_FN(sr_takes_lanes)(const sr_type_consts *c)
+{
+    return SR_VARIABLE_SHIFTS && c->gap_bits < c->normal_bits && c->emin_biased > 1 &&
+           c->gap_bits >= (uint64_t)1 << (SR_P - 1) && c->shift < SR_P - 1;
+}
+
+/*
+ * Contiguous, aligned data: one branch-free pass per chunk of SR_CHUNK values that
+ * rounds every value and tracks the largest magnitude and the smallest nonzero one;
+ * only a chunk whose extremes leave [lo, max] (NaN, inf, beyond max, or below lo)
+ * has those values redone by the general routine, from the chunk's input (copied
+ * first where the output overlaps it). The loop's formula, and lo, by format:
+ *   emin that of the input type, with subnormals (bfloat16): d fixed, exact down to 0;
+ *   other formats with subnormals, on ISAs with per-lane shifts: d per element
+ *     (sr_round_lanes_unbounded), exact down to the gap;
+ *   else: d fixed, exact down to 2^emin.
+ */
+static inline unsigned SR_FN(sr_round_contiguous)(const SR_U *x, SR_U *y, sr_intp n,
+                                                  const sr_type_consts *c, sr_rounding mode,
+                                                  int rshift, const SR_U *rnd)
+{
+    SR_FN(sr_normal_consts) k = SR_FN(sr_normal_setup)(c, mode, 64 - rshift);
+    SR_U gap_bits = (SR_U)c->gap_bits, normal_bits = (SR_U)c->normal_bits;
+    int subnormals = gap_bits < normal_bits, lanes = SR_FN(sr_takes_lanes)(c);
+    SR_U lo = lanes ? gap_bits : subnormals && c->emin_biased == 1 ? 0 : normal_bits;
+    SR_U lo_below = lo > 0 ? lo - 1 : 0;   /* a - 1 < lo_below: a nonzero a below lo */
+    int all_bits = k.rnd_bits >= SR_P - 1;
+    SR_U max_bits = k.max_bits;
+    unsigned raised = 0;
+    SR_U copy[SR_CHUNK];
+    for (sr_intp i0 = 0; i0 < n; i0 += SR_CHUNK) {
+        sr_intp m = n - i0 < SR_CHUNK ? n - i0 : SR_CHUNK;
+        const SR_U *xc = x + i0;
+        SR_U *yc = y + i0;
+        const SR_U *rc = rnd ? rnd + i0 : NULL;
+        if ((uintptr_t)yc < (uintptr_t)(xc + m) && (uintptr_t)xc < (uintptr_t)(yc + m)) {
+            memcpy(copy, xc, (size_t)m * sizeof(SR_U));   /* in place: keep the input */
+            xc = copy;
+        }
+        SR_U top = 0, bottom = ~(SR_U)0;   /* max of a, min of a - 1 (0 wraps to the top) */
+#define SR_RND(MODE, i) ((MODE) >= SR_STOCHASTIC ? (uint64_t)rc[i] << (64 - SR_W) : 0)
+#define SR_CONTIGUOUS_LOOP(MODE)                                                            \
+        if (lanes && ((MODE) != SR_STOCHASTIC || all_bits))                                 \
+            for (sr_intp i = 0; i < m; i++) {                                               \
+                SR_U b = xc[i], a = b & ~SR_SIGN_BIT;                                       \
+                top = top > a ? top : a;                                                    \
+                bottom = bottom < a - 1 ? bottom : a - 1;                                   \
+                yc[i] = SR_FN(sr_round_lanes_unbounded)(b, &k, gap_bits, normal_bits, 1,    \
+                                                        MODE, SR_RND(MODE, i));             \
+            }                                                                               \
+        else if (lanes)                                                                     \
+            for (sr_intp i = 0; i < m; i++) {                                               \
+                SR_U b = xc[i], a = b & ~SR_SIGN_BIT;                                       \
+                top = top > a ? top : a;                                                    \
+                bottom = bottom < a - 1 ? bottom : a - 1;                                   \
+                yc[i] = SR_FN(sr_round_lanes_unbounded)(b, &k, gap_bits, normal_bits, 0,    \
+                                                        MODE, SR_RND(MODE, i));             \
+            }                                                                               \
+        else if (lo_below)                                                                  \
+            for (sr_intp i = 0; i < m; i++) {                                               \
+                SR_U b = xc[i], a = b & ~SR_SIGN_BIT;                                       \
+                top = top > a ? top : a;                                                    \
+                bottom = bottom < a - 1 ? bottom : a - 1;                                   \
+                yc[i] = SR_FN(sr_round_normal_unbounded)(b, &k, MODE, SR_RND(MODE, i));     \
+            }                                                                               \
+        else   /* exact down to zero: only the top needs watching */                        \
+            for (sr_intp i = 0; i < m; i++) {                                               \
+                SR_U b = xc[i], a = b & ~SR_SIGN_BIT;                                       \
+                top = top > a ? top : a;                                                    \
+                yc[i] = SR_FN(sr_round_normal_unbounded)(b, &k, MODE, SR_RND(MODE, i));     \
+            }
+        SR_DISPATCH_MODE(mode, SR_CONTIGUOUS_LOOP)
+#undef SR_CONTIGUOUS_LOOP
+#undef SR_RND
+        if (top > max_bits || bottom < lo_below)
+            raised |= SR_FN(sr_patch_special)(xc, yc, m, c, lo, mode, rshift, rc);
+    }
+    return raised;
+}
+
 /* Rounds n strided values; for the stochastic modes rnd holds n random words as wide
    as SR_T (rshift >= 64 - SR_W), which enter the 64-bit decisions as their top bits.
    Returns the flags to raise (SR_RAISE_OVERFLOW or 0). */
@@ -305,54 +420,20 @@ static inline unsigned SR_FN(sr_round_strided)(const char *in, sr_intp is, char 
                                            sr_rounding mode, int rshift, const void *rnd_words)
 {
     const SR_U *rnd = rnd_words;
-#define SR_RND(MODE, i) ((MODE) >= SR_STOCHASTIC ? (uint64_t)rnd[i] << (64 - SR_W) : 0)
-    SR_FN(sr_normal_consts) k = SR_FN(sr_normal_setup)(c, mode, 64 - rshift);
-    /* Contiguous, aligned chunks take a branch-free loop that compilers vectorize. It
-       is exact for zeros and for magnitudes in [2^emin, max] (or, slower, [gap, max]
-       for chunks that reach into the subnormal range); the few other values (below
-       the gap, beyond max, NaN, inf) are set aside first and redone afterwards by
-       the general routine, with the same random words. */
-    int fast = c->shift > 0 && is == sizeof(SR_U) && os == sizeof(SR_U) &&
-               (uintptr_t)in % sizeof(SR_U) == 0 && (uintptr_t)out % sizeof(SR_U) == 0;
-    int n_special = 0, sub = 0;
-    short special_at[SR_CHUNK];
-    SR_U special_bits[SR_CHUNK];
-    if (fast) {
-        const SR_U *x = (const SR_U *)(const void *)in;
-        if (SR_FN(sr_any_special)(x, n, c, (SR_U)c->normal_bits)) {
-            /* the format has subnormals, and the ISA shifts vector lanes by different
-               amounts (else the per-element loop costs more than the patching) */
-            sub = SR_VARIABLE_SHIFTS && c->gap_bits < c->normal_bits;
-            n_special = SR_FN(sr_collect_special)(x, n, c, (SR_U)(sub ? c->gap_bits :
-                                                  c->normal_bits), special_at, special_bits);
-        }
-        fast = n_special >= 0;   /* else the general routine for all */
-    }
     /* only the general routine can overflow: the fast loops see magnitudes <= max */
+    if (c->shift > 0 && is == sizeof(SR_U) && os == sizeof(SR_U) &&
+        (uintptr_t)in % sizeof(SR_U) == 0 && (uintptr_t)out % sizeof(SR_U) == 0)
+        return SR_FN(sr_round_contiguous)((const SR_U *)(const void *)in,
+                                          (SR_U *)(void *)out, n, c, mode, rshift, rnd);
     SR_U overflowed = 0;
+#define SR_RND(MODE, i) ((MODE) >= SR_STOCHASTIC ? (uint64_t)rnd[i] << (64 - SR_W) : 0)
 #define SR_MODE_LOOP(MODE)                                                                  \
-    if (fast) {                                                                             \
-        const SR_U *x = (const SR_U *)(const void *)in;                                     \
-        SR_U *y = (SR_U *)(void *)out;                                                      \
-        if (sub)                                                                            \
-            for (sr_intp i = 0; i < n; i++)                                                 \
-                y[i] = SR_FN(sr_round_sub_unbounded)(x[i], &k, MODE, SR_RND(MODE, i));      \
-        else                                                                                \
-            for (sr_intp i = 0; i < n; i++)                                                 \
-                y[i] = SR_FN(sr_round_normal_unbounded)(x[i], &k, MODE, SR_RND(MODE, i));   \
-        for (int j = 0; j < n_special; j++) {                                               \
-            int i = special_at[j];                                                          \
-            y[i] = SR_FN(sr_round_bits)(special_bits[j], c, MODE, rshift, SR_RND(MODE, i)); \
-            overflowed |= SR_FN(sr_overflowed)(special_bits[j], y[i]);                      \
-        }                                                                                   \
-    } else {                                                                                \
-        for (sr_intp i = 0; i < n; i++) {                                                   \
-            SR_U b, r;                                                                      \
-            memcpy(&b, in + i * is, sizeof b);                                              \
-            r = SR_FN(sr_round_bits)(b, c, MODE, rshift, SR_RND(MODE, i));                  \
-            overflowed |= SR_FN(sr_overflowed)(b, r);                                       \
-            memcpy(out + i * os, &r, sizeof r);                                             \
-        }                                                                                   \
+    for (sr_intp i = 0; i < n; i++) {                                                       \
+        SR_U b, r;                                                                          \
+        memcpy(&b, in + i * is, sizeof b);                                                  \
+        r = SR_FN(sr_round_bits)(b, c, MODE, rshift, SR_RND(MODE, i));                      \
+        overflowed |= SR_FN(sr_overflowed)(b, r);                                           \
+        memcpy(out + i * os, &r, sizeof r);                                                 \
     }
     SR_DISPATCH_MODE(mode, SR_MODE_LOOP)
 #undef SR_MODE_LOOP
@@ -362,72 +443,36 @@ static inline unsigned SR_FN(sr_round_strided)(const char *in, sr_intp is, char 
 
 #ifdef SR_HAVE_INLINE_RNG
 /*
- * Stochastic rounding with the generator inlined (see sr_round_inline_fn): one step
- * of the 8 lanes yields 64 bytes of random words, exactly the words the next 64
- * bytes of input would draw through sr_rng_fill / sr_rng_fill32, and they are used
- * from registers: the arithmetic of sr_round_normal_unbounded on vectors of
- * SR_VEC_BYTES (the ISA's register width, so that the lanes' state stays in
- * registers), 64 / SR_VEC_BYTES of them per step.
+ * Stochastic rounding with the generator inlined: the random words are made in
+ * registers, exactly the words the values would draw through sr_rng_fill /
+ * sr_rng_fill32, and used there: the arithmetic of sr_round_normal_unbounded on
+ * vectors of SR_VEC_BYTES (the ISA's register width, so that a generator's state
+ * stays in registers). Two generators: the sequential stream's lanes
+ * (sr_round_inline) and a counter stream's Philox blocks (sr_round_counter).
  */
 
 typedef uint64_t SR_FN(sr_lanes) __attribute__((vector_size(SR_VEC_BYTES)));
 typedef SR_U SR_FN(sr_vec) __attribute__((vector_size(SR_VEC_BYTES)));
 
-static inline int SR_FN(sr_round_inline)(const char *in, char *out, sr_intp n,
-                                         const sr_type_consts *c, sr_rounding mode,
-                                         int rshift, sr_rng *r, unsigned *raised)
+/* The values of in[0 .. n) that the vector loops leave to the general routine, as
+   sr_collect_special returns them; -1 (give up) if there are too many, or if some
+   lie in the subnormal range and the ISA has sr_round_strided's per-element loop
+   for them. */
+static inline int SR_FN(sr_inline_specials)(const char *in, sr_intp n, const sr_type_consts *c,
+                                            short *special_at, SR_U *special_bits)
 {
-    enum { NV = 64 / SR_VEC_BYTES, STEP = 64 / sizeof(SR_U) };
-    if (c->shift == 0 || n % STEP != 0 || n > SR_CHUNK) return 0;
-    short special_at[SR_CHUNK];
-    SR_U special_bits[SR_CHUNK], words[SR_CHUNK];
     const SR_U *x = (const SR_U *)(const void *)in;
-    int n_special = 0;
-    if (SR_FN(sr_any_special)(x, n, c, (SR_U)c->normal_bits)) {
-        /* values in the subnormal range take sr_round_strided's per-element loop */
-        if (SR_VARIABLE_SHIFTS && c->gap_bits < c->normal_bits) return 0;
-        n_special = SR_FN(sr_collect_special)(x, n, c, (SR_U)c->normal_bits, special_at,
-                                              special_bits);
-        if (n_special < 0) return 0;
-    }
-    SR_FN(sr_normal_consts) k = SR_FN(sr_normal_setup)(c, mode, 64 - rshift);
-    SR_FN(sr_lanes) s0[NV], s1[NV], s2[NV], s3[NV], o;
-    memcpy(s0, r->s[0], sizeof s0); memcpy(s1, r->s[1], sizeof s1);
-    memcpy(s2, r->s[2], sizeof s2); memcpy(s3, r->s[3], sizeof s3);
-    SR_U clear = ~k.mask;
-    /* KEEP: also keep the words, for the special values patched afterwards */
-#define SR_INLINE_LOOP(INCREMENT, KEEP)                                                     \
-    for (sr_intp i = 0; i < n; i += STEP)                                                   \
-        for (int h = 0; h < NV; h++) {                                                      \
-            SR_FN(sr_vec) w, b, y;                                                          \
-            size_t at = i * sizeof(SR_U) + h * SR_VEC_BYTES;                                \
-            SR_XOSHIRO_STEP(SR_FN(sr_lanes), o, s0[h], s1[h], s2[h], s3[h]);                \
-            memcpy(&w, &o, sizeof w);                                                       \
-            if (KEEP) memcpy((char *)words + at, &w, sizeof w);                             \
-            memcpy(&b, in + at, sizeof b);                                                  \
-            y = (b + (INCREMENT)) & clear;                                                  \
-            memcpy(out + at, &y, sizeof y);                                                 \
-        }
-#define SR_INLINE_LOOPS(INCREMENT)                                                          \
-    if (n_special) {                                                                        \
-        SR_INLINE_LOOP(INCREMENT, 1)                                                        \
-    } else {                                                                                \
-        SR_INLINE_LOOP(INCREMENT, 0)                                                        \
-    }
-    /* The two stochastic modes' increments (roundings.def) on vectors of words w;
-       another mode takes the general path. */
-    if (mode == SR_STOCHASTIC) {
-        SR_U rnd_mask = k.rnd_mask;
-        int rnd_shift = k.rnd_shift, x_shift = k.x_shift;
-        SR_INLINE_LOOPS((~(w >> rnd_shift) & rnd_mask) << x_shift)
-    } else if (mode == SR_STOCHASTIC_EQUAL) {
-        SR_U mask = k.mask;
-        SR_INLINE_LOOPS(mask & ((SR_U)0 - (w >> (SR_W - 1))))
-    } else {
-        return 0;
-    }
-#undef SR_INLINE_LOOPS
-#undef SR_INLINE_LOOP
+    if (!SR_FN(sr_any_special)(x, n, c, (SR_U)c->normal_bits)) return 0;
+    if (SR_VARIABLE_SHIFTS && c->gap_bits < c->normal_bits) return -1;
+    return SR_FN(sr_collect_special)(x, n, c, (SR_U)c->normal_bits, special_at, special_bits);
+}
+
+/* Redoes those values with the general routine and their own words. */
+static inline void SR_FN(sr_inline_patch)(char *out, int n_special, const short *special_at,
+                                          const SR_U *special_bits, const SR_U *words,
+                                          const sr_type_consts *c, sr_rounding mode,
+                                          int rshift, unsigned *raised)
+{
     SR_U overflowed = 0;
     for (int j = 0; j < n_special; j++) {
         SR_U y = SR_FN(sr_round_bits)(special_bits[j], c, mode, rshift,
@@ -436,10 +481,201 @@ static inline int SR_FN(sr_round_inline)(const char *in, char *out, sr_intp n,
         memcpy(out + special_at[j] * sizeof(SR_U), &y, sizeof y);
     }
     if (overflowed) *raised |= SR_RAISE_OVERFLOW;
+}
+
+/* The rounding loop over in[0 .. n) (n a multiple of STEP_BYTES / sizeof(SR_U)):
+   GENERATE(wv) makes the next STEP_BYTES of words in the vectors wv[], which round
+   the values under INCREMENT (a function of the word vector w). KEEP: also keep the
+   words, for the special values patched afterwards. STOP(i): leave the loop before
+   the step at value i (done = i), nothing of it drawn or written. */
+#define SR_WORDS_LOOP(STEP_BYTES, GENERATE, STOP, INCREMENT, KEEP)                          \
+    for (sr_intp i = 0; i < n; i += (STEP_BYTES) / sizeof(SR_U)) {                          \
+        if (STOP(i)) {                                                                      \
+            done = i;                                                                       \
+            break;                                                                          \
+        }                                                                                   \
+        SR_FN(sr_vec) wv[(STEP_BYTES) / SR_VEC_BYTES];                                      \
+        GENERATE(wv);                                                                       \
+        for (int h = 0; h < (STEP_BYTES) / SR_VEC_BYTES; h++) {                             \
+            SR_FN(sr_vec) w = wv[h], b, y;                                                  \
+            size_t at = i * sizeof(SR_U) + h * SR_VEC_BYTES;                                \
+            if (KEEP) memcpy((char *)words + at, &w, sizeof w);                             \
+            memcpy(&b, in + at, sizeof b);                                                  \
+            y = (b + (INCREMENT)) & clear;                                                  \
+            memcpy(out + at, &y, sizeof y);                                                 \
+        }                                                                                   \
+    }
+/* The two stochastic modes' increments (roundings.def) on vectors of words w; for
+   another mode the function returns 0 (the general path). done: the values rounded. */
+#define SR_WORDS_LOOPS(STEP_BYTES, GENERATE, STOP)                                          \
+    SR_U clear = ~k.mask;                                                                   \
+    sr_intp done = n;                                                                       \
+    if (mode == SR_STOCHASTIC) {                                                            \
+        SR_U rnd_mask = k.rnd_mask;                                                         \
+        int rnd_shift = k.rnd_shift, x_shift = k.x_shift;                                   \
+        if (n_special) {                                                                    \
+            SR_WORDS_LOOP(STEP_BYTES, GENERATE, STOP,                                       \
+                          (~(w >> rnd_shift) & rnd_mask) << x_shift, 1)                     \
+        } else {                                                                            \
+            SR_WORDS_LOOP(STEP_BYTES, GENERATE, STOP,                                       \
+                          (~(w >> rnd_shift) & rnd_mask) << x_shift, 0)                     \
+        }                                                                                   \
+    } else if (mode == SR_STOCHASTIC_EQUAL) {                                               \
+        SR_U mask = k.mask;                                                                 \
+        if (n_special) {                                                                    \
+            SR_WORDS_LOOP(STEP_BYTES, GENERATE, STOP, mask & ((SR_U)0 - (w >> (SR_W - 1))), 1) \
+        } else {                                                                            \
+            SR_WORDS_LOOP(STEP_BYTES, GENERATE, STOP, mask & ((SR_U)0 - (w >> (SR_W - 1))), 0) \
+        }                                                                                   \
+    } else {                                                                                \
+        return 0;                                                                           \
+    }
+#define SR_NEVER_STOP(i) 0
+
+/* The sequential stream (see sr_round_inline_fn): one step of the 8 lanes yields 64
+   bytes of words, 64 / SR_VEC_BYTES vectors. */
+static inline int SR_FN(sr_round_inline)(const char *in, char *out, sr_intp n,
+                                         const sr_type_consts *c, sr_rounding mode,
+                                         int rshift, sr_rng *r, unsigned *raised)
+{
+    enum { NV = 64 / SR_VEC_BYTES, STEP = 64 / sizeof(SR_U) };
+    if (c->shift == 0 || n % STEP != 0 || n > SR_CHUNK) return 0;
+    short special_at[SR_CHUNK];
+    SR_U special_bits[SR_CHUNK], words[SR_CHUNK];
+    SR_FN(sr_lanes) s0[NV], s1[NV], s2[NV], s3[NV];
+    memcpy(s0, r->s[0], sizeof s0); memcpy(s1, r->s[1], sizeof s1);
+    memcpy(s2, r->s[2], sizeof s2); memcpy(s3, r->s[3], sizeof s3);
+    if (SR_FN(sr_takes_lanes)(c)) {
+        /* formats with subnormals: the chunk's words from the generator, then the
+           per-lane loop, which takes values in the subnormal range in its stride */
+        for (sr_intp i = 0; i < n; i += STEP)
+            for (int h = 0; h < NV; h++) {
+                SR_FN(sr_lanes) o;
+                SR_XOSHIRO_STEP(SR_FN(sr_lanes), o, s0[h], s1[h], s2[h], s3[h]);
+                memcpy((char *)words + i * sizeof(SR_U) + h * SR_VEC_BYTES, &o, sizeof o);
+            }
+        memcpy(r->s[0], s0, sizeof s0); memcpy(r->s[1], s1, sizeof s1);
+        memcpy(r->s[2], s2, sizeof s2); memcpy(r->s[3], s3, sizeof s3);
+        *raised |= SR_FN(sr_round_contiguous)((const SR_U *)(const void *)in,
+                                              (SR_U *)(void *)out, n, c, mode, rshift, words);
+        return 1;
+    }
+    int n_special = SR_FN(sr_inline_specials)(in, n, c, special_at, special_bits);
+    if (n_special < 0) return 0;
+    SR_FN(sr_normal_consts) k = SR_FN(sr_normal_setup)(c, mode, 64 - rshift);
+#define SR_XOSHIRO_WORDS(wv)                                                                \
+    for (int h = 0; h < NV; h++) {                                                          \
+        SR_FN(sr_lanes) o;                                                                  \
+        SR_XOSHIRO_STEP(SR_FN(sr_lanes), o, s0[h], s1[h], s2[h], s3[h]);                    \
+        memcpy(&(wv)[h], &o, sizeof o);                                                     \
+    }
+    SR_WORDS_LOOPS(64, SR_XOSHIRO_WORDS, SR_NEVER_STOP)
+    (void)done;
+#undef SR_XOSHIRO_WORDS
+    SR_FN(sr_inline_patch)(out, n_special, special_at, special_bits, words, c, mode, rshift,
+                           raised);
     memcpy(r->s[0], s0, sizeof s0); memcpy(r->s[1], s1, sizeof s1);
     memcpy(r->s[2], s2, sizeof s2); memcpy(r->s[3], s3, sizeof s3);
     return 1;
 }
+
+/* kernels.c defines the lane product, high half, zips and lane test per ISA */
+#if defined(SR_MUL32) && defined(SR_HI32) && defined(SR_ZIP_LOW) && defined(SR_ANY_LANE)
+/* Does the step of `vectors` vectors at p hold a value that needs the general routine
+   (sr_is_special, lane by lane, lo and span as there)? One lane test at the end. */
+static inline int SR_FN(sr_step_special)(const char *p, int vectors, SR_U lo, SR_U span)
+{
+    SR_FN(sr_vec) any = {0};
+    for (int h = 0; h < vectors; h++) {
+        SR_FN(sr_vec) b, a;
+        memcpy(&b, p + h * SR_VEC_BYTES, sizeof b);
+        a = b & ~SR_SIGN_BIT;
+        any |= (SR_FN(sr_vec))((a - lo) >= span) & (SR_FN(sr_vec))(a != 0);
+    }
+    return SR_ANY_LANE(any);
+}
+
+/* A counter stream (see sr_round_counter_fn), from half-word h, h % 4 == 0: the
+   Philox blocks of V = SR_VEC_BYTES / 8 counters at once, one per 64-bit lane (as
+   kernels.c's block generator does), give 2 * SR_VEC_BYTES bytes of words: block j's
+   four half-words in order, low half first, as sr_rng_fill / sr_rng_fill32 see them;
+   two such sets per step, whose rounds interleave. The round keys are made once. The
+   blocks of a call share their counter's high half (it stops where that changes) and
+   the stream id, so that part of the first two rounds is the same for all: made once
+   too. Each step checks its own values (no pass over the input before: the loads
+   overlap the arithmetic) and stops before one that needs the general routine. */
+static inline sr_intp SR_FN(sr_round_counter)(const char *in, char *out, sr_intp n,
+                                              const sr_type_consts *c, sr_rounding mode,
+                                              int rshift, const sr_rng *r, uint64_t h)
+{
+    enum { V = SR_VEC_BYTES / 8, STEP = 4 * SR_VEC_BYTES / sizeof(SR_U) };
+    uint64_t b0 = h / 4, blocks_left = ((uint64_t)1 << 32) - (b0 & 0xFFFFFFFFu);
+    if (blocks_left < (uint64_t)n * sizeof(SR_U) / 16)
+        n = (sr_intp)(blocks_left * 16 / sizeof(SR_U));
+    n -= n % STEP;
+    if (c->shift == 0 || n <= 0 || h % 4 != 0) return 0;
+    const int n_special = 0;
+    SR_U *words = NULL;
+    SR_U lo = (SR_U)c->normal_bits, span = (SR_U)c->max_bits + 1 - lo;
+    SR_FN(sr_normal_consts) k = SR_FN(sr_normal_setup)(c, mode, 64 - rshift);
+    typedef SR_FN(sr_lanes) lanes;
+    const uint64_t low = 0xFFFFFFFFu;
+    uint32_t rk0[10], rk1[10];   /* the round keys: the Weyl sequence, modulo 2^32 */
+    rk0[0] = r->key[0]; rk1[0] = r->key[1];
+    for (int round = 1; round < 10; round++) {
+        rk0[round] = rk0[round - 1] + SR_PHILOX_W0;
+        rk1[round] = rk1[round - 1] + SR_PHILOX_W1;
+    }
+    lanes lane, key0[10], key1[10];
+    for (int l = 0; l < V; l++) lane[l] = (uint64_t)l;
+    for (int round = 0; round < 10; round++) {
+        key0[round] = lane * 0 + rk0[round];
+        key1[round] = lane * 0 + rk1[round];
+    }
+    /* Round 1 on x1 = the counter's high half, x2, x3 = the stream id: x0 and x1 come
+       out the same for every block; round 2 then makes x3 the same for all. */
+    uint64_t id_product = (uint64_t)SR_PHILOX_M1 * r->stream_id[0];
+    uint32_t x0_1 = (uint32_t)(id_product >> 32) ^ (uint32_t)(b0 >> 32) ^ rk0[0];
+    uint64_t x3_2 = (uint64_t)SR_PHILOX_M0 * x0_1;
+    const lanes m0 = lane * 0 + SR_PHILOX_M0, m1 = lane * 0 + SR_PHILOX_M1,
+                x2_1_xor = lane * 0 + (r->stream_id[1] ^ rk1[0]),
+                x0_2_xor = lane * 0 + ((uint32_t)id_product ^ rk0[1]),
+                x2_2_xor = lane * 0 + ((uint32_t)(x3_2 >> 32) ^ rk1[1]),
+                x3_2_all = lane * 0 + x3_2;
+    lanes counter = lane + b0;
+#define SR_PHILOX_SET(w0, w1)                                                               \
+    {   /* blocks counter .. counter + V - 1: their 4 x 32 bits as lanes (w0, w1) */        \
+        lanes p0 = SR_MUL32(counter, m0);                                                   \
+        lanes x2 = SR_HI32(p0) ^ x2_1_xor, x3 = p0, p1 = SR_MUL32(x2, m1);                  \
+        lanes x0 = SR_HI32(p1) ^ x0_2_xor, x1 = p1;                                         \
+        x2 = x3 ^ x2_2_xor; x3 = x3_2_all;                                                  \
+        for (int round = 2; round < 10; round++)                                            \
+            SR_PHILOX_ROUND(lanes, SR_MUL32, SR_HI32, x0, x1, x2, x3, key0[round],          \
+                            key1[round], m0, m1);                                           \
+        w0 = (x0 & low) | x1 << 32; w1 = (x2 & low) | x3 << 32;                             \
+        counter += V;                                                                       \
+    }
+#define SR_PHILOX_WORDS(wv)                                                                 \
+    {                                                                                       \
+        lanes first0, first1, next0, next1, zipped[4];   /* two sets of V blocks */         \
+        SR_PHILOX_SET(first0, first1)                                                       \
+        SR_PHILOX_SET(next0, next1)                                                         \
+        zipped[0] = SR_ZIP_LOW(first0, first1); zipped[1] = SR_ZIP_HIGH(first0, first1);    \
+        zipped[2] = SR_ZIP_LOW(next0, next1); zipped[3] = SR_ZIP_HIGH(next0, next1);        \
+        memcpy((wv), zipped, sizeof zipped);                                                \
+    }
+    /* a value of the step outside zero and the magnitudes [2^emin, max] */
+#define SR_STEP_SPECIAL(i) SR_FN(sr_step_special)(in + (i) * sizeof(SR_U), 4, lo, span)
+    SR_WORDS_LOOPS(4 * SR_VEC_BYTES, SR_PHILOX_WORDS, SR_STEP_SPECIAL)
+#undef SR_STEP_SPECIAL
+#undef SR_PHILOX_WORDS
+#undef SR_PHILOX_SET
+    (void)words;
+    return done;
+}
+#endif
+#undef SR_WORDS_LOOPS
+#undef SR_WORDS_LOOP
 #endif
 
 #undef SR_W

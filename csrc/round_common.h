@@ -44,8 +44,10 @@ static inline uint64_t sr_choose(int away, sr_split s)
 
 #if defined(__GNUC__)
 #define SR_ALWAYS_INLINE inline __attribute__((always_inline))
+#define SR_NOINLINE __attribute__((noinline))
 #else
 #define SR_ALWAYS_INLINE inline
+#define SR_NOINLINE
 #endif
 
 /*
@@ -146,6 +148,14 @@ typedef sr_intp (*sr_chain_check_fn)(const double *a, const double *b, const uin
 typedef int (*sr_round_inline_fn)(const char *in, char *out, sr_intp n,
                                   const sr_type_consts *c, sr_rounding mode, int rshift,
                                   sr_rng *r, unsigned *raised);
+/* The same for a counter stream r, from its half-word h (h % 4 == 0; r unchanged:
+   the caller moves its position on): rounds the values of in up to the first step
+   (four vector registers of values) that needs the general routine, crosses 2^32
+   Philox blocks or ends past n, and returns how many it rounded (0 for a mode that
+   draws none). */
+typedef sr_intp (*sr_round_counter_fn)(const char *in, char *out, sr_intp n,
+                                       const sr_type_consts *c, sr_rounding mode, int rshift,
+                                       const sr_rng *r, uint64_t h);
 typedef struct sr_kernels {
     const char *name;
     sr_round_chunk_fn round_f32, round_f64;
@@ -155,6 +165,7 @@ typedef struct sr_kernels {
     void (*rng_blocks)(sr_rng *r, uint64_t *out, size_t nblocks);
     /* counter streams: half-words h .. h + n - 1 of r's stream */
     void (*philox_halves)(const sr_rng *r, uint64_t h, uint32_t *out, size_t n);
+    sr_round_counter_fn round_counter_f32, round_counter_f64;   /* NULL if unavailable */
 } sr_kernels;
 
 /* The exact path of one add, subtract or multiply (arith.c), rounded in f. */

@@ -146,6 +146,60 @@ static void test_counter_stream(void)
     }
 }
 
+/* The fused counter-stream rounding (Philox words made in registers, round_body.h's
+   sr_round_counter) against rounding each value alone at its word's position (the
+   block generator, checked against sr_philox4x32_10 above): every kernel path, both
+   stochastic modes, bits = 64 and 5, float32 and float64, starts on every half-word
+   of a block, chunks with special values (inf, NaN, beyond max, subnormal). */
+static void test_counter_fused(void)
+{
+    enum { N = 1000 };
+    static float xf[N], yf[N];
+    static double xd[N], yd[N];
+    for (int i = 0; i < N; i++) {
+        xf[i] = (float)((i * 0.7548776662466927) - (double)(i / 3)) * 3.0f;
+        xd[i] = (double)xf[i] * 1.0000001;
+    }
+    xf[300] = INFINITY; xf[301] = NAN; xf[302] = 1e38f; xf[303] = 1e-40f;   /* one chunk */
+    xd[600] = -INFINITY; xd[601] = 1e300; xd[602] = 1e-42;
+    const uint64_t key[2] = {0x0123456789abcdefu, 0xfedcba9876543210u};
+    const char *isas[] = {"scalar", "avx2", "avx512"};
+    sr_rounding modes[] = {SR_STOCHASTIC, SR_STOCHASTIC, SR_STOCHASTIC_EQUAL};
+    int bits[] = {64, 5, 64};
+    long bad = 0, checked = 0;
+    for (int k = 0; k < 3; k++)
+        for (int m = 0; m < 3; m++)
+            for (uint64_t start = 0; start < 4; start++) {
+                sr_context ctx = make_ctx(8, 127, -126, 1, SR_OVERFLOW_INF, 0, modes[m],
+                                          bits[m]);
+                sr_context one = ctx;
+                if (sr_context_set_isa(&ctx, isas[k]) != 0) continue;   /* not on this CPU */
+                sr_context_set_isa(&one, isas[k]);
+                sr_rng_seed_counter(&ctx.rng, key);
+                sr_rng_seed_counter(&one.rng, key);
+                uint64_t h0 = 4 * (((uint64_t)1 << 32) - 5) + start;   /* crosses 2^32 blocks */
+                sr_rng_set_half_position(&ctx.rng, h0);
+                sr_intp n = N, s4[2] = {4, 4}, s8[2] = {8, 8};
+                char *af[2] = {(char *)xf, (char *)yf}, *ad[2] = {(char *)xd, (char *)yd};
+                sr_loop_round_f32(af, &n, s4, &ctx);
+                sr_rng_set_half_position(&ctx.rng, h0);
+                sr_loop_round_f64(ad, &n, s8, &ctx);
+                for (int i = 0; i < N; i++) {
+                    sr_rng_set_half_position(&one.rng, h0 + (uint64_t)i);
+                    float f = sr_round_f32(xf[i], &one);
+                    sr_rng_set_half_position(&one.rng, 2 * ((h0 + 1) / 2 + (uint64_t)i));
+                    double d = sr_round_f64(xd[i], &one);
+                    bad += memcmp(&f, &yf[i], sizeof f) != 0;
+                    bad += memcmp(&d, &yd[i], sizeof d) != 0;
+                    checked += 2;
+                }
+                uint64_t end = sr_rng_half_position(&ctx.rng);
+                bad += end != 2 * ((h0 + 1) / 2 + N);   /* a float64 draw drops a waiting half */
+            }
+    CHECK(checked > 0 && bad == 0, "fused counter rounding differs in %ld of %ld values", bad,
+          checked);
+}
+
 /* Threads: a counter stream or a deterministic mode gives the same bits for every
    thread count (odd sizes, a call starting on a waiting half-word), and the stream
    ends at the same position; a sequential stream stays on one thread. */
@@ -661,11 +715,83 @@ static void test_matmul(void)
     CHECK(bad == 0, "sr_matmul differs from its ufunc definition in %ld cases", bad);
 }
 
+/* The binary32 lanes of sr_matmul_f32 (small formats, one mode; matmul_body.h) and
+   their fallbacks against the ufunc loops, on every kernel path: format values (the
+   fast path), data that is not (inexact products), both zeros, overflow, subnormal
+   and tiny products, NaN and inf, a row length not a multiple of 16, and binary32
+   sums (the binary64 passes). */
+static void test_matmul_f32(void)
+{
+    enum { M = 5, K = 7, N = 37 };
+    static float A[M][K], B[K][N], C[M][N], want[M][N], p[N];
+    static const char *isas[3] = {"scalar", "avx2", "avx512"};
+    long bad = 0, runs = 0;
+    for (int data = 0; data < 3; data++) {
+        uint64_t state = 7 + (uint64_t)data;
+        for (int i = 0; i < M * K + K * N; i++) {
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17;
+            float v = (float)((int64_t)(state % 4096) - 2048) / 256.0f;   /* 8 bits */
+            if (data == 1) v = v * 1.00390625f + (float)ldexp(1, -20) * (float)(state % 5);
+            if (data == 2) {
+                static const float odd[] = {0.0f, -0.0f, 3e38f, -3e38f, 1e-39f, 1e-30f,
+                                            INFINITY, -INFINITY, NAN, 1.0f, 1.0f, 1.0f};
+                if (state % 3 == 0) v = odd[(state / 3) % 12];
+            }
+            if (state % 13 == 0) v = state % 2 ? 0.0f : -0.0f;
+            if (i < M * K) A[i / K][i % K] = v;
+            else B[(i - M * K) / N][(i - M * K) % N] = v;
+        }
+        for (int m = 0; m < SR_NUM_ROUNDINGS; m++)
+            for (int variant = 0; variant < 4; variant++)   /* one stream, two, subtract, b32 sums */
+                for (int k = 0; k < 3; k++) {
+                    sr_context prod = make_ctx(8, 127, -126, 1, SR_OVERFLOW_INF, 0,
+                                               (sr_rounding)m, 64);
+                    sr_context sum = variant == 3
+                                     ? make_ctx(24, 127, -126, 1, SR_OVERFLOW_INF, 0, (sr_rounding)m, 32)
+                                     : make_ctx(11, 15, -14, 1, SR_OVERFLOW_SATURATE, 0, (sr_rounding)m, 13);
+                    if (sr_context_set_isa(&prod, isas[k]) != 0) continue;   /* not on this CPU */
+                    sr_context tprod = prod, tsum = sum;
+                    int two = variant == 1 || variant == 3, subtract = variant == 2;
+                    sr_context *ps = two ? &sum : &prod, *tps = two ? &tsum : &tprod;
+                    sr_intp zero = 0, n = N, st_bcast[3] = {0, 4, 4}, st_row[3] = {4, 4, 4};
+                    for (int i = 0; i < M; i++)
+                        for (int j = 0; j < N; j++) C[i][j] = want[i][j] = subtract ? B[i % K][j] : 0;
+                    sr_matmul_args g = {M, K, N, 1, (const char *)A, K * 4, 4, &zero,
+                                        (const char *)B, N * 4, 4, &zero, (char *)C, N * 4, &zero,
+                                        subtract, !subtract};
+                    sr_matmul_f32(&prod, ps, &g, NULL);
+                    for (int i0 = 0; i0 < M; i0 += SR_MATMUL_ROWS)
+                        for (int l = 0; l < K; l++)
+                            for (int i = i0; i < M && i < i0 + SR_MATMUL_ROWS; i++) {
+                                char *mul[3] = {(char *)&A[i][l], (char *)B[l], (char *)p};
+                                char *add[3] = {(char *)want[i], (char *)p, (char *)want[i]};
+                                sr_loop_multiply_f32(mul, &n, st_bcast, &tprod);
+                                if (subtract) sr_loop_subtract_f32(add, &n, st_row, tps);
+                                else sr_loop_add_f32(add, &n, st_row, tps);
+                            }
+                    runs++;
+                    /* bit for bit, except a NaN's sign (x86's default NaN is negative,
+                       so it depends on the order of the operations) */
+                    for (int q = 0; q < M * N; q++) {
+                        float x = (&C[0][0])[q], y = (&want[0][0])[q];
+                        bad += isnan(x) ? !isnan(y) : memcmp(&x, &y, sizeof x) != 0;
+                    }
+                    uint64_t w1, w2;
+                    sr_context_draw(ps, &w1, 1);
+                    sr_context_draw(tps, &w2, 1);
+                    bad += w1 != w2;
+                }
+    }
+    CHECK(bad == 0 && runs > 0, "sr_matmul_f32 differs from its ufunc definition in %ld values (%ld runs)",
+          bad, runs);
+}
+
 int main(void)
 {
     printf("kernel path: %s\n", sr_isa());
     test_rng();
     test_counter_stream();
+    test_counter_fused();
     test_threads();
     test_formats();
     test_known_values();
@@ -680,6 +806,7 @@ int main(void)
     test_given_bits();
     test_unsigned_zero();
     test_matmul();
+    test_matmul_f32();
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
 }

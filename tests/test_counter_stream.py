@@ -9,7 +9,7 @@ from fractions import Fraction
 import numpy as np
 import pytest
 from arith_check import assert_all_match
-from conftest import twin
+from conftest import kernel_paths, twin
 from reference import ref_arith, ref_round
 from vector_oracle import ref_format
 
@@ -167,6 +167,36 @@ def test_round_draws_the_contract_words(dtype, mode, bits):
         assert ctx.position == copy.position
     else:
         assert ctx.position == 1               # deterministic modes draw nothing
+
+
+@pytest.mark.parametrize("path", kernel_paths())
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_rounding_draws_the_contract_words_on_every_path(path, dtype):
+    """Contiguous calls make the Philox words inside the rounding loop, one kernel per
+    path, and stop it before values that need the general routine (inf, NaN, beyond
+    max, the subnormal range). From any half-word, across 2^32 Philox blocks, each
+    value is rounded with its own word of the plain Python Philox above."""
+    fmt, n, seed = sr.binary16, 1200, 21
+    x = np.random.default_rng(5).uniform(-4, 4, n).astype(dtype)
+    x[[700, 800, 900, 1001]] = [np.inf, 1e5, 1e-6, np.nan]
+    wide = dtype == np.float64
+    for mode in ("stochastic", "stochastic_equal"):
+        for skip in (0, 3):
+            ctx = sr.Context(fmt, mode, rng=seed, stream="counter")._set_isa(path)
+            ctx.advance(2**33 - 300)                 # Philox block 2^32 - 150
+            ctx.random_words(skip, np.uint32)
+            with np.errstate(over="ignore"):
+                y = ctx.round(x)
+            start = 2 * (2**33 - 300) + skip
+            if wide:                                 # a 64-bit draw drops a waiting half
+                words = reference_words(seed, (start + 1) // 2, n)
+            else:
+                words = reference_halves(seed, start, n)
+            eff_bits = None if wide or mode != "stochastic" else 32
+            want = [ref_round(float(v), ref_format(fmt), mode,
+                              u=Fraction(w, 2**64 if wide else 2**32), bits=eff_bits)
+                    for v, w in zip(x, words)]
+            np.testing.assert_array_equal(y.astype(np.float64), np.array(want), err_msg=mode)
 
 
 @pytest.mark.parametrize("op", ["add", "subtract", "multiply", "divide", "fma", "sqrt"])

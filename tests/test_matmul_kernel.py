@@ -190,3 +190,88 @@ def test_every_kernel_path_gives_the_same_bits(path):
         for mode in sr.ROUNDINGS:
             for got, want in zip(results[path, dtype, mode], results["scalar", dtype, mode]):
                 assert_same_bits(got, want)
+
+
+def lopsided(rng, m, k, n, fmt):
+    """float32 data for the binary32 fast path (matmul_body.h) with each fallback in
+    a few places among ordinary chunks: column scales 2^10 .. 2^-30 make later sums
+    inexact in binary32 (decided, or undecided where the product is below half an
+    ulp of the sum), data off the format (inexact products), exact cancellations to
+    zeros of both signs, products beyond max and in the subnormal range, NaN, inf."""
+    A = values(rng, (m, k), np.float32, fmt, zeros=0.05)
+    B = values(rng, (k, n), np.float32, fmt, zeros=0.05)
+    A *= np.float32(2.0) ** np.array([10, 0, -6, -12, -20, -30, 3, -9, 1][:k] + [0] * (k - 9),
+                                     np.float32)
+    A[1] += np.float32(2.0**-20)              # off the format: inexact products
+    A[2, :2], B[:2, 3] = 1.0, -1.0            # cancellation: +0 (-0 rounding down)
+    A[3, :2], B[:2, 4] = -0.0, 0.0            # zeros of both signs
+    A[4, 6] = float(fmt.max) / 2              # beyond max: the overflow policy
+    A[5, 7] = float(fmt.tiny) / 4             # the subnormal range, and below 2^-96
+    B[5, n - 3], B[6, n // 2] = np.nan, -np.inf
+    return A, B
+
+
+@pytest.mark.parametrize("fmt", [sr.bfloat16, sr.binary16, sr.e4m3])
+@pytest.mark.parametrize("n", [15, 16, 33, 300])
+def test_fast_path_fallbacks_among_fast_chunks(fmt, n):
+    rng = np.random.default_rng(n)
+    A, B = lopsided(rng, 13, 9, n, fmt)
+    with np.errstate(all="ignore"):
+        for mode in sr.ROUNDINGS:
+            seed = int(rng.integers(2**32))
+            check(A, B, sr.Context(fmt, mode, rng=seed))
+            check(A, B, sr.Context(fmt, mode, rng=seed), sr.Context(sr.binary16, mode, rng=1))
+        for bits in (5, 11, 16):              # fewer random bits than, as many as, more
+            check(A, B, sr.Context(fmt, "stochastic", bits=bits, rng=bits),
+                  sr.Context(sr.bfloat16, "stochastic", bits=21 - bits, rng=2))
+        # different modes, and binary32 sums: the binary64 passes
+        check(A, B, sr.Context(fmt, "stochastic", rng=3), sr.Context(fmt, "nearest"))
+        check(A, B, sr.Context(fmt, "stochastic", rng=4), sr.Context(sr.binary32, "stochastic", rng=5))
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_fast_path_strides_and_batches_on_every_kernel_path(path):
+    rng = np.random.default_rng(11)
+    A, B = lopsided(rng, 10, 9, 40, sr.bfloat16)
+    A3 = np.stack([A, -A[::-1]])[:, ::2]            # strided rows, two batches
+    B3 = np.broadcast_to(B[:, ::-1], (2, 9, 40))    # reversed columns, broadcast
+    with np.errstate(all="ignore"):
+        for mode in ("stochastic", "nearest", "down", "odd"):
+            ctx = sr.Context(sr.bfloat16, mode, rng=6)._set_isa(path)
+            check(A3, B3, ctx, stack=(A3, np.ascontiguousarray(B3)))
+            check(A3[0].T.copy().T, B3[1], ctx, sr.Context(sr.e4m3, mode, rng=7)._set_isa(path))
+
+
+@pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning", "ignore:invalid:RuntimeWarning")
+def test_fast_path_small_and_odd_formats():
+    """The binary32 lanes for p = 1 (odd follows the exponent), no subnormals, NaN
+    on overflow, saturating fp4/fp6: data of the format (fast chunks) and lopsided."""
+    fmts = list(formats("p1_e5", "p5_e3_em20_nosub", "p7_e10_nan").values())
+    for fmt in fmts + [sr.e5m2, sr.e3m2, sr.e2m1]:
+        rng = np.random.default_rng(12)
+        data = [(values(rng, (6, 5), np.float32, fmt, zeros=0.2),
+                 values(rng, (5, 40), np.float32, fmt, zeros=0.2) / 4),
+                lopsided(rng, 13, 9, 40, fmt)]
+        with np.errstate(all="ignore"):
+            for A, B in data:
+                for mode in sr.ROUNDINGS:
+                    check(A, B, sr.Context(fmt, mode, rng=3))
+                    check(A, B, sr.Context(fmt, mode, rng=3), sr.Context(fmt, mode, rng=4))
+
+
+@pytest.mark.parametrize("stream", ["sequential", "counter"])
+def test_fast_path_wide_rows_and_both_streams(stream):
+    """float32 rows wider than a draw (4100: words a chunk at a time) and lopsided
+    data, on both kinds of stream, one context and two."""
+    rng = np.random.default_rng(13)
+    A, B = values(rng, (5, 3), np.float32, sr.binary16), values(rng, (3, 4100), np.float32, sr.binary16)
+    for shared in (True, False):
+        ctx = sr.Context(sr.bfloat16, "stochastic", rng=3, stream=stream)
+        acc = None if shared else sr.Context(sr.binary16, "stochastic", rng=4, stream=stream)
+        ctx.random_words(1, np.uint32)
+        check(A, B, ctx, acc)
+    A, B = lopsided(rng, 13, 9, 600, sr.bfloat16)
+    with np.errstate(all="ignore"):
+        check(A, B, sr.Context(sr.bfloat16, "stochastic", rng=5, stream=stream))
+        check(A, B, sr.Context(sr.bfloat16, "stochastic", rng=6, stream=stream),
+              sr.Context(sr.e4m3, "stochastic", rng=7, stream=stream))
