@@ -116,9 +116,21 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
        (several times the throughput of binary64's) and one correction step with the
        exact remainder x - s0^2 (it fits in 53 bits for binary32 x and s0 close to
        sqrt(x)): r lies within 2^-47 sqrt(x) of it, about 2^6 binary64 ulps, so pass 2
-       decides with a margin of SR_NARROW_MARGIN units (see there). (A binary32
-       reciprocal and correction for divide measured no faster than binary64 division
-       on the machine of docs/performance.md: divide keeps the binary64 pass.) */
+       decides with a margin of SR_NARROW_MARGIN units (see there). */
+    /* Divide, binary32 data rounded to at most 22 bits: binary32's correctly rounded
+       quotient (vdivps has several times the throughput of vdivpd) lies within half a
+       binary32 ulp, 2^28 binary64 units, of the exact one (strictly: a quotient of
+       binary32 values is never a binary32 midpoint), and its remainder x - q y is
+       exact in binary64; pass 2 decides with that margin (2^28 < 2^(d - 2) for the
+       d >= 31 discarded binary64 bits of such formats). Quotients outside binary32's
+       normal range fail the range test: the chunk takes the binary64 pass. */
+#define SR_DIVIDE_NARROW_MARGIN ((uint64_t)1 << 28)
+#define SR_COMPUTE_QUOTIENT_NARROW                                                          \
+    {                                                                                      \
+        r = (double)(xt / yt);                                                             \
+        flag = fma(-r, y, x) != 0;                                                         \
+        zero = (uint64_t)((r == 0) & (x == 0) & (flag == 0));                              \
+    }
     /* flag ? A : B for doubles, in bits: a ?: on a result computed from a division
        keeps a branch (division may trap), which stops vectorization */
 #define SR_SELECT(FLAG, A, B) sr_select_bits_(FLAG, A, B)
@@ -181,6 +193,9 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
     if (narrow && op == SR_OP_SQRT) {
         margin = SR_NARROW_MARGIN;
         SR_PASS1_ANY(SR_COMPUTE_ROOT_NARROW)
+    } else if (single && c->shift >= 31 && op == SR_OP_DIVIDE) {
+        margin = SR_DIVIDE_NARROW_MARGIN;
+        SR_PASS1_ANY(SR_COMPUTE_QUOTIENT_NARROW)
     }
     if (bad) {   /* operands outside the narrow path's bounds: the binary64 one */
         bad = 0;
@@ -211,6 +226,8 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
 #undef SR_COMPUTE_ROOT
 #undef SR_COMPUTE_FMA
 #undef SR_COMPUTE_ROOT_NARROW
+#undef SR_COMPUTE_QUOTIENT_NARROW
+#undef SR_DIVIDE_NARROW_MARGIN
 #undef SR_SELECT
 #undef SR_ZERO_SUM_SIGN
 #undef SR_PASS1
