@@ -98,9 +98,10 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
         flag = !single && fma(x, y, -r) != 0;                                              \
         zero = (uint64_t)((r == 0) & ((x == 0) | (y == 0)));                               \
     }
-#define SR_COMPUTE_QUOTIENT                                                                 \
+#define SR_COMPUTE_QUOTIENT SR_COMPUTE_QUOTIENT_OF(x / y)
+#define SR_COMPUTE_QUOTIENT_OF(Q)   /* Q: x / y correctly rounded (binary64 or binary32) */ \
     {                                                                                      \
-        r = x / y;                                                                         \
+        r = (Q);                                                                           \
         flag = fma(-r, y, x) != 0;                                                         \
         zero = (uint64_t)((r == 0) & (x == 0) & (flag == 0));                              \
         out_of_range = !single && !(fabs(x) >= tiny) && x != 0;                            \
@@ -125,12 +126,7 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
        d >= 31 discarded binary64 bits of such formats). Quotients outside binary32's
        normal range fail the range test: the chunk takes the binary64 pass. */
 #define SR_DIVIDE_NARROW_MARGIN ((uint64_t)1 << 28)
-#define SR_COMPUTE_QUOTIENT_NARROW                                                          \
-    {                                                                                      \
-        r = (double)(xt / yt);                                                             \
-        flag = fma(-r, y, x) != 0;                                                         \
-        zero = (uint64_t)((r == 0) & (x == 0) & (flag == 0));                              \
-    }
+#define SR_COMPUTE_QUOTIENT_NARROW SR_COMPUTE_QUOTIENT_OF((double)(xt / yt))
     /* flag ? A : B for doubles, in bits: a ?: on a result computed from a division
        keeps a branch (division may trap), which stops vectorization */
 #define SR_SELECT(FLAG, A, B) sr_select_bits_(FLAG, A, B)
@@ -223,6 +219,7 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
 #undef SR_COMPUTE_SUM
 #undef SR_COMPUTE_PRODUCT
 #undef SR_COMPUTE_QUOTIENT
+#undef SR_COMPUTE_QUOTIENT_OF
 #undef SR_COMPUTE_ROOT
 #undef SR_COMPUTE_FMA
 #undef SR_COMPUTE_ROOT_NARROW

@@ -377,38 +377,28 @@ static inline unsigned SR_FN(sr_round_contiguous)(const SR_U *x, SR_U *y, sr_int
         }
         SR_U top = 0, bottom = ~(SR_U)0;   /* max of a, min of a - 1 (0 wraps to the top) */
 #define SR_RND(MODE, i) ((MODE) >= SR_STOCHASTIC ? (uint64_t)rc[i] << (64 - SR_W) : 0)
+/* one loop per formula; BOTTOM (a constant): also track the smallest magnitude */
+#define SR_TRACKED_LOOP(BOTTOM, ROUNDED)                                                    \
+            for (sr_intp i = 0; i < m; i++) {                                               \
+                SR_U b = xc[i], a = b & ~SR_SIGN_BIT;                                       \
+                top = top > a ? top : a;                                                    \
+                if (BOTTOM) bottom = bottom < a - 1 ? bottom : a - 1;                       \
+                yc[i] = (ROUNDED);                                                          \
+            }
 #define SR_CONTIGUOUS_LOOP(MODE)                                                            \
         if (lanes && ((MODE) != SR_STOCHASTIC || all_bits))                                 \
-            for (sr_intp i = 0; i < m; i++) {                                               \
-                SR_U b = xc[i], a = b & ~SR_SIGN_BIT;                                       \
-                top = top > a ? top : a;                                                    \
-                bottom = bottom < a - 1 ? bottom : a - 1;                                   \
-                yc[i] = SR_FN(sr_round_lanes_unbounded)(b, &k, gap_bits, normal_bits, 1,    \
-                                                        MODE, SR_RND(MODE, i));             \
-            }                                                                               \
+            SR_TRACKED_LOOP(1, SR_FN(sr_round_lanes_unbounded)(b, &k, gap_bits, normal_bits, \
+                                                               1, MODE, SR_RND(MODE, i)))   \
         else if (lanes)                                                                     \
-            for (sr_intp i = 0; i < m; i++) {                                               \
-                SR_U b = xc[i], a = b & ~SR_SIGN_BIT;                                       \
-                top = top > a ? top : a;                                                    \
-                bottom = bottom < a - 1 ? bottom : a - 1;                                   \
-                yc[i] = SR_FN(sr_round_lanes_unbounded)(b, &k, gap_bits, normal_bits, 0,    \
-                                                        MODE, SR_RND(MODE, i));             \
-            }                                                                               \
+            SR_TRACKED_LOOP(1, SR_FN(sr_round_lanes_unbounded)(b, &k, gap_bits, normal_bits, \
+                                                               0, MODE, SR_RND(MODE, i)))   \
         else if (lo_below)                                                                  \
-            for (sr_intp i = 0; i < m; i++) {                                               \
-                SR_U b = xc[i], a = b & ~SR_SIGN_BIT;                                       \
-                top = top > a ? top : a;                                                    \
-                bottom = bottom < a - 1 ? bottom : a - 1;                                   \
-                yc[i] = SR_FN(sr_round_normal_unbounded)(b, &k, MODE, SR_RND(MODE, i));     \
-            }                                                                               \
+            SR_TRACKED_LOOP(1, SR_FN(sr_round_normal_unbounded)(b, &k, MODE, SR_RND(MODE, i))) \
         else   /* exact down to zero: only the top needs watching */                        \
-            for (sr_intp i = 0; i < m; i++) {                                               \
-                SR_U b = xc[i], a = b & ~SR_SIGN_BIT;                                       \
-                top = top > a ? top : a;                                                    \
-                yc[i] = SR_FN(sr_round_normal_unbounded)(b, &k, MODE, SR_RND(MODE, i));     \
-            }
+            SR_TRACKED_LOOP(0, SR_FN(sr_round_normal_unbounded)(b, &k, MODE, SR_RND(MODE, i)))
         SR_DISPATCH_MODE(mode, SR_CONTIGUOUS_LOOP)
 #undef SR_CONTIGUOUS_LOOP
+#undef SR_TRACKED_LOOP
 #undef SR_RND
         if (top > max_bits || bottom < lo_below)
             raised |= SR_FN(sr_patch_special)(xc, yc, m, c, lo, mode, rshift, rc);
