@@ -18,6 +18,11 @@
 #ifndef SR_VARIABLE_SHIFTS
 #define SR_VARIABLE_SHIFTS 0   /* no per-lane shift counts (SSE2) unless the ISA has them */
 #endif
+#ifndef SR_BLOCK
+/* values per pass of sr_round_contiguous where no chunk must stay in L1: longer passes
+   spend less on each pass's setup and reductions */
+#define SR_BLOCK 2048
+#endif
 #define SR_W ((int)(8 * sizeof(SR_U)))
 #define SR_SIGN_BIT ((SR_U)1 << (SR_W - 1))
 #define SR_INF_BITS ((((SR_U)1 << (SR_W - SR_P)) - 1) << (SR_P - 1)) /* exponent all ones */
@@ -275,29 +280,63 @@ static inline int SR_FN(sr_collect_special)(const SR_U *x, sr_intp n, const sr_t
 }
 
 /*
+ * Below the format's smallest nonzero magnitude (the gap) the neighbours are 0 and
+ * the gap, and every mode but stochastic chooses the gap exactly when the magnitude a
+ * exceeds a threshold: half the gap for nearest (a tie goes to 0, the even one), just
+ * below it for nearest_away, 0 where any inexact value goes away (odd, up for
+ * positive and down for negative values, stochastic_equal with its top random bit
+ * set), and never for the rest. Never is gap - 1, so that the threshold is below
+ * every magnitude from the gap up. half_gap is the pattern of gap / 2.
+ */
+static inline SR_U SR_FN(sr_below_gap_threshold)(SR_U bits, SR_U gap_bits, SR_U half_gap,
+                                                 sr_rounding mode, uint64_t rnd)
+{
+    SR_U negmask = (SR_U)0 - (bits >> (SR_W - 1)), never = gap_bits - 1;
+    switch (mode) {
+    case SR_NEAREST: return half_gap;
+    case SR_NEAREST_AWAY: return half_gap - 1;
+    case SR_TOWARD_ZERO: return never;
+    case SR_UP: return never & negmask;
+    case SR_DOWN: return never & ~negmask;
+    case SR_ODD: return 0;
+    case SR_STOCHASTIC_EQUAL: return never & (SR_U)((rnd >> 63) - 1);
+    case SR_STOCHASTIC: return 0;   /* (not a threshold: unused, sr_round_contiguous) */
+    default: SR_UNREACHABLE();
+    }
+}
+
+/*
  * The same rounding with d chosen per element, for formats with subnormals whose gap
- * is a normal input value and p >= 2: exact for zero and the magnitudes [gap, max].
- * Clamping the magnitude to [gap, 2^emin] before taking its exponent gives
- * d = shift + max(0, emin - E) within [shift, P - 1] with no branch; OR-ing in the
- * implicit bit makes the last kept bit of the gap binade (d = P - 1) its odd
- * significand 1. All in SR_U, the lanes' own width, so that compilers vectorize it.
+ * is a normal input value and p >= 2: exact for zero and the magnitudes [gap, max],
+ * and for every mode but stochastic below the gap too. There the magnitude is
+ * rounded, clamped up to the gap (which is exact), and the sign put back after; a
+ * magnitude at or under sr_below_gap_threshold gives the signed zero instead.
+ * (Stochastic rounds the pattern itself, its sign riding along, with d clamped
+ * likewise, which is exact for zero too.) Clamping the magnitude to at most 2^emin
+ * before taking its exponent gives d = shift + max(0, emin - E) within
+ * [shift, P - 1] with no branch; OR-ing in the implicit bit makes the last kept bit of
+ * the gap binade (d = P - 1) its odd significand 1. All in SR_U, the lanes' own
+ * width, so that compilers vectorize it.
  */
 static inline SR_U SR_FN(sr_round_lanes_unbounded)(SR_U bits, const SR_FN(sr_normal_consts) *k,
                                                    SR_U gap_bits, SR_U normal_bits,
-                                                   int all_bits, sr_rounding mode, uint64_t rnd)
+                                                   int all_bits, SR_U half_gap,
+                                                   sr_rounding mode, uint64_t rnd)
 {
-    SR_U a = bits & ~SR_SIGN_BIT;
-    a = a > gap_bits ? a : gap_bits;
-    a = a < normal_bits ? a : normal_bits;
-    SR_U d = (SR_U)(k->d + k->emin_biased) - (a >> (SR_P - 1));
+    SR_U sign = bits & SR_SIGN_BIT, magnitude = bits ^ sign;
+    SR_U a = magnitude > gap_bits ? magnitude : gap_bits;
+    SR_U e = (a < normal_bits ? a : normal_bits) >> (SR_P - 1);
+    SR_U d = (SR_U)(k->d + k->emin_biased) - e;
     SR_U clear = ~(SR_U)0 << d, mask = ~clear;
-    SR_U odd = ((bits | ((SR_U)1 << (SR_P - 1))) >> d) & 1;
+    SR_U odd = ((a | ((SR_U)1 << (SR_P - 1))) >> d) & 1;
     /* the stochastic modes: the top min(bits, d) random bits, at the top of the d
        (all_bits, a constant at each call: bits >= P - 1 >= d, fewer steps) */
     SR_U used = all_bits || d < (SR_U)k->rnd_bits ? d : (SR_U)k->rnd_bits;
     SR_U x = SR_FN(sr_increment)(bits, odd, mask, (mask >> 1) + 1, SR_W - used,
                                  mask >> (d - used), d - used, mode, rnd);
-    return (bits + x) & clear;
+    if (mode == SR_STOCHASTIC) return (bits + x) & clear;
+    SR_U threshold = SR_FN(sr_below_gap_threshold)(bits, gap_bits, half_gap, mode, rnd);
+    return magnitude > threshold ? ((a + x) & clear) | sign : sign;
 }
 
 /* Rounds the specials of a contiguous chunk (the values outside zero and [lo, max],
@@ -343,14 +382,15 @@ static inline int SR_FN(sr_takes_lanes)(const sr_type_consts *c)
 }
 
 /*
- * Contiguous, aligned data: one branch-free pass per chunk of SR_CHUNK values that
- * rounds every value and tracks the largest magnitude and the smallest nonzero one;
- * only a chunk whose extremes leave [lo, max] (NaN, inf, beyond max, or below lo)
- * has those values redone by the general routine, from the chunk's input (copied
- * first where the output overlaps it). The loop's formula, and lo, by format:
+ * Contiguous, aligned data: one branch-free pass per block of values that rounds
+ * every value and tracks the largest magnitude (and where needed the smallest
+ * nonzero one); only a block whose extremes leave [lo, max] (NaN, inf, beyond max, or
+ * below lo) has those values redone by the general routine, SR_CHUNK at a time, from
+ * the input (blocks of SR_CHUNK, each copied first, where the output overlaps it). The
+ * loop's formula, and lo, by format:
  *   emin that of the input type, with subnormals (bfloat16): d fixed, exact down to 0;
  *   other formats with subnormals, on ISAs with per-lane shifts: d per element
- *     (sr_round_lanes_unbounded), exact down to the gap;
+ *     (sr_round_lanes_unbounded), exact down to 0 but for stochastic (down to the gap);
  *   else: d fixed, exact down to 2^emin.
  */
 static inline unsigned SR_FN(sr_round_contiguous)(const SR_U *x, SR_U *y, sr_intp n,
@@ -360,14 +400,20 @@ static inline unsigned SR_FN(sr_round_contiguous)(const SR_U *x, SR_U *y, sr_int
     SR_FN(sr_normal_consts) k = SR_FN(sr_normal_setup)(c, mode, 64 - rshift);
     SR_U gap_bits = (SR_U)c->gap_bits, normal_bits = (SR_U)c->normal_bits;
     int subnormals = gap_bits < normal_bits, lanes = SR_FN(sr_takes_lanes)(c);
-    SR_U lo = lanes ? gap_bits : subnormals && c->emin_biased == 1 ? 0 : normal_bits;
+    int below = lanes && mode != SR_STOCHASTIC;   /* the lanes round below the gap too */
+    /* gap / 2: the gap is a power of two, normal in SR_T (sr_takes_lanes) */
+    SR_U half_gap = gap_bits >> (SR_P - 1) > 1 ? gap_bits - ((SR_U)1 << (SR_P - 1))
+                                                : gap_bits >> 1;
+    SR_U lo = below ? 0 : lanes ? gap_bits : subnormals && c->emin_biased == 1 ? 0 : normal_bits;
     SR_U lo_below = lo > 0 ? lo - 1 : 0;   /* a - 1 < lo_below: a nonzero a below lo */
     int all_bits = k.rnd_bits >= SR_P - 1;
     SR_U max_bits = k.max_bits;
     unsigned raised = 0;
     SR_U copy[SR_CHUNK];
-    for (sr_intp i0 = 0; i0 < n; i0 += SR_CHUNK) {
-        sr_intp m = n - i0 < SR_CHUNK ? n - i0 : SR_CHUNK;
+    int overlap = (uintptr_t)y < (uintptr_t)(x + n) && (uintptr_t)x < (uintptr_t)(y + n);
+    sr_intp block = overlap ? SR_CHUNK : SR_BLOCK;
+    for (sr_intp i0 = 0; i0 < n; i0 += block) {
+        sr_intp m = n - i0 < block ? n - i0 : block;
         const SR_U *xc = x + i0;
         SR_U *yc = y + i0;
         const SR_U *rc = rnd ? rnd + i0 : NULL;
@@ -385,23 +431,30 @@ static inline unsigned SR_FN(sr_round_contiguous)(const SR_U *x, SR_U *y, sr_int
                 if (BOTTOM) bottom = bottom < a - 1 ? bottom : a - 1;                       \
                 yc[i] = (ROUNDED);                                                          \
             }
+#define SR_LANES(ALL_BITS, MODE)                                                            \
+    SR_FN(sr_round_lanes_unbounded)(b, &k, gap_bits, normal_bits, ALL_BITS, half_gap, MODE,  \
+                                    SR_RND(MODE, i))
 #define SR_CONTIGUOUS_LOOP(MODE)                                                            \
-        if (lanes && ((MODE) != SR_STOCHASTIC || all_bits))                                 \
-            SR_TRACKED_LOOP(1, SR_FN(sr_round_lanes_unbounded)(b, &k, gap_bits, normal_bits, \
-                                                               1, MODE, SR_RND(MODE, i)))   \
+        if (lanes && (MODE) != SR_STOCHASTIC)                                               \
+            SR_TRACKED_LOOP(0, SR_LANES(1, MODE))                                           \
+        else if (lanes && all_bits)                                                         \
+            SR_TRACKED_LOOP(1, SR_LANES(1, MODE))                                           \
         else if (lanes)                                                                     \
-            SR_TRACKED_LOOP(1, SR_FN(sr_round_lanes_unbounded)(b, &k, gap_bits, normal_bits, \
-                                                               0, MODE, SR_RND(MODE, i)))   \
+            SR_TRACKED_LOOP(1, SR_LANES(0, MODE))                                           \
         else if (lo_below)                                                                  \
             SR_TRACKED_LOOP(1, SR_FN(sr_round_normal_unbounded)(b, &k, MODE, SR_RND(MODE, i))) \
         else   /* exact down to zero: only the top needs watching */                        \
             SR_TRACKED_LOOP(0, SR_FN(sr_round_normal_unbounded)(b, &k, MODE, SR_RND(MODE, i)))
         SR_DISPATCH_MODE(mode, SR_CONTIGUOUS_LOOP)
 #undef SR_CONTIGUOUS_LOOP
+#undef SR_LANES
 #undef SR_TRACKED_LOOP
 #undef SR_RND
         if (top > max_bits || bottom < lo_below)
-            raised |= SR_FN(sr_patch_special)(xc, yc, m, c, lo, mode, rshift, rc);
+            for (sr_intp j = 0; j < m; j += SR_CHUNK)
+                raised |= SR_FN(sr_patch_special)(xc + j, yc + j,
+                                                  m - j < SR_CHUNK ? m - j : SR_CHUNK, c, lo,
+                                                  mode, rshift, rc ? rc + j : NULL);
     }
     return raised;
 }
