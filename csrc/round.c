@@ -133,6 +133,10 @@ static size_t buffered_draws(const sr_rng *r, size_t word_bytes)
         const char *in = args[0];                                                          \
         char *out = args[1];                                                               \
         unsigned raised = 0;                                                               \
+        /* the context's own stream: locked once for the call, which draws its words in   \
+           order as chunk by chunk would */                                               \
+        int locked = stochastic && !rng;                                                   \
+        if (locked) sr_context_lock(ctx);                                                  \
         for (; n > 0;) {                                                                   \
             /* stochastic: chunks whose words stay in L1; else all at once */            \
             sr_intp m = !stochastic || n < SR_CHUNK ? n : SR_CHUNK;                        \
@@ -142,11 +146,9 @@ static size_t buffered_draws(const sr_rng *r, size_t word_bytes)
             } else if (inline_counter) {   /* src is private (above) */                    \
                 m = round_counter_##T(ctx, src, kernels, in, out, n, rshift, &raised);     \
             } else if (!inline_rng) {                                                      \
-                if (!rng) sr_context_lock(ctx);                                            \
                 raised |= round_drawn_##T(ctx, src, kernels, in, is, out, os, m, rshift);  \
-                if (!rng) sr_context_unlock(ctx);                                          \
-            } else {                                                                       \
-                sr_context_lock(ctx);                                                      \
+            } else {   /* the kernel takes the values in chunks itself */                  \
+                m = n;                                                                     \
                 sr_intp lead = (sr_intp)buffered_draws(&ctx->rng, sizeof(WORD));           \
                 if (lead > m) lead = m;                                                    \
                 sr_intp mid = (m - lead) / step_values * step_values;                      \
@@ -158,18 +160,21 @@ static size_t buffered_draws(const sr_rng *r, size_t word_bytes)
                 if (mid > 0 && !kernels->round_inline_##T(in_mid, out_mid, mid, c,         \
                                                           ctx->rounding, rshift, &ctx->rng, \
                                                           &raised))                        \
-                    raised |= round_drawn_##T(ctx, src, kernels, in_mid, is, out_mid, os,  \
-                                              mid, rshift);                                \
+                    for (sr_intp j = 0; j < mid; j += SR_CHUNK)                            \
+                        raised |= round_drawn_##T(ctx, src, kernels, in_mid + j * is, is,  \
+                                                  out_mid + j * os, os,                    \
+                                                  mid - j < SR_CHUNK ? mid - j : SR_CHUNK, \
+                                                  rshift);                                 \
                 if (m - lead - mid > 0)                                                    \
                     raised |= round_drawn_##T(ctx, src, kernels, in_mid + mid * is, is,    \
                                               out_mid + mid * os, os, m - lead - mid,      \
                                               rshift);                                     \
-                sr_context_unlock(ctx);                                                    \
             }                                                                              \
             in += m * is;                                                                  \
             out += m * os;                                                                 \
             n -= m;                                                                        \
         }                                                                                  \
+        if (locked) sr_context_unlock(ctx);                                                \
         return raised;                                                                     \
     }                                                                                      \
     void sr_loop_round_##T(char **args, const sr_intp *dims, const sr_intp *steps,        \

@@ -580,51 +580,68 @@ static inline void SR_FN(sr_inline_patch)(char *out, int n_special, const short 
 #define SR_NEVER_STOP(i) 0
 
 /* The sequential stream (see sr_round_inline_fn): one step of the 8 lanes yields 64
-   bytes of words, 64 / SR_VEC_BYTES vectors. */
-static inline int SR_FN(sr_round_inline)(const char *in, char *out, sr_intp n,
-                                         const sr_type_consts *c, sr_rounding mode,
-                                         int rshift, sr_rng *r, unsigned *raised)
-{
-    enum { NV = 64 / SR_VEC_BYTES, STEP = 64 / sizeof(SR_U) };
-    if (c->shift == 0 || n % STEP != 0 || n > SR_CHUNK) return 0;
-    short special_at[SR_CHUNK];
-    SR_U special_bits[SR_CHUNK], words[SR_CHUNK];
-    SR_FN(sr_lanes) s0[NV], s1[NV], s2[NV], s3[NV];
-    memcpy(s0, r->s[0], sizeof s0); memcpy(s1, r->s[1], sizeof s1);
-    memcpy(s2, r->s[2], sizeof s2); memcpy(s3, r->s[3], sizeof s3);
-    if (SR_FN(sr_takes_lanes)(c)) {
-        /* formats with subnormals: the chunk's words from the generator, then the
-           per-lane loop, which takes values in the subnormal range in its stride */
-        for (sr_intp i = 0; i < n; i += STEP)
-            for (int h = 0; h < NV; h++) {
-                SR_FN(sr_lanes) o;
-                SR_XOSHIRO_STEP(SR_FN(sr_lanes), o, s0[h], s1[h], s2[h], s3[h]);
-                memcpy((char *)words + i * sizeof(SR_U) + h * SR_VEC_BYTES, &o, sizeof o);
-            }
-        memcpy(r->s[0], s0, sizeof s0); memcpy(r->s[1], s1, sizeof s1);
-        memcpy(r->s[2], s2, sizeof s2); memcpy(r->s[3], s3, sizeof s3);
-        *raised |= SR_FN(sr_round_contiguous)((const SR_U *)(const void *)in,
-                                              (SR_U *)(void *)out, n, c, mode, rshift, words);
-        return 1;
-    }
-    int n_special = SR_FN(sr_inline_specials)(in, n, c, special_at, special_bits);
-    if (n_special < 0) return 0;
-    SR_FN(sr_normal_consts) k = SR_FN(sr_normal_setup)(c, mode, 64 - rshift);
+   bytes of words, 64 / SR_VEC_BYTES vectors. In chunks of SR_CHUNK values, the lanes'
+   state in registers throughout: a chunk whose words the general routine needs (for
+   too many values, or for the formats that take the per-lane loop) draws them first
+   and rounds with sr_round_contiguous, which gives what the fallback of drawing them
+   through the buffer would. */
 #define SR_XOSHIRO_WORDS(wv)                                                                \
     for (int h = 0; h < NV; h++) {                                                          \
         SR_FN(sr_lanes) o;                                                                  \
         SR_XOSHIRO_STEP(SR_FN(sr_lanes), o, s0[h], s1[h], s2[h], s3[h]);                    \
         memcpy(&(wv)[h], &o, sizeof o);                                                     \
     }
+/* (returns 1; SR_WORDS_LOOPS returns 0 for a mode that draws no words) */
+static SR_ALWAYS_INLINE int SR_FN(sr_round_inline_chunk)(const char *in, char *out, sr_intp n,
+                                                         const sr_type_consts *c,
+                                                         sr_rounding mode, int rshift,
+                                                         int lanes, SR_FN(sr_lanes) *s0,
+                                                         SR_FN(sr_lanes) *s1,
+                                                         SR_FN(sr_lanes) *s2,
+                                                         SR_FN(sr_lanes) *s3,
+                                                         unsigned *raised)
+{
+    enum { NV = 64 / SR_VEC_BYTES, STEP = 64 / sizeof(SR_U) };
+    short special_at[SR_CHUNK];
+    SR_U special_bits[SR_CHUNK], words[SR_CHUNK];
+    int n_special = lanes ? -1 : SR_FN(sr_inline_specials)(in, n, c, special_at, special_bits);
+    if (n_special < 0) {
+        for (sr_intp i = 0; i < n; i += STEP) {
+            SR_FN(sr_vec) wv[NV];
+            SR_XOSHIRO_WORDS(wv)
+            memcpy((char *)words + i * sizeof(SR_U), wv, sizeof wv);
+        }
+        *raised |= SR_FN(sr_round_contiguous)((const SR_U *)(const void *)in,
+                                              (SR_U *)(void *)out, n, c, mode, rshift, words);
+        return 1;
+    }
+    SR_FN(sr_normal_consts) k = SR_FN(sr_normal_setup)(c, mode, 64 - rshift);
     SR_WORDS_LOOPS(64, SR_XOSHIRO_WORDS, SR_NEVER_STOP)
     (void)done;
-#undef SR_XOSHIRO_WORDS
     SR_FN(sr_inline_patch)(out, n_special, special_at, special_bits, words, c, mode, rshift,
                            raised);
+    return 1;
+}
+
+static inline int SR_FN(sr_round_inline)(const char *in, char *out, sr_intp n,
+                                         const sr_type_consts *c, sr_rounding mode,
+                                         int rshift, sr_rng *r, unsigned *raised)
+{
+    enum { NV = 64 / SR_VEC_BYTES, STEP = 64 / sizeof(SR_U) };
+    if (c->shift == 0 || n % STEP != 0 || !sr_mode_is_stochastic(mode)) return 0;
+    int lanes = SR_FN(sr_takes_lanes)(c);
+    SR_FN(sr_lanes) s0[NV], s1[NV], s2[NV], s3[NV];
+    memcpy(s0, r->s[0], sizeof s0); memcpy(s1, r->s[1], sizeof s1);
+    memcpy(s2, r->s[2], sizeof s2); memcpy(s3, r->s[3], sizeof s3);
+    for (sr_intp i = 0; i < n; i += SR_CHUNK)   /* SR_CHUNK: a multiple of STEP */
+        SR_FN(sr_round_inline_chunk)(in + i * sizeof(SR_U), out + i * sizeof(SR_U),
+                                     n - i < SR_CHUNK ? n - i : SR_CHUNK, c, mode, rshift,
+                                     lanes, s0, s1, s2, s3, raised);
     memcpy(r->s[0], s0, sizeof s0); memcpy(r->s[1], s1, sizeof s1);
     memcpy(r->s[2], s2, sizeof s2); memcpy(r->s[3], s3, sizeof s3);
     return 1;
 }
+#undef SR_XOSHIRO_WORDS
 
 /* kernels.c defines the lane product, high half, zips and lane test per ISA */
 #if defined(SR_MUL32) && defined(SR_HI32) && defined(SR_ZIP_LOW) && defined(SR_ANY_LANE)

@@ -143,8 +143,8 @@ typedef sr_intp (*sr_chain_check_fn)(const double *a, const double *b, const uin
                                      sr_intp n, int negate, const sr_type_consts *c64);
 /* Stochastic rounding of n contiguous, aligned values, n a multiple of one generator
    step (64 bytes of words), drawing from r (at a block boundary). Returns 0, having
-   drawn nothing, if too many values of the chunk need the general routine; adds the
-   flags to raise to *raised. */
+   drawn nothing, where the format is the input type itself (shift 0); adds the flags
+   to raise to *raised. */
 typedef int (*sr_round_inline_fn)(const char *in, char *out, sr_intp n,
                                   const sr_type_consts *c, sr_rounding mode, int rshift,
                                   sr_rng *r, unsigned *raised);

@@ -100,3 +100,102 @@ def test_nan_payloads_survive(path):
                 y = sr.Context(fmt, mode, rng=1)._set_isa(path).round(x)
                 got = y.view(UNSIGNED[dtype])[[0, 100, 255, 299][: nans.size]]
                 np.testing.assert_array_equal(got, nans[:4])
+
+
+# Formats with a subnormal range (which the per-lane loop rounds down to the gap and,
+# in every mode but stochastic, below it), and some without.
+BELOW_GAP_FORMATS = [sr.e4m3, sr.e5m2, sr.PRESETS["e3m2"], sr.PRESETS["e2m3"],
+                     sr.PRESETS["e2m1"], sr.binary16, sr.PRESETS["e4m3fnuz"],
+                     sr.PRESETS["binary8p1"], sr.Format(5, 10, -9),
+                     sr.Format(4, 8, -6, subnormals=False)]
+
+
+def near_and_below_gap(fmt, dtype, n, seed):
+    """Values concentrated in the format's subnormal range and below its smallest
+    magnitude (the gap): every multiple of gap / 2 up to 2^emin (ties at the odd ones,
+    gap / 2 the tie between 0 and the gap), their neighbours in dtype, values spread
+    log-uniformly from far below the gap to above 2^emin, the input type's own
+    subnormals, and zeros; random signs."""
+    rng = np.random.default_rng(seed)
+    gap = fmt.smallest_subnormal if fmt.subnormals else 2.0 ** fmt.emin
+    halves = (gap / 2 * np.arange(0, 2 * 2.0 ** fmt.emin / gap + 1)).astype(dtype)
+    neighbours = np.concatenate([np.nextafter(halves, dtype(0)),
+                                 np.nextafter(halves, dtype(np.inf))])
+    spread = (gap * 2.0 ** rng.uniform(-40, np.log2(4 * 2.0 ** fmt.emin / gap), n)).astype(dtype)
+    under = (gap * rng.uniform(0, 1, n)).astype(dtype)
+    own = np.finfo(dtype).smallest_subnormal * rng.integers(1, 1000, 8).astype(dtype)
+    x = np.concatenate([halves, neighbours, spread, under, own, np.zeros(4, dtype)])
+    x = rng.permutation(x)
+    return np.where(rng.integers(0, 2, x.size) == 1, -x, x).astype(dtype)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("mode", sr.ROUNDINGS)
+def test_subnormal_and_below_gap_equal_general_routine(path, mode):
+    """The loop's rounding of values in the subnormal range and below the gap (to 0 or
+    the gap, signed zero kept, ties to the even 0), whole chunks of them, equals the
+    general routine's."""
+    for fmt in BELOW_GAP_FORMATS:
+        for dtype in (np.float32, np.float64):
+            x = near_and_below_gap(fmt, dtype, 600, seed=len(fmt.name or "") + 7)
+            for bits in (None, 5, 30) if mode == "stochastic" else (None,):
+                ctx = sr.Context(fmt, mode, bits=bits, rng=9)._set_isa(path)
+                other, in_place = twin(ctx)._set_isa(path), twin(ctx)._set_isa(path)
+                got = ctx.round(x)
+                want = other.round(strided_copy(x))
+                same_bits(got, want)
+                y = x.copy()   # in place: the chunks keep a copy of their input
+                in_place.round(y, out=y)
+                same_bits(y, want)
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_below_gap_ties_and_signs(path):
+    """The exact answers at gap / 2 and around it, from the definition: nearest sends the
+    tie to 0 (even) and anything above it to the gap; nearest_away sends the tie to the
+    gap; toward_zero gives zero; up and down round outward for their sign only; odd
+    gives the gap for any nonzero value. Zeros keep their sign."""
+    for fmt in (sr.e4m3, sr.e5m2, sr.PRESETS["e2m1"], sr.binary16):
+        gap = fmt.smallest_subnormal
+        for dtype in (np.float32, np.float64):
+            half = dtype(gap / 2)
+            above = np.nextafter(half, dtype(1))
+            below = np.nextafter(half, dtype(0))
+            x = np.tile(np.array([half, above, below, -half, -above, 0.0, -0.0], dtype), 40)
+            expect = {
+                "nearest": [0, gap, 0, -0.0, -gap, 0, -0.0],
+                "nearest_away": [gap, gap, 0, -gap, -gap, 0, -0.0],
+                "toward_zero": [0, 0, 0, -0.0, -0.0, 0, -0.0],
+                "up": [gap, gap, gap, -0.0, -0.0, 0, -0.0],
+                "down": [0, 0, 0, -gap, -gap, 0, -0.0],
+                "odd": [gap, gap, gap, -gap, -gap, 0, -0.0],
+            }
+            for mode, want in expect.items():
+                got = sr.Context(fmt, mode)._set_isa(path).round(x)
+                same_bits(got, np.tile(np.array(want, dtype), 40))
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("mode", ["nearest", "up", "stochastic", "stochastic_equal"])
+def test_long_calls_with_late_specials(path, mode):
+    """Calls longer than one pass of the loop (2048 values where the output does not
+    overlap the input; the stochastic kernels' chunks of 256 inside one call), with
+    the specials only in some passes and chunks: at their first and last values, just
+    past a pass, and none at all in others."""
+    for fmt in (sr.e4m3, sr.bfloat16, sr.PRESETS["e2m1"]):
+        for dtype in (np.float32, np.float64):
+            rng = np.random.default_rng(1)
+            x = (rng.standard_normal(9000) * 2.0 ** (fmt.emin + 2)).astype(dtype)
+            x[np.abs(x) < 2.0 ** fmt.emin] = dtype(1.5 * 2.0 ** fmt.emin)
+            nans = np.array(NAN_PATTERNS[dtype], UNSIGNED[dtype]).view(dtype)
+            for at, value in ((2047, nans[0]), (2048, np.inf), (4095, fmt.max * 3),
+                              (6200, fmt.smallest_subnormal / 3), (8999, -0.0),
+                              (8998, nans[-1])):
+                with np.errstate(over="ignore"):
+                    x[at] = value
+            ctx = sr.Context(fmt, mode, rng=4)._set_isa(path)
+            other = twin(ctx)._set_isa(path)
+            with np.errstate(over="ignore"):
+                got = ctx.round(x)
+                want = other.round(strided_copy(x))
+            same_bits(got, want)
