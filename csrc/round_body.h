@@ -320,7 +320,7 @@ static inline SR_U SR_FN(sr_below_gap_threshold)(SR_U bits, SR_U gap_bits, SR_U 
  */
 static inline SR_U SR_FN(sr_round_lanes_unbounded)(SR_U bits, const SR_FN(sr_normal_consts) *k,
                                                    SR_U gap_bits, SR_U normal_bits,
-                                                   int all_bits, SR_U half_gap,
+                                                   int all_bits, int by_fp, SR_U half_gap,
                                                    sr_rounding mode, uint64_t rnd)
 {
     SR_U sign = bits & SR_SIGN_BIT, magnitude = bits ^ sign;
@@ -335,37 +335,66 @@ static inline SR_U SR_FN(sr_round_lanes_unbounded)(SR_U bits, const SR_FN(sr_nor
     SR_U x = SR_FN(sr_increment)(bits, odd, mask, (mask >> 1) + 1, SR_W - used,
                                  mask >> (d - used), d - used, mode, rnd);
     if (mode == SR_STOCHASTIC) return (bits + x) & clear;
+    SR_U rounded = (a + x) & clear;
+    if (mode == SR_NEAREST && by_fp) {
+        /* The same in the hardware's arithmetic (round to nearest, ties to even, the
+           entry points' environment: round_common.h): adding C = 2^(max(E, emin) +
+           shift), whose ulp is a's quantum, rounds a to it exactly, as a < C; and
+           subtracting C again is exact. Fewer steps than the integer form above. by_fp
+           (a constant at each call): C is finite for every magnitude up to max. */
+        SR_U c_bits = ((magnitude > normal_bits ? magnitude : normal_bits) & SR_INF_BITS) +
+                      ((SR_U)k->d << (SR_P - 1));
+        SR_T af, cf, rf;
+        memcpy(&af, &a, sizeof af);
+        memcpy(&cf, &c_bits, sizeof cf);
+        rf = (af + cf) - cf;
+        memcpy(&rounded, &rf, sizeof rounded);
+    }
     SR_U threshold = SR_FN(sr_below_gap_threshold)(bits, gap_bits, half_gap, mode, rnd);
-    return magnitude > threshold ? ((a + x) & clear) | sign : sign;
+    return magnitude > threshold ? rounded | sign : sign;
 }
 
 /* Rounds the specials of a contiguous chunk (the values outside zero and [lo, max],
    which the branch-free loops do not round exactly) with the general routine, from
-   x, the chunk's input. They are found by a vectorized pass that marks each value
-   in a byte, then a scan of the marks 8 at a time: most words of 8 are zero.
-   Returns the overflow flags. */
+   x, the chunk's input. They are found a vector register of values at a time, with
+   one lane test each (SR_ANY_LANE, kernels.c): most registers hold none. Returns the
+   overflow flags. */
 static SR_NOINLINE unsigned SR_FN(sr_patch_special)(const SR_U *x, SR_U *y, sr_intp n,
                                                     const sr_type_consts *c, SR_U lo,
                                                     sr_rounding mode, int rshift,
                                                     const SR_U *rnd)
 {
-    unsigned char marks[SR_CHUNK + 8] = {0};   /* zero beyond n */
+    typedef SR_U vec __attribute__((vector_size(SR_VEC_BYTES)));
+    enum { LANES = SR_VEC_BYTES / sizeof(SR_U) };
+#ifdef SR_ANY_LANE
+#define SR_PATCH_ANY(v) SR_ANY_LANE(v)
+#else   /* (builds without kernels.c's per-ISA macros) */
+#define SR_PATCH_ANY(v) (memcmp(&(v), &(vec){0}, sizeof(vec)) != 0)
+#endif
     SR_U span = (SR_U)c->max_bits + 1 - lo, overflowed = 0;
-    for (sr_intp i = 0; i < n; i++) marks[i] = (unsigned char)SR_FN(sr_is_special)(x[i], lo, span);
 #define SR_RND(MODE, i) ((MODE) >= SR_STOCHASTIC ? (uint64_t)rnd[i] << (64 - SR_W) : 0)
+#define SR_PATCH_RANGE(MODE, from, to)                                                      \
+    for (sr_intp i = (from); i < (to); i++)                                                 \
+        if (SR_FN(sr_is_special)(x[i], lo, span)) {                                         \
+            y[i] = SR_FN(sr_round_bits)(x[i], c, MODE, rshift, SR_RND(MODE, i));            \
+            overflowed |= SR_FN(sr_overflowed)(x[i], y[i]);                                 \
+        }
 #define SR_PATCH_LOOP(MODE)                                                                 \
-    for (sr_intp i0 = 0; i0 < n; i0 += 8) {                                                 \
-        uint64_t word;                                                                      \
-        memcpy(&word, marks + i0, sizeof word);                                             \
-        if (word)                                                                           \
-            for (sr_intp i = i0; i < i0 + 8; i++)                                           \
-                if (marks[i]) {                                                             \
-                    y[i] = SR_FN(sr_round_bits)(x[i], c, MODE, rshift, SR_RND(MODE, i));    \
-                    overflowed |= SR_FN(sr_overflowed)(x[i], y[i]);                         \
-                }                                                                           \
+    {                                                                                       \
+        sr_intp i0 = 0;                                                                     \
+        for (; i0 + LANES <= n; i0 += LANES) {                                              \
+            vec b, a;                                                                       \
+            memcpy(&b, x + i0, sizeof b);                                                   \
+            a = b & ~SR_SIGN_BIT;                                                           \
+            vec special = (vec)((a - lo) >= span) & (vec)(a != 0);                          \
+            if (SR_PATCH_ANY(special)) SR_PATCH_RANGE(MODE, i0, i0 + LANES)                  \
+        }                                                                                   \
+        SR_PATCH_RANGE(MODE, i0, n)                                                         \
     }
     SR_DISPATCH_MODE(mode, SR_PATCH_LOOP)
 #undef SR_PATCH_LOOP
+#undef SR_PATCH_RANGE
+#undef SR_PATCH_ANY
 #undef SR_RND
     return overflowed ? SR_RAISE_OVERFLOW : 0;
 }
@@ -408,6 +437,9 @@ static inline unsigned SR_FN(sr_round_contiguous)(const SR_U *x, SR_U *y, sr_int
     SR_U lo_below = lo > 0 ? lo - 1 : 0;   /* a - 1 < lo_below: a nonzero a below lo */
     int all_bits = k.rnd_bits >= SR_P - 1;
     SR_U max_bits = k.max_bits;
+    /* sr_round_lanes_unbounded's nearest by the hardware: C's biased exponent, at most
+       max's plus shift, below the all-ones one */
+    int by_fp = (int)(max_bits >> (SR_P - 1)) + k.d < (int)(SR_INF_BITS >> (SR_P - 1));
     unsigned raised = 0;
     SR_U copy[SR_CHUNK];
     int overlap = (uintptr_t)y < (uintptr_t)(x + n) && (uintptr_t)x < (uintptr_t)(y + n);
@@ -431,16 +463,18 @@ static inline unsigned SR_FN(sr_round_contiguous)(const SR_U *x, SR_U *y, sr_int
                 if (BOTTOM) bottom = bottom < a - 1 ? bottom : a - 1;                       \
                 yc[i] = (ROUNDED);                                                          \
             }
-#define SR_LANES(ALL_BITS, MODE)                                                            \
-    SR_FN(sr_round_lanes_unbounded)(b, &k, gap_bits, normal_bits, ALL_BITS, half_gap, MODE,  \
-                                    SR_RND(MODE, i))
+#define SR_LANES(ALL_BITS, BY_FP, MODE)                                                     \
+    SR_FN(sr_round_lanes_unbounded)(b, &k, gap_bits, normal_bits, ALL_BITS, BY_FP, half_gap, \
+                                    MODE, SR_RND(MODE, i))
 #define SR_CONTIGUOUS_LOOP(MODE)                                                            \
-        if (lanes && (MODE) != SR_STOCHASTIC)                                               \
-            SR_TRACKED_LOOP(0, SR_LANES(1, MODE))                                           \
+        if (lanes && (MODE) == SR_NEAREST && by_fp)                                         \
+            SR_TRACKED_LOOP(0, SR_LANES(1, 1, MODE))                                        \
+        else if (lanes && (MODE) != SR_STOCHASTIC)                                          \
+            SR_TRACKED_LOOP(0, SR_LANES(1, 0, MODE))                                        \
         else if (lanes && all_bits)                                                         \
-            SR_TRACKED_LOOP(1, SR_LANES(1, MODE))                                           \
+            SR_TRACKED_LOOP(1, SR_LANES(1, 0, MODE))                                        \
         else if (lanes)                                                                     \
-            SR_TRACKED_LOOP(1, SR_LANES(0, MODE))                                           \
+            SR_TRACKED_LOOP(1, SR_LANES(0, 0, MODE))                                        \
         else if (lo_below)                                                                  \
             SR_TRACKED_LOOP(1, SR_FN(sr_round_normal_unbounded)(b, &k, MODE, SR_RND(MODE, i))) \
         else   /* exact down to zero: only the top needs watching */                        \
