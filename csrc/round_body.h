@@ -19,8 +19,10 @@
 #define SR_VARIABLE_SHIFTS 0   /* no per-lane shift counts (SSE2) unless the ISA has them */
 #endif
 #ifndef SR_BLOCK
-/* values per pass of sr_round_contiguous where no chunk must stay in L1: longer passes
-   spend less on each pass's setup and reductions */
+/* values per pass of sr_round_contiguous's per-lane loop where no chunk must stay in
+   L1: longer passes spend less on each pass's setup and reductions (the fixed-d loop
+   keeps SR_CHUNK: f32 -> bfloat16 RN took 0.15 ns per element at 1e5 with 2048, 0.12
+   with 256, in one run) */
 #define SR_BLOCK 2048
 #endif
 #define SR_W ((int)(8 * sizeof(SR_U)))
@@ -415,8 +417,9 @@ static inline int SR_FN(sr_takes_lanes)(const sr_type_consts *c)
  * every value and tracks the largest magnitude (and where needed the smallest
  * nonzero one); only a block whose extremes leave [lo, max] (NaN, inf, beyond max, or
  * below lo) has those values redone by the general routine, SR_CHUNK at a time, from
- * the input (blocks of SR_CHUNK, each copied first, where the output overlaps it). The
- * loop's formula, and lo, by format:
+ * the input. Blocks of SR_BLOCK values for the per-lane loop's deterministic modes
+ * (exact down to 0, so that its blocks are rarely redone), else SR_CHUNK, each copied
+ * first where the output overlaps the input. The loop's formula, and lo, by format:
  *   emin that of the input type, with subnormals (bfloat16): d fixed, exact down to 0;
  *   other formats with subnormals, on ISAs with per-lane shifts: d per element
  *     (sr_round_lanes_unbounded), exact down to 0 but for stochastic (down to the gap);
@@ -443,7 +446,7 @@ static inline unsigned SR_FN(sr_round_contiguous)(const SR_U *x, SR_U *y, sr_int
     unsigned raised = 0;
     SR_U copy[SR_CHUNK];
     int overlap = (uintptr_t)y < (uintptr_t)(x + n) && (uintptr_t)x < (uintptr_t)(y + n);
-    sr_intp block = overlap ? SR_CHUNK : SR_BLOCK;
+    sr_intp block = overlap || !below ? SR_CHUNK : SR_BLOCK;
     for (sr_intp i0 = 0; i0 < n; i0 += block) {
         sr_intp m = n - i0 < block ? n - i0 : block;
         const SR_U *xc = x + i0;
