@@ -184,10 +184,9 @@ def test_below_gap_ties_and_signs(path):
 @pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("mode", ["nearest", "up", "stochastic", "stochastic_equal"])
 def test_long_calls_with_late_specials(path, mode):
-    """Calls longer than one pass of the loop (2048 values where the output does not
-    overlap the input; the stochastic kernels' chunks of 256 inside one call), with
-    the specials only in some passes and chunks: at their first and last values, just
-    past a pass, and none at all in others."""
+    """Calls of many chunks of 256 (the stochastic kernels take them all in one call,
+    their generator's state kept between chunks), with the specials only in some
+    chunks: at their first and last values, and none at all in others."""
     for fmt in (sr.e4m3, sr.bfloat16, sr.PRESETS["e2m1"]):
         for dtype in (np.float32, np.float64):
             rng = np.random.default_rng(1)
