@@ -246,6 +246,10 @@ SR_DEFINE_KERNELS(_avx2, "avx2", sr_lanes4, 4)
 #define SR_MIN_U32(a, b) _mm512_min_epu32((__m512i)(a), (__m512i)(b))
 #define SR_MAX_U64(a, b) _mm512_max_epu64((__m512i)(a), (__m512i)(b))
 #define SR_MIN_U64(a, b) _mm512_min_epu64((__m512i)(a), (__m512i)(b))
+#define SR_ANY_GREATER_U32(a, limit) \
+    (_mm512_cmpgt_epu32_mask((__m512i)(a), _mm512_set1_epi32((int)(limit))) != 0)
+#define SR_ANY_GREATER_U64(a, limit) \
+    (_mm512_cmpgt_epu64_mask((__m512i)(a), _mm512_set1_epi64((long long)(limit))) != 0)
 #undef SR_ZIP_LOW
 #undef SR_ZIP_HIGH
 #define SR_ZIP_LOW SR_ZIP8_LOW

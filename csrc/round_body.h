@@ -594,7 +594,7 @@ static inline int SR_FN(sr_round_inline)(const char *in, char *out, sr_intp n,
    (sr_is_special: a nonzero magnitude a outside [lo, max])? As sr_round_contiguous
    tracks it: the largest a, and the smallest a - 1 (zero wraps to the top), lane by
    lane (an unsigned max and min each: kernels.c's SR_MAX_U32 etc. where the ISA has
-   them), then one lane test. */
+   them), then one lane test; only for steps that fail a cheaper test first. */
 static inline SR_FN(sr_vec) SR_FN(sr_lanes_max)(SR_FN(sr_vec) a, SR_FN(sr_vec) b)
 {
 #if SR_P == 24 && defined(SR_MAX_U32)
@@ -617,11 +617,34 @@ static inline SR_FN(sr_vec) SR_FN(sr_lanes_min)(SR_FN(sr_vec) a, SR_FN(sr_vec) b
     return (a & less) | (b & ~less);
 #endif
 }
+/* Is some lane of a above limit (unsigned)? A compare into a mask register where the
+   ISA has one (SR_ANY_GREATER_U32 etc.), else a compare and a lane test. */
+static inline int SR_FN(sr_any_greater)(SR_FN(sr_vec) a, SR_U limit)
+{
+#if SR_P == 24 && defined(SR_ANY_GREATER_U32)
+    return SR_ANY_GREATER_U32(a, limit);
+#elif SR_P == 53 && defined(SR_ANY_GREATER_U64)
+    return SR_ANY_GREATER_U64(a, limit);
+#else
+    return SR_ANY_LANE((SR_FN(sr_vec))(a > limit));
+#endif
+}
 static inline int SR_FN(sr_step_special)(const char *p, int vectors, SR_U lo, SR_U max)
 {
-    SR_FN(sr_vec) top = {0}, bottom = top - 1;
+    SR_FN(sr_vec) b, top, bottom;
+    /* first the cheaper test of a magnitude outside [lo, max], zero included: does
+       the largest a - lo (unsigned) pass max - lo? */
+    memcpy(&b, p, sizeof b);
+    top = (b & ~SR_SIGN_BIT) - lo;
+    for (int h = 1; h < vectors; h++) {
+        memcpy(&b, p + h * SR_VEC_BYTES, sizeof b);
+        top = SR_FN(sr_lanes_max)(top, (b & ~SR_SIGN_BIT) - lo);
+    }
+    if (!SR_FN(sr_any_greater)(top, max - lo)) return 0;
+    top = (SR_FN(sr_vec)){0};
+    bottom = top - 1;
     for (int h = 0; h < vectors; h++) {
-        SR_FN(sr_vec) b, a;
+        SR_FN(sr_vec) a;
         memcpy(&b, p + h * SR_VEC_BYTES, sizeof b);
         a = b & ~SR_SIGN_BIT;
         top = SR_FN(sr_lanes_max)(top, a);
@@ -630,6 +653,9 @@ static inline int SR_FN(sr_step_special)(const char *p, int vectors, SR_U lo, SR
     return SR_ANY_LANE((SR_FN(sr_vec))(top > max) | (SR_FN(sr_vec))(bottom < lo - 1));
 }
 
+#ifndef SR_COUNTER_SETS
+#define SR_COUNTER_SETS 4   /* sets of blocks per step: independent chains of products */
+#endif
 /* A counter stream (see sr_round_counter_fn), from half-word h, h % 4 == 0: the
    Philox blocks of V = SR_VEC_BYTES / 8 counters at once, one per 64-bit lane (as
    kernels.c's block generator does), give 2 * SR_VEC_BYTES bytes of words: block j's
@@ -646,7 +672,8 @@ static inline sr_intp SR_FN(sr_round_counter)(const char *in, char *out, sr_intp
                                               const sr_type_consts *c, sr_rounding mode,
                                               int rshift, const sr_rng *r, uint64_t h)
 {
-    enum { V = SR_VEC_BYTES / 8, STEP = 4 * SR_VEC_BYTES / sizeof(SR_U) };
+    enum { V = SR_VEC_BYTES / 8, SETS = SR_COUNTER_SETS,
+           STEP = 2 * SETS * SR_VEC_BYTES / sizeof(SR_U) };
     uint64_t b0 = h / 4, blocks_left = ((uint64_t)1 << 32) - (b0 & 0xFFFFFFFFu);
     if (blocks_left < (uint64_t)n * sizeof(SR_U) / 16)
         n = (sr_intp)(blocks_left * 16 / sizeof(SR_U));
@@ -681,34 +708,34 @@ static inline sr_intp SR_FN(sr_round_counter)(const char *in, char *out, sr_intp
                 x3_2_all = lane * 0 + x3_2,
                 p0_1_step = lane * 0 + (uint64_t)V * SR_PHILOX_M0;
     lanes p0_1 = SR_MUL32(lane + b0, m0);   /* round 1's products of the next set */
-#define SR_PHILOX_SET(w0, w1)                                                               \
-    {   /* the next V blocks: their 4 x 32 bits as lanes (w0, w1) */                        \
-        lanes x2 = SR_HI32(p0_1) ^ x2_1_xor, p1 = SR_MUL32(x2, m1);                         \
-        lanes x0 = SR_HI32(p1) ^ x0_2_xor, x1 = p1;                                         \
-        lanes x3 = x3_2_all;                                                                \
-        x2 = p0_1 ^ x2_2_xor;                                                               \
-        for (int round = 2; round < 9; round++)                                             \
-            SR_PHILOX_ROUND(lanes, SR_MUL32, SR_HI32, x0, x1, x2, x3, key0[round],          \
-                            key1[round], m0, m1);                                           \
-        SR_PHILOX_LAST_ROUND(lanes, SR_MUL32, SR_PACK32, x0, x1, x2, x3, key0[9], key1[9],  \
-                             m0, m1, w0, w1);                                               \
-        p0_1 += p0_1_step;                                                                  \
-    }
 #define SR_PHILOX_WORDS(wv)                                                                 \
-    {                                                                                       \
-        lanes first0, first1, next0, next1, zipped[4];   /* two sets of V blocks */         \
-        SR_PHILOX_SET(first0, first1)                                                       \
-        SR_PHILOX_SET(next0, next1)                                                         \
-        zipped[0] = SR_ZIP_LOW(first0, first1); zipped[1] = SR_ZIP_HIGH(first0, first1);    \
-        zipped[2] = SR_ZIP_LOW(next0, next1); zipped[3] = SR_ZIP_HIGH(next0, next1);        \
+    {   /* SETS sets of V blocks, round by round: their 4 x 32 bits as lanes (w0, w1) */    \
+        lanes x0[SETS], x1[SETS], x2[SETS], x3[SETS], w0, w1, zipped[2 * SETS];             \
+        for (int s = 0; s < SETS; s++) {                                                    \
+            x2[s] = SR_HI32(p0_1) ^ x2_1_xor;                                               \
+            x1[s] = SR_MUL32(x2[s], m1);                                                    \
+            x0[s] = SR_HI32(x1[s]) ^ x0_2_xor;                                              \
+            x2[s] = p0_1 ^ x2_2_xor;                                                        \
+            x3[s] = x3_2_all;                                                               \
+            p0_1 += p0_1_step;                                                              \
+        }                                                                                   \
+        for (int round = 2; round < 9; round++)                                             \
+            for (int s = 0; s < SETS; s++)                                                  \
+                SR_PHILOX_ROUND(lanes, SR_MUL32, SR_HI32, x0[s], x1[s], x2[s], x3[s],       \
+                                key0[round], key1[round], m0, m1);                          \
+        for (int s = 0; s < SETS; s++) {                                                    \
+            SR_PHILOX_LAST_ROUND(lanes, SR_MUL32, SR_PACK32, x0[s], x1[s], x2[s], x3[s],    \
+                                 key0[9], key1[9], m0, m1, w0, w1);                         \
+            zipped[2 * s] = SR_ZIP_LOW(w0, w1);                                             \
+            zipped[2 * s + 1] = SR_ZIP_HIGH(w0, w1);                                        \
+        }                                                                                   \
         memcpy((wv), zipped, sizeof zipped);                                                \
     }
     /* a value of the step outside zero and the magnitudes [2^emin, max] */
-#define SR_STEP_SPECIAL(i) SR_FN(sr_step_special)(in + (i) * sizeof(SR_U), 4, lo, max)
-    SR_WORDS_LOOPS(4 * SR_VEC_BYTES, SR_PHILOX_WORDS, SR_STEP_SPECIAL)
+#define SR_STEP_SPECIAL(i) SR_FN(sr_step_special)(in + (i) * sizeof(SR_U), 2 * SETS, lo, max)
+    SR_WORDS_LOOPS(2 * SETS * SR_VEC_BYTES, SR_PHILOX_WORDS, SR_STEP_SPECIAL)
 #undef SR_STEP_SPECIAL
 #undef SR_PHILOX_WORDS
-#undef SR_PHILOX_SET
     (void)words;
     return done;
 }
