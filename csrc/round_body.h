@@ -653,6 +653,9 @@ static inline int SR_FN(sr_step_special)(const char *p, int vectors, SR_U lo, SR
     return SR_ANY_LANE((SR_FN(sr_vec))(top > max) | (SR_FN(sr_vec))(bottom < lo - 1));
 }
 
+#ifndef SR_COUNTER_AHEAD
+#define SR_COUNTER_AHEAD 4096
+#endif
 #ifndef SR_COUNTER_SETS
 #define SR_COUNTER_SETS 4   /* sets of blocks per step: independent chains of products */
 #endif
@@ -668,6 +671,14 @@ static inline int SR_FN(sr_step_special)(const char *p, int vectors, SR_U lo, SR
    (SR_PHILOX_LAST_ROUND). Each step checks its own values (no pass over the input
    before: the loads overlap the arithmetic) and stops before one that needs the
    general routine. */
+/* the cache lines of a step's values and results, ahead of time */
+static inline void SR_FN(sr_counter_prefetch)(const char *in, char *out, size_t at)
+{
+    for (int line = 0; line < 2 * SR_COUNTER_SETS * SR_VEC_BYTES / 64; line++) {
+        __builtin_prefetch(in + at + 64 * line, 0);
+        __builtin_prefetch(out + at + 64 * line, 1);
+    }
+}
 static inline sr_intp SR_FN(sr_round_counter)(const char *in, char *out, sr_intp n,
                                               const sr_type_consts *c, sr_rounding mode,
                                               int rshift, const sr_rng *r, uint64_t h)
@@ -732,7 +743,9 @@ static inline sr_intp SR_FN(sr_round_counter)(const char *in, char *out, sr_intp
         memcpy((wv), zipped, sizeof zipped);                                                \
     }
     /* a value of the step outside zero and the magnitudes [2^emin, max] */
-#define SR_STEP_SPECIAL(i) SR_FN(sr_step_special)(in + (i) * sizeof(SR_U), 2 * SETS, lo, max)
+#define SR_STEP_SPECIAL(i)                                                                  \
+    (SR_FN(sr_counter_prefetch)(in, out, (i) * sizeof(SR_U) + SR_COUNTER_AHEAD),             \
+     SR_FN(sr_step_special)(in + (i) * sizeof(SR_U), 2 * SETS, lo, max))
     SR_WORDS_LOOPS(2 * SETS * SR_VEC_BYTES, SR_PHILOX_WORDS, SR_STEP_SPECIAL)
 #undef SR_STEP_SPECIAL
 #undef SR_PHILOX_WORDS
