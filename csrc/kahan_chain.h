@@ -24,10 +24,12 @@
  * still draws its four words, in order.
  */
 
+#ifndef SR_UNLIKELY
 #if defined(__GNUC__)
 #define SR_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #else
 #define SR_UNLIKELY(x) (x)
+#endif
 #endif
 
 /* chain2_round of a value already computed: (bits(v) + x) & clear, in v's register */
