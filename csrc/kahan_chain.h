@@ -17,9 +17,10 @@
  * per cent of stochastic steps): a branch, predicted not taken, then adds the word's
  * increment and clears the bits. The chain through c is then one rounded operation,
  * an addition, the rounding of t and a subtraction (bench/latency_floor.c times it).
- * The check pass (the kernel table's kahan_check, vectorized) recomputes ts and c the
- * defining way from the stored states and checks all four operations of every step
- * as the chains of arith.c do, and that c came out the same: the first step that
+ * The check pass (the kernel table's kahan_check, kahan_check_body.h, vectorized)
+ * recomputes ts and c the defining way from the stored states, checks each of the
+ * four operations (y as the chains of arith.c do; the other three, which the chain
+ * pass needs exact, for exactness) and that c came out the same: the first step that
  * fails is redone with the exact path, as are the chunk's remaining steps. Each step
  * still draws its four words, in order.
  */
