@@ -753,31 +753,52 @@ static inline void chain2_gather(double *xs, const char *in, sr_intp stride, sr_
     }
 }
 
-/* m steps acc = fl(acc + x_i) of a reduction (SR_REDUCE_LOOP), in two passes */
-static double chain2_reduce_chunk(const chain *ch, double acc, const char *in, sr_intp stride,
-                                  sr_intp m, int single, const uint64_t *rnd, sr_rounding mode)
+/* m steps acc = fl(acc + xs[i]) with the increments inc[i], in two passes: the
+   float chain, then its checks, then checked steps from the first that fails */
+static double chain2_float_steps(const chain *ch, double acc, const double *xs,
+                                 const uint64_t *inc, const uint64_t *rnd, sr_intp m,
+                                 sr_rounding mode)
 {
-    double xs[SR_CHUNK], before[SR_CHUNK];
-    uint64_t inc[SR_CHUNK];
+    double before[SR_CHUNK];
     const uint64_t span = ch->k.max_bits + 1 - ch->lo;
-    chain2_gather(xs, in, stride, m, single);
     lane a = lane_of(acc);
-    const sr_normal_consts_f64 k = ch->k;
-    /* the increments computed on the way, in the chain's idle slots */
-#define SR_REDUCE_STEPS(MODE)                                                              \
-    for (sr_intp i = 0; i < m; i++) {                                                      \
-        uint64_t x = sr_normal_increment_f64(0, &k, MODE, rnd[i]);                        \
-        inc[i] = x;                                                                        \
-        before[i] = lane_value(a);                                                         \
-        a = chain2_round(ch, a, lane_of(xs[i]), 0, x);                                     \
+    for (sr_intp i = 0; i < m; i++) {
+        before[i] = lane_value(a);
+        a = chain2_round(ch, a, lane_of(xs[i]), 0, inc[i]);
     }
-    SR_DISPATCH_MODE(mode, SR_REDUCE_STEPS)
-#undef SR_REDUCE_STEPS
     sr_intp i = ch->ctx->kernels->chain_check(before, xs, inc, m, 0, &ch->ctx->fmt.f64);
     if (SR_LIKELY(i == m)) return lane_value(a);
     a = lane_of(before[i]);
     for (; i < m; i++) a = chain2_sum(ch, span, a, lane_of(xs[i]), 0, inc[i], mode, rnd[i]);
     return lane_value(a);
+}
+
+#include "sum_chain.h"
+
+/* m steps acc = fl(acc + x_i) of a reduction (SR_REDUCE_LOOP): the integer chain of
+   sum_chain.h, or the two-pass float chain while *skip counts down the chunks after
+   one where the integer chain gave up (a sum that keeps failing its checks). */
+static double chain2_reduce_chunk(const chain *ch, double acc, const char *in, sr_intp stride,
+                                  sr_intp m, int single, const uint64_t *rnd, sr_rounding mode,
+                                  int *skip)
+{
+    static const int backoff[2] = {0, SUM_CHAIN_BACKOFF};
+    double xs[SR_CHUNK];
+    uint64_t inc[SR_CHUNK];
+    chain2_gather(xs, in, stride, m, single);
+    const sr_normal_consts_f64 k = ch->k;
+#define SR_INCREMENTS(MODE)                                                                \
+    for (sr_intp i = 0; i < m; i++) inc[i] = sr_normal_increment_f64(0, &k, MODE, rnd[i]);
+    SR_DISPATCH_MODE(mode, SR_INCREMENTS)
+#undef SR_INCREMENTS
+    if (*skip > 0) {
+        --*skip;
+        return chain2_float_steps(ch, acc, xs, inc, rnd, m, mode);
+    }
+    int gave_up = 0;
+    acc = sum_chain_steps(ch, acc, xs, inc, rnd, m, mode, &gave_up);
+    *skip = backoff[gave_up];
+    return acc;
 }
 
 /* m steps of Kahan's sum (SR_KAHAN_LOOP) in two passes; *s and *c carry the state.
@@ -871,6 +892,7 @@ static unsigned chain2_kahan_chunk(const chain *ch, double *s, double *c, const 
         double acc = acc0;                                                                 \
         /* sums under a fixed mode: in two passes (chain2_reduce_chunk) */                  \
         int two_pass = op == SR_OP_ADD && chain2_usable(ctx);                              \
+        int int_skip = 0;   /* chain2_reduce_chunk's backoff */                            \
         for (sr_intp m; n > 0; n -= m) {                                                   \
             m = n < SR_CHUNK ? n : SR_CHUNK;                                               \
             if (sr_rounding_is_stochastic(ctx->rounding))                                  \
@@ -879,7 +901,7 @@ static unsigned chain2_kahan_chunk(const chain *ch, double *s, double *c, const 
             double chunk_acc = acc;                                                        \
             if (two_pass) {                                                                \
                 acc = chain2_reduce_chunk(&ch, acc, in, stride, m, sizeof(T) == 4, rnd,    \
-                                          ctx->rounding);                                  \
+                                          ctx->rounding, &int_skip);                       \
                 in += m * stride;                                                          \
             } else {                                                                       \
                 SR_DISPATCH_MODE(ctx->rounding, SR_REDUCE_STEP_##T)                        \

@@ -141,6 +141,10 @@ typedef int (*sr_arith_chunk_fn)(sr_op op, const char *const *in, const sr_intp 
    two-pass chains): the first step that fails them, or n */
 typedef sr_intp (*sr_chain_check_fn)(const double *a, const double *b, const uint64_t *inc,
                                      sr_intp n, int negate, const sr_type_consts *c64);
+/* the integer chain of those sums (sum_chain_body.h): how many of n steps hold */
+typedef sr_intp (*sr_sum_chain_fn)(const double *xs, const uint64_t *inc, sr_intp n,
+                                   double scale, double unscale, uint64_t neg, uint64_t clear,
+                                   uint64_t *v);
 /* Stochastic rounding of n contiguous, aligned values, n a multiple of one generator
    step (64 bytes of words), drawing from r (at a block boundary). Returns 0, having
    drawn nothing, if too many values of the chunk need the general routine; adds the
@@ -162,6 +166,7 @@ typedef struct sr_kernels {
     sr_round_inline_fn round_inline_f32, round_inline_f64;   /* NULL if unavailable */
     sr_arith_chunk_fn arith_f32, arith_f64;
     sr_chain_check_fn chain_check;
+    sr_sum_chain_fn sum_chain;
     void (*rng_blocks)(sr_rng *r, uint64_t *out, size_t nblocks);
     /* counter streams: half-words h .. h + n - 1 of r's stream */
     void (*philox_halves)(const sr_rng *r, uint64_t h, uint32_t *out, size_t n);

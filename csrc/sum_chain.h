@@ -1,0 +1,88 @@
+/* The integer chain of two-pass sums (included by arith.c, after chain2_sum).
+ *
+ * While the running sum a and every exact sum a + p of a stretch of steps stay in
+ * one binade [2^E, 2^(E+1)) of binary64, with one sign, inside the format's normal
+ * range, and every term p is a multiple of 2^(E-52), each sum is exact in binary64
+ * and its pattern is sign | (E + 1022) << 52 plus the integer V = |a + p| / 2^(E-52)
+ * in [2^52, 2^53). The step of chain2_round, (bits(RN64(a + p)) + x) & clear, then
+ * is V <- (V + P + x) & clear on integers, with P = +-p / 2^(E-52) (the sign of a:
+ * the increment acts on the magnitude, sign-magnitude, so a negative sum mirrors a
+ * positive one), and a carry to V = 2^53 is binary64's own carry into the next
+ * binade. The chain of dependent steps is one integer add and one and, in a general
+ * register (about 2 cycles a step, against about 5 for the floating-point add, the
+ * bypass and the two integer operations of chain2_round: bench/latency_floor.c).
+ *
+ * So a chunk runs in three loops (sum_chain_body.h, per instruction set): the terms
+ * P + x (vectorized), the chain, which keeps each step's V, and the check
+ * (vectorized) that every term was exact at the scale and every pre-rounding sum
+ * V + P lay in [2^52, 2^53). The first step that
+ * fails is redone with the checked step of the two-pass float chain (chain2_sum),
+ * and the chain goes on from its result, in its binade. Sums at zero, in a binade
+ * the format does not cover whole, and chunks that keep failing (a sum oscillating
+ * around zero or a binade boundary) take the two-pass float chain. */
+
+enum {
+    SUM_CHAIN_FAILS = 4,      /* checked steps per chunk before the float chain takes over */
+    SUM_CHAIN_BACKOFF = 16,   /* chunks at most that then skip the integer chain */
+};
+
+#define SUM_CHAIN_ONE ((uint64_t)1 << 52)   /* V's range: [ONE, 2 * ONE) */
+
+/* The binade of a running sum: its sign, binary64's pattern below V, and the scales
+   between terms and integers (powers of two, both normal numbers). */
+typedef struct {
+    uint64_t sign, neg, base;   /* neg: all ones for a negative sum */
+    double scale, unscale;   /* 2^(52-E), 2^(E-52) */
+} sum_chain_frame;
+
+/* The frame of a and its V, or 0 if a's binade does not suit: zero, subnormal,
+   infinite or NaN, [2^E, 2^(E+1)] not inside [2^emin, max] of the format, or
+   E < -970 (2^(52-E) would overflow binary64). */
+static inline int sum_chain_frame_of(const chain *ch, double a, sum_chain_frame *f,
+                                     uint64_t *v)
+{
+    uint64_t u = dbits(a), mag = u & 0x7fffffffffffffffu, e = mag >> 52;
+    if (e < 53 || (e << 52) < ch->lo || ((e + 1) << 52) > ch->k.max_bits) return 0;
+    f->sign = u & ~0x7fffffffffffffffu;
+    f->neg = f->sign ? ~(uint64_t)0 : 0;
+    f->base = (e - 1) << 52;
+    f->scale = dval((2098 - e) << 52);
+    f->unscale = dval((e - 52) << 52);
+    *v = (mag & (SUM_CHAIN_ONE - 1)) | SUM_CHAIN_ONE;
+    return 1;
+}
+
+static inline double sum_chain_value(const sum_chain_frame *f, uint64_t v)
+{
+    return dval(f->sign | (f->base + v));
+}
+
+/* m steps acc = fl(acc + xs[i]) with the increments inc[i] (rnd[i] the words, for
+   the exact path): the integer chain where it holds, checked steps where it fails,
+   and the two-pass float chain (chain2_float_steps) for the rest of the chunk after
+   SUM_CHAIN_FAILS checked steps, which sets *gave_up. */
+static double sum_chain_steps(const chain *ch, double acc, const double *xs,
+                              const uint64_t *inc, const uint64_t *rnd, sr_intp m,
+                              sr_rounding mode, int *gave_up)
+{
+    const sr_sum_chain_fn sum_chain = ch->ctx->kernels->sum_chain;
+    const uint64_t span = ch->k.max_bits + 1 - ch->lo;
+    lane a = lane_of(acc);
+    int fails = 0;
+    for (sr_intp i = 0; i < m; i++) {
+        sum_chain_frame f;
+        uint64_t v;
+        if (sum_chain_frame_of(ch, lane_value(a), &f, &v)) {
+            sr_intp n = m - i;
+            i += sum_chain(xs + i, inc + i, n, f.scale, f.unscale, f.neg, ch->clear, &v);
+            a = lane_of(sum_chain_value(&f, v));
+            if (i == m) break;
+        }
+        if (++fails > SUM_CHAIN_FAILS) {
+            *gave_up = 1;
+            return chain2_float_steps(ch, lane_value(a), xs + i, inc + i, rnd + i, m - i, mode);
+        }
+        a = chain2_sum(ch, span, a, lane_of(xs[i]), 0, inc[i], mode, rnd[i]);
+    }
+    return lane_value(a);
+}
