@@ -776,13 +776,11 @@ static double chain2_float_steps(const chain *ch, double acc, const double *xs,
 #include "sum_chain.h"
 
 /* m steps acc = fl(acc + x_i) of a reduction (SR_REDUCE_LOOP): the integer chain of
-   sum_chain.h, or the two-pass float chain while *skip counts down the chunks after
-   one where the integer chain gave up (a sum that keeps failing its checks). */
+   sum_chain.h, or the two-pass float chain while the backoff skips chunks */
 static double chain2_reduce_chunk(const chain *ch, double acc, const char *in, sr_intp stride,
                                   sr_intp m, int single, const uint64_t *rnd, sr_rounding mode,
-                                  int *skip)
+                                  sum_chain_backoff *backoff)
 {
-    static const int backoff[2] = {0, SUM_CHAIN_BACKOFF};
     double xs[SR_CHUNK];
     uint64_t inc[SR_CHUNK];
     chain2_gather(xs, in, stride, m, single);
@@ -791,13 +789,19 @@ static double chain2_reduce_chunk(const chain *ch, double acc, const char *in, s
     for (sr_intp i = 0; i < m; i++) inc[i] = sr_normal_increment_f64(0, &k, MODE, rnd[i]);
     SR_DISPATCH_MODE(mode, SR_INCREMENTS)
 #undef SR_INCREMENTS
-    if (*skip > 0) {
-        --*skip;
+    if (backoff->skip > 0) {
+        backoff->skip--;
         return chain2_float_steps(ch, acc, xs, inc, rnd, m, mode);
     }
     int gave_up = 0;
     acc = sum_chain_steps(ch, acc, xs, inc, rnd, m, mode, &gave_up);
-    *skip = backoff[gave_up];
+    if (gave_up) {
+        backoff->wait = backoff->wait ? 2 * backoff->wait : 1;
+        if (backoff->wait > SUM_CHAIN_BACKOFF) backoff->wait = SUM_CHAIN_BACKOFF;
+        backoff->skip = backoff->wait;
+    } else {
+        backoff->wait = 0;
+    }
     return acc;
 }
 
@@ -892,7 +896,7 @@ static unsigned chain2_kahan_chunk(const chain *ch, double *s, double *c, const 
         double acc = acc0;                                                                 \
         /* sums under a fixed mode: in two passes (chain2_reduce_chunk) */                  \
         int two_pass = op == SR_OP_ADD && chain2_usable(ctx);                              \
-        int int_skip = 0;   /* chain2_reduce_chunk's backoff */                            \
+        sum_chain_backoff backoff = {0, 0};                                                \
         for (sr_intp m; n > 0; n -= m) {                                                   \
             m = n < SR_CHUNK ? n : SR_CHUNK;                                               \
             if (sr_rounding_is_stochastic(ctx->rounding))                                  \
@@ -901,7 +905,7 @@ static unsigned chain2_kahan_chunk(const chain *ch, double *s, double *c, const 
             double chunk_acc = acc;                                                        \
             if (two_pass) {                                                                \
                 acc = chain2_reduce_chunk(&ch, acc, in, stride, m, sizeof(T) == 4, rnd,    \
-                                          ctx->rounding, &int_skip);                       \
+                                          ctx->rounding, &backoff);                        \
                 in += m * stride;                                                          \
             } else {                                                                       \
                 SR_DISPATCH_MODE(ctx->rounding, SR_REDUCE_STEP_##T)                        \

@@ -1,30 +1,39 @@
 /* The integer chain of two-pass sums (included by arith.c, after chain2_sum).
  *
- * While the running sum a and every exact sum a + p of a stretch of steps stay in
- * one binade [2^E, 2^(E+1)) of binary64, with one sign, inside the format's normal
- * range, and every term p is a multiple of 2^(E-52), each sum is exact in binary64
- * and its pattern is sign | (E + 1022) << 52 plus the integer V = |a + p| / 2^(E-52)
- * in [2^52, 2^53). The step of chain2_round, (bits(RN64(a + p)) + x) & clear, then
- * is V <- (V + P + x) & clear on integers, with P = +-p / 2^(E-52) (the sign of a:
- * the increment acts on the magnitude, sign-magnitude, so a negative sum mirrors a
- * positive one), and a carry to V = 2^53 is binary64's own carry into the next
- * binade. The chain of dependent steps is one integer add and one and, in a general
- * register (about 2 cycles a step, against about 5 for the floating-point add, the
- * bypass and the two integer operations of chain2_round: bench/latency_floor.c).
+ * While the running sum a and every sum a + p of a stretch of steps stay in one
+ * binade [2^E, 2^(E+1)) of binary64, with one sign, inside the format's normal range,
+ * binary64's pattern of a + p is sign | (E + 1022) << 52 plus the integer
+ * V + P in [2^52, 2^53), where V = |a| / 2^(E-52) and P = +-RN(p / 2^(E-52)) (the
+ * sign of a: the increment acts on the magnitude, sign-magnitude, so a negative sum
+ * mirrors a positive one). The step of chain2_round, (bits(RN64(a + p)) + x) & clear,
+ * then is V <- (V + P + x) & clear on integers, and a carry to V = 2^53 is binary64's
+ * own carry into the next binade. The running sum is a value of the format, so V is
+ * a multiple of 2^d (d = the discarded bits, clear = ~(2^d - 1)), and the step is
+ * V <- V + ((P + x) & clear): the chain of dependent steps is one integer add (1
+ * cycle, against about 5 for chain2_round's floating-point add, the bypass and two
+ * integer operations: bench/latency_floor.c), and the rest runs vectorized. Where
+ * p / 2^(E-52) is not an integer, the step is right when the error cannot change
+ * the rounding, the test chain2_sum makes (sr_chain_step_fine).
  *
- * So a chunk runs in three loops (sum_chain_body.h, per instruction set): the terms
- * P + x (vectorized), the chain, which keeps each step's V, and the check
- * (vectorized) that every term was exact at the scale and every pre-rounding sum
- * V + P lay in [2^52, 2^53). The first step that
- * fails is redone with the checked step of the two-pass float chain (chain2_sum),
- * and the chain goes on from its result, in its binade. Sums at zero, in a binade
- * the format does not cover whole, and chunks that keep failing (a sum oscillating
- * around zero or a binade boundary) take the two-pass float chain. */
+ * The per-ISA kernel (sum_chain_body.h, the kernel table's sum_chain) runs blocks
+ * of steps: the terms (P + x) & clear and their tests (vectorized), the chain,
+ * which keeps each step's V, and the range check of every V + P (vectorized); it
+ * stops at the first step that fails, which is redone with chain2_sum, and the
+ * chain goes on from its result, in its binade. Sums at zero, in a binade the
+ * format does not cover whole, and chunks that keep failing (a sum oscillating
+ * around zero or a binade boundary) take the two-pass float chain, for a number of
+ * chunks that doubles while retries keep failing. */
 
 enum {
-    SUM_CHAIN_FAILS = 4,      /* checked steps per chunk before the float chain takes over */
-    SUM_CHAIN_BACKOFF = 16,   /* chunks at most that then skip the integer chain */
+    SUM_CHAIN_FAILS = 4,       /* checked steps per chunk before the float chain takes over */
+    SUM_CHAIN_BACKOFF = 1024,  /* the most chunks that then skip the integer chain */
 };
+
+/* A reduction's backoff: chunks that skip the integer chain, and how many the next
+   give-up makes skip */
+typedef struct {
+    int skip, wait;
+} sum_chain_backoff;
 
 #define SUM_CHAIN_ONE ((uint64_t)1 << 52)   /* V's range: [ONE, 2 * ONE) */
 
@@ -37,12 +46,15 @@ typedef struct {
 
 /* The frame of a and its V, or 0 if a's binade does not suit: zero, subnormal,
    infinite or NaN, [2^E, 2^(E+1)] not inside [2^emin, max] of the format, or
-   E < -970 (2^(52-E) would overflow binary64). */
+   E < -970 (2^(52-E) would overflow binary64); or if a is not a value of the
+   format (only a reduction's first accumulator can be other). */
 static inline int sum_chain_frame_of(const chain *ch, double a, sum_chain_frame *f,
                                      uint64_t *v)
 {
     uint64_t u = dbits(a), mag = u & 0x7fffffffffffffffu, e = mag >> 52;
-    if (e < 53 || (e << 52) < ch->lo || ((e + 1) << 52) > ch->k.max_bits) return 0;
+    if (e < 53 || (e << 52) < ch->lo || ((e + 1) << 52) > ch->k.max_bits ||
+        (u & ~ch->clear) != 0)   /* (a value of the format: all but the first acc) */
+        return 0;
     f->sign = u & ~0x7fffffffffffffffu;
     f->neg = f->sign ? ~(uint64_t)0 : 0;
     f->base = (e - 1) << 52;
