@@ -742,7 +742,13 @@ static SR_ALWAYS_INLINE lane chain2_sum(const chain *ch, uint64_t span, lane va,
 /* The chunk's m inputs (binary32 or binary64) as doubles */
 static inline void chain2_gather(double *xs, const char *in, sr_intp stride, sr_intp m, int single)
 {
-    if (single) {
+    if (single && stride == sizeof(float)) {   /* contiguous: a vectorized conversion */
+        for (sr_intp i = 0; i < m; i++) {
+            float v;
+            memcpy(&v, in + i * sizeof v, sizeof v);
+            xs[i] = v;
+        }
+    } else if (single) {
         for (sr_intp i = 0; i < m; i++) {
             float v;
             memcpy(&v, in + i * stride, sizeof v);

@@ -6,6 +6,56 @@
 #define SR_SUM_CHAIN_BLOCK 64   /* steps per block: a failure wastes at most this many */
 #endif
 
+/* The scan of a vector S of SR_VEC_BYTES / 8 lanes: each step adds S shifted up by
+   k lanes (1, 2, 4, ...), filled with lanes of Z (zero) */
+#if SR_VEC_BYTES == 64
+#define SR_SCAN_STEPS(S, Z)                                                                \
+    S += __builtin_shuffle(Z, S, (sr_scan_vec){0, 8, 9, 10, 11, 12, 13, 14});             \
+    S += __builtin_shuffle(Z, S, (sr_scan_vec){0, 1, 8, 9, 10, 11, 12, 13});              \
+    S += __builtin_shuffle(Z, S, (sr_scan_vec){0, 1, 2, 3, 8, 9, 10, 11});
+#elif SR_VEC_BYTES == 32
+#define SR_SCAN_STEPS(S, Z)                                                                \
+    S += __builtin_shuffle(Z, S, (sr_scan_vec){0, 4, 5, 6});                              \
+    S += __builtin_shuffle(Z, S, (sr_scan_vec){0, 1, 4, 5});
+#else
+#define SR_SCAN_STEPS(S, Z) S += __builtin_shuffle(Z, S, (sr_scan_vec){0, 2});
+#endif
+
+/* The chain V <- V + (q[i] & clear) over n steps, before[i] the V before step i:
+   vector by vector, a scan of the lanes (log2 lanes shifts and adds, off the
+   chain) plus the running V in every lane, which one add moves on by the vector's
+   total (integer sums: the order does not change them). Returns the V after. */
+static inline uint64_t SR_FN(sr_sum_chain_scan)(uint64_t u, const uint64_t *q, uint64_t *before,
+                                                sr_intp n, uint64_t clear)
+{
+#if defined(__GNUC__) && !defined(__clang__)
+    typedef uint64_t sr_scan_vec __attribute__((vector_size(SR_VEC_BYTES)));
+    enum { L = SR_VEC_BYTES / 8 };
+    const sr_scan_vec zero = {0}, last = zero + (L - 1);
+    sr_scan_vec run = zero + u;
+    sr_intp i = 0;
+    for (; i + L <= n; i += L) {
+        sr_scan_vec t, s;
+        memcpy(&t, q + i, sizeof t);
+        t &= clear;
+        s = t;
+        SR_SCAN_STEPS(s, zero)
+        sr_scan_vec b = run + (s - t);
+        memcpy(before + i, &b, sizeof b);
+        run += __builtin_shuffle(s, last);
+    }
+    u = run[0];
+#else
+    sr_intp i = 0;
+#endif
+    for (; i < n; i++) {
+        before[i] = u;
+        u += q[i] & clear;
+    }
+    return u;
+}
+#undef SR_SCAN_STEPS
+
 /* Up to n steps V <- V + ((P_i + inc[i]) & clear) from V a multiple of 2^d (clear =
    ~(2^d - 1)), where (V + q) & clear = V + (q & clear): one add a step on the chain,
    P_i = +-RN(xs[i] * scale) (neg: all ones for a negative sum, which negates it).
@@ -44,10 +94,7 @@ static inline sr_intp SR_FN(sr_sum_chain)(const double *xs, const uint64_t *inc,
             uint64_t ok = (uint64_t)0 - ((uint64_t)(fabs(s) < 0x1p51) & fine);
             q[i] = (ok & (p + w[i])) | (~ok & far);
         }
-        for (sr_intp i = 0; i < b; i++) {
-            before[i] = u;
-            u += q[i] & clear;
-        }
+        u = SR_FN(sr_sum_chain_scan)(u, q, before, b, clear);
         uint64_t any = 0;
         for (sr_intp i = 0; i < b; i++) any |= (before[i] + q[i] - w[i] - one) >> 52;
         if (any) {
