@@ -788,19 +788,16 @@ static double chain2_reduce_chunk(const chain *ch, double acc, const char *in, s
                                   sum_chain_backoff *backoff)
 {
     double xs[SR_CHUNK];
-    uint64_t inc[SR_CHUNK];
     chain2_gather(xs, in, stride, m, single);
-    const sr_normal_consts_f64 k = ch->k;
-#define SR_INCREMENTS(MODE)                                                                \
-    for (sr_intp i = 0; i < m; i++) inc[i] = sr_normal_increment_f64(0, &k, MODE, rnd[i]);
-    SR_DISPATCH_MODE(mode, SR_INCREMENTS)
-#undef SR_INCREMENTS
     if (backoff->skip > 0) {
+        uint64_t inc[SR_CHUNK];
+        sr_intp from = m;
         backoff->skip--;
+        sum_chain_increments(ch, rnd, inc, 0, m, &from, mode);
         return chain2_float_steps(ch, acc, xs, inc, rnd, m, mode);
     }
     int gave_up = 0;
-    acc = sum_chain_steps(ch, acc, xs, inc, rnd, m, mode, &gave_up);
+    acc = sum_chain_steps(ch, acc, xs, rnd, m, mode, &gave_up);
     if (gave_up) {
         backoff->wait = backoff->wait ? 2 * backoff->wait : 1;
         if (backoff->wait > SUM_CHAIN_BACKOFF) backoff->wait = SUM_CHAIN_BACKOFF;

@@ -141,10 +141,15 @@ typedef int (*sr_arith_chunk_fn)(sr_op op, const char *const *in, const sr_intp 
    two-pass chains): the first step that fails them, or n */
 typedef sr_intp (*sr_chain_check_fn)(const double *a, const double *b, const uint64_t *inc,
                                      sr_intp n, int negate, const sr_type_consts *c64);
-/* the integer chain of those sums (sum_chain_body.h): how many of n steps hold */
-typedef sr_intp (*sr_sum_chain_fn)(const double *xs, const uint64_t *inc, sr_intp n,
-                                   double scale, double unscale, uint64_t neg, uint64_t clear,
-                                   uint64_t *v);
+/* the integer chain of those sums (sum_chain_body.h): the running sum's binade, and
+   how many of n steps hold (writing the n increments of the words rnd to inc) */
+typedef struct {
+    uint64_t sign, neg, base;   /* neg: all ones for a negative sum */
+    double scale, unscale;      /* 2^(52-E), 2^(E-52) */
+} sr_sum_frame;
+typedef sr_intp (*sr_sum_chain_fn)(const double *xs, const uint64_t *rnd, uint64_t *inc,
+                                   sr_intp n, const sr_sum_frame *f, const sr_type_consts *c64,
+                                   sr_rounding mode, int bits, uint64_t *v);
 /* Stochastic rounding of n contiguous, aligned values, n a multiple of one generator
    step (64 bytes of words), drawing from r (at a block boundary). Returns 0, having
    drawn nothing, if too many values of the chunk need the general routine; adds the

@@ -37,19 +37,12 @@ typedef struct {
 
 #define SUM_CHAIN_ONE ((uint64_t)1 << 52)   /* V's range: [ONE, 2 * ONE) */
 
-/* The binade of a running sum: its sign, binary64's pattern below V, and the scales
-   between terms and integers (powers of two, both normal numbers). */
-typedef struct {
-    uint64_t sign, neg, base;   /* neg: all ones for a negative sum */
-    double scale, unscale;   /* 2^(52-E), 2^(E-52) */
-} sum_chain_frame;
-
 /* The frame of a and its V, or 0 if a's binade does not suit: zero, subnormal,
    infinite or NaN, [2^E, 2^(E+1)] not inside [2^emin, max] of the format, or
    E < -970 (2^(52-E) would overflow binary64); or if a is not a value of the
    format (only a reduction's first accumulator can be other). */
-static inline int sum_chain_frame_of(const chain *ch, double a, sum_chain_frame *f,
-                                     uint64_t *v)
+static inline int sum_chain_frame_of(const chain *ch, double a, sr_sum_frame *f,
+                                      uint64_t *v)
 {
     uint64_t u = dbits(a), mag = u & 0x7fffffffffffffffu, e = mag >> 52;
     if (e < 53 || (e << 52) < ch->lo || ((e + 1) << 52) > ch->k.max_bits ||
@@ -64,32 +57,51 @@ static inline int sum_chain_frame_of(const chain *ch, double a, sum_chain_frame 
     return 1;
 }
 
-static inline double sum_chain_value(const sum_chain_frame *f, uint64_t v)
+static inline double sum_chain_value(const sr_sum_frame *f, uint64_t v)
 {
     return dval(f->sign | (f->base + v));
 }
 
-/* m steps acc = fl(acc + xs[i]) with the increments inc[i] (rnd[i] the words, for
-   the exact path): the integer chain where it holds, checked steps where it fails,
-   and the two-pass float chain (chain2_float_steps) for the rest of the chunk after
-   SUM_CHAIN_FAILS checked steps, which sets *gave_up. */
-static double sum_chain_steps(const chain *ch, double acc, const double *xs,
-                              const uint64_t *inc, const uint64_t *rnd, sr_intp m,
-                              sr_rounding mode, int *gave_up)
+/* The increments of steps [i, m) if inc does not hold them yet (*from: the first
+   step from which it does) */
+static inline void sum_chain_increments(const chain *ch, const uint64_t *rnd, uint64_t *inc,
+                                        sr_intp i, sr_intp m, sr_intp *from, sr_rounding mode)
 {
+    if (i >= *from) return;
+    const sr_normal_consts_f64 k = ch->k;
+#define SR_INCREMENTS(MODE)                                                                \
+    for (sr_intp j = i; j < m; j++) inc[j] = sr_normal_increment_f64(0, &k, MODE, rnd[j]);
+    SR_DISPATCH_MODE(mode, SR_INCREMENTS)
+#undef SR_INCREMENTS
+    *from = i;
+}
+
+/* m steps acc = fl(acc + xs[i]) (rnd[i] the words): the integer chain where it
+   holds, checked steps where it fails, and the two-pass float chain
+   (chain2_float_steps) for the rest of the chunk after SUM_CHAIN_FAILS checked
+   steps, which sets *gave_up. */
+static double sum_chain_steps(const chain *ch, double acc, const double *xs,
+                              const uint64_t *rnd, sr_intp m, sr_rounding mode, int *gave_up)
+{
+    uint64_t inc[SR_CHUNK];
+    sr_intp from = m;   /* inc holds the increments of steps [from, m) */
     const sr_sum_chain_fn sum_chain = ch->ctx->kernels->sum_chain;
+    const sr_type_consts *c64 = &ch->ctx->fmt.f64;
     const uint64_t span = ch->k.max_bits + 1 - ch->lo;
     lane a = lane_of(acc);
     int fails = 0;
     for (sr_intp i = 0; i < m; i++) {
-        sum_chain_frame f;
+        sr_sum_frame f;
         uint64_t v;
         if (sum_chain_frame_of(ch, lane_value(a), &f, &v)) {
             sr_intp n = m - i;
-            i += sum_chain(xs + i, inc + i, n, f.scale, f.unscale, f.neg, ch->clear, &v);
+            sr_intp fine = sum_chain(xs + i, rnd + i, inc + i, n, &f, c64, mode, ch->ctx->bits, &v);
+            from = i;
+            i += fine;
             a = lane_of(sum_chain_value(&f, v));
             if (i == m) break;
         }
+        sum_chain_increments(ch, rnd, inc, i, m, &from, mode);
         if (++fails > SUM_CHAIN_FAILS) {
             *gave_up = 1;
             return chain2_float_steps(ch, lane_value(a), xs + i, inc + i, rnd + i, m - i, mode);

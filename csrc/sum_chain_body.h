@@ -56,28 +56,37 @@ static inline uint64_t SR_FN(sr_sum_chain_scan)(uint64_t u, const uint64_t *q, u
 }
 #undef SR_SCAN_STEPS
 
-/* Up to n steps V <- V + ((P_i + inc[i]) & clear) from V a multiple of 2^d (clear =
+/* Writes the n increments inc[i] of the words rnd[i] under mode, then runs up to n
+   steps V <- V + ((P_i + inc[i]) & clear) from V a multiple of 2^d (clear =
    ~(2^d - 1)), where (V + q) & clear = V + (q & clear): one add a step on the chain,
-   P_i = +-RN(xs[i] * scale) (neg: all ones for a negative sum, which negates it).
-   A step holds when |xs[i] * scale| < 2^51, the sum V + P_i lies in [2^52, 2^53),
-   and P_i is exact or its error (below one unit) cannot change the rounding: the
-   test sr_normal_decided makes of a binary64 sum (arith_fast_body.h's
+   P_i = +-RN(xs[i] * f->scale) (f->neg negates it for a negative sum). A step holds
+   when |xs[i] * scale| < 2^51, the sum V + P_i lies in [2^52, 2^53), and P_i is
+   exact or its error (below one unit) cannot change the rounding: the test
+   sr_normal_decided makes of a binary64 sum (arith_fast_body.h's
    sr_chain_step_fine), on V + P_i, whose discarded bits are those of P_i. Returns
    how many steps from the first hold (n if all), and leaves in *v the V after them.
    RN(s) comes from adding 1.5 * 2^52 (exact for |s| < 2^51: branch-free, and no
    integer conversion, which SSE2 and AVX2 lack for 64-bit lanes); it is exact when
-   RN(s) * unscale gives xs[i] back, which also catches an s that underflowed. A
+   RN(s) * f->unscale gives xs[i] back, which also catches an s that underflowed. A
    step that fails the term's tests gets 2^62, whose sum fails the range check. */
-static inline sr_intp SR_FN(sr_sum_chain)(const double *xs, const uint64_t *inc, sr_intp n,
-                                          double scale, double unscale, uint64_t neg,
-                                          uint64_t clear, uint64_t *v)
+static inline sr_intp SR_FN(sr_sum_chain)(const double *xs, const uint64_t *rnd, uint64_t *inc,
+                                          sr_intp n, const sr_sum_frame *f,
+                                          const sr_type_consts *c64, sr_rounding mode,
+                                          int bits, uint64_t *v)
 {
-    const uint64_t one = (uint64_t)1 << 52, far = (uint64_t)1 << 62, mask = ~clear;
-    const double magic = 0x1.8p52;
+    const SR_FN(sr_normal_consts) k = SR_FN(sr_normal_setup)(c64, mode, bits);
+    const uint64_t one = (uint64_t)1 << 52, far = (uint64_t)1 << 62, mask = k.mask,
+                   clear = ~mask, neg = f->neg;
+    const double magic = 0x1.8p52, scale = f->scale, unscale = f->unscale;
     uint64_t magic_bits;
     memcpy(&magic_bits, &magic, sizeof magic_bits);
     uint64_t q[SR_SUM_CHAIN_BLOCK], before[SR_SUM_CHAIN_BLOCK];
     uint64_t u = *v;
+    if (n > SR_CHUNK) n = SR_CHUNK;   /* (never: the callers' chunks) */
+#define SR_SUM_INCREMENTS(MODE)                                                            \
+    for (sr_intp i = 0; i < n; i++) inc[i] = SR_FN(sr_normal_increment)(0, &k, MODE, rnd[i]);
+    SR_DISPATCH_MODE(mode, SR_SUM_INCREMENTS)
+#undef SR_SUM_INCREMENTS
     for (sr_intp done = 0; done < n; done += SR_SUM_CHAIN_BLOCK) {
         const double *x = xs + done;
         const uint64_t *w = inc + done;
