@@ -760,17 +760,31 @@ static inline void chain2_gather(double *xs, const char *in, sr_intp stride, sr_
 }
 
 /* m steps acc = fl(acc + xs[i]) with the increments inc[i], in two passes: the
-   float chain, then its checks, then checked steps from the first that fails */
-static double chain2_float_steps(const chain *ch, double acc, const double *xs,
-                                 const uint64_t *inc, const uint64_t *rnd, sr_intp m,
-                                 sr_rounding mode)
+   float chain, then its checks, then checked steps from the first that fails. With
+   fill, the chain computes inc[i] from the words rnd[i] on the way, in its idle
+   slots. */
+static double chain2_float_steps(const chain *ch, double acc, const double *xs, uint64_t *inc,
+                                 const uint64_t *rnd, sr_intp m, sr_rounding mode, int fill)
 {
     double before[SR_CHUNK];
     const uint64_t span = ch->k.max_bits + 1 - ch->lo;
     lane a = lane_of(acc);
-    for (sr_intp i = 0; i < m; i++) {
-        before[i] = lane_value(a);
-        a = chain2_round(ch, a, lane_of(xs[i]), 0, inc[i]);
+    if (fill) {
+        const sr_normal_consts_f64 k = ch->k;
+#define SR_REDUCE_STEPS(MODE)                                                              \
+        for (sr_intp i = 0; i < m; i++) {                                                  \
+            uint64_t x = sr_normal_increment_f64(0, &k, MODE, rnd[i]);                    \
+            inc[i] = x;                                                                    \
+            before[i] = lane_value(a);                                                     \
+            a = chain2_round(ch, a, lane_of(xs[i]), 0, x);                                 \
+        }
+        SR_DISPATCH_MODE(mode, SR_REDUCE_STEPS)
+#undef SR_REDUCE_STEPS
+    } else {
+        for (sr_intp i = 0; i < m; i++) {
+            before[i] = lane_value(a);
+            a = chain2_round(ch, a, lane_of(xs[i]), 0, inc[i]);
+        }
     }
     sr_intp i = ch->ctx->kernels->chain_check(before, xs, inc, m, 0, &ch->ctx->fmt.f64);
     if (SR_LIKELY(i == m)) return lane_value(a);
@@ -791,10 +805,8 @@ static double chain2_reduce_chunk(const chain *ch, double acc, const char *in, s
     chain2_gather(xs, in, stride, m, single);
     if (backoff->skip > 0) {
         uint64_t inc[SR_CHUNK];
-        sr_intp from = m;
         backoff->skip--;
-        sum_chain_increments(ch, rnd, inc, 0, m, &from, mode);
-        return chain2_float_steps(ch, acc, xs, inc, rnd, m, mode);
+        return chain2_float_steps(ch, acc, xs, inc, rnd, m, mode, 1);
     }
     int gave_up = 0;
     acc = sum_chain_steps(ch, acc, xs, rnd, m, mode, &gave_up);

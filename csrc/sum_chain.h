@@ -101,11 +101,12 @@ static double sum_chain_steps(const chain *ch, double acc, const double *xs,
             a = lane_of(sum_chain_value(&f, v));
             if (i == m) break;
         }
-        sum_chain_increments(ch, rnd, inc, i, m, &from, mode);
         if (++fails > SUM_CHAIN_FAILS) {
             *gave_up = 1;
-            return chain2_float_steps(ch, lane_value(a), xs + i, inc + i, rnd + i, m - i, mode);
+            return chain2_float_steps(ch, lane_value(a), xs + i, inc + i, rnd + i, m - i, mode,
+                                      i < from);
         }
+        sum_chain_increments(ch, rnd, inc, i, m, &from, mode);
         a = chain2_sum(ch, span, a, lane_of(xs[i]), 0, inc[i], mode, rnd[i]);
     }
     return lane_value(a);
