@@ -73,13 +73,16 @@ typedef uint64_t sr_lanes8 __attribute__((vector_size(64)));
         }                                                                                 \
         const VT m0 = lane * 0 + SR_PHILOX_M0, m1 = lane * 0 + SR_PHILOX_M1;              \
         uint64_t k0 = key[0], k1 = key[1];                                                \
-        for (int round = 0; round < 10; round++) {                                        \
+        for (int round = 0; round < 9; round++) {                                         \
             for (int h = 0; h < NV; h++)                                                  \
                 SR_PHILOX_ROUND(VT, MUL, SR_HI32, x0[h], x1[h], x2[h], x3[h], k0, k1, m0, m1);     \
             k0 = (k0 + SR_PHILOX_W0) & low; k1 = (k1 + SR_PHILOX_W1) & low;               \
         }                                                                                 \
+        const VT last_k0 = lane * 0 + k0, last_k1 = lane * 0 + k1;                        \
         for (int h = 0; h < NV; h++) {   /* block j's words: w0[j], then w1[j] */         \
-            VT w0 = (x0[h] & low) | x1[h] << 32, w1 = (x2[h] & low) | x3[h] << 32;        \
+            VT w0, w1;                                                                    \
+            SR_PHILOX_LAST_ROUND(VT, MUL, SR_PACK32, x0[h], x1[h], x2[h], x3[h], last_k0,   \
+                                 last_k1, m0, m1, w0, w1);                                \
             VT first = SR_ZIP_LOW(w0, w1), second = SR_ZIP_HIGH(w0, w1);                  \
             memcpy(out + 4 * h * (V), &first, sizeof first);                              \
             memcpy(out + 4 * h * (V) + 2 * (V), &second, sizeof second);                  \
@@ -164,6 +167,9 @@ typedef uint64_t sr_lanes8 __attribute__((vector_size(64)));
 #define SR_HI32(a) ((a) >> 32)
 #define SR_ANY_LANE(v) (((sr_lanes2)(v))[0] != 0 || ((sr_lanes2)(v))[1] != 0)
 #endif
+/* SR_PACK32(p, x, k): Philox's last-round lanes (rng.h SR_PHILOX_LAST_ROUND), low half
+   hi(p) ^ x ^ k, high half lo(p); SSE2 has no dword blend: masks and a shift. */
+#define SR_PACK32(p, x, k) (((SR_HI32(p) ^ (x) ^ (k)) & 0xFFFFFFFFu) | (p) << 32)
 #define SR_ZIP_LOW SR_ZIP2_LOW
 #define SR_ZIP_HIGH SR_ZIP2_HIGH
 #define SR_ISA_TAG _scalar
@@ -190,6 +196,17 @@ SR_DEFINE_KERNELS(_scalar, "scalar", sr_lanes2, 2)
 #define SR_HI32(a) ((sr_lanes4)_mm256_shuffle_epi32((__m256i)(a), 0xF5))
 #undef SR_ANY_LANE
 #define SR_ANY_LANE(v) (!_mm256_testz_si256((__m256i)(v), (__m256i)(v)))
+/* p's halves swapped (hi(p) low, lo(p) high), x ^ k xored in, the high halves kept */
+#undef SR_PACK32
+#define SR_PACK32(p, x, k) sr_pack32_avx2((sr_lanes4)(p), (sr_lanes4)(x), (sr_lanes4)(k))
+static inline sr_lanes4 sr_pack32_avx2(sr_lanes4 p, sr_lanes4 x, sr_lanes4 k)
+{
+    sr_lanes4 swapped = (sr_lanes4)_mm256_shuffle_epi32((__m256i)p, 0xB1);
+    return (sr_lanes4)_mm256_blend_epi32((__m256i)(swapped ^ x ^ k), (__m256i)swapped, 0xAA);
+}
+/* unsigned lane max and min, one instruction (round_body.h sr_lanes_max) */
+#define SR_MAX_U32(a, b) _mm256_max_epu32((__m256i)(a), (__m256i)(b))
+#define SR_MIN_U32(a, b) _mm256_min_epu32((__m256i)(a), (__m256i)(b))
 #undef SR_ZIP_LOW
 #undef SR_ZIP_HIGH
 #define SR_ZIP_LOW SR_ZIP4_LOW
@@ -217,6 +234,22 @@ SR_DEFINE_KERNELS(_avx2, "avx2", sr_lanes4, 4)
 #define SR_HI32(a) ((sr_lanes8)_mm512_shuffle_epi32((__m512i)(a), (_MM_PERM_ENUM)0xF5))
 #undef SR_ANY_LANE
 #define SR_ANY_LANE(v) (_mm512_test_epi64_mask((__m512i)(v), (__m512i)(v)) != 0)
+/* one vpternlogd, masked to the low halves, on p's halves swapped */
+#undef SR_PACK32
+#define SR_PACK32(p, x, k)                                                                \
+    ((sr_lanes8)_mm512_mask_ternarylogic_epi32(                                           \
+        _mm512_shuffle_epi32((__m512i)(p), (_MM_PERM_ENUM)0xB1), (__mmask16)0x5555,       \
+        (__m512i)(x), (__m512i)(k), 0x96))
+#undef SR_MAX_U32
+#undef SR_MIN_U32
+#define SR_MAX_U32(a, b) _mm512_max_epu32((__m512i)(a), (__m512i)(b))
+#define SR_MIN_U32(a, b) _mm512_min_epu32((__m512i)(a), (__m512i)(b))
+#define SR_MAX_U64(a, b) _mm512_max_epu64((__m512i)(a), (__m512i)(b))
+#define SR_MIN_U64(a, b) _mm512_min_epu64((__m512i)(a), (__m512i)(b))
+#define SR_ANY_GREATER_U32(a, limit) \
+    (_mm512_cmpgt_epu32_mask((__m512i)(a), _mm512_set1_epi32((int)(limit))) != 0)
+#define SR_ANY_GREATER_U64(a, limit) \
+    (_mm512_cmpgt_epu64_mask((__m512i)(a), _mm512_set1_epi64((long long)(limit))) != 0)
 #undef SR_ZIP_LOW
 #undef SR_ZIP_HIGH
 #define SR_ZIP_LOW SR_ZIP8_LOW

@@ -29,6 +29,15 @@ static inline uint64_t sr_rotl(uint64_t x, int k) { return (x << k) | (x >> (64 
         (x0) = HI(p1_) ^ (x1) ^ (k0); (x1) = p1_;                                         \
         (x2) = HI(p0_) ^ (x3) ^ (k1); (x3) = p0_;                                         \
     } while (0)
+/* The last round, straight into the output words: w0 = x0 | x1 << 32 and w1 = x2 |
+   x3 << 32 in each 64-bit lane, clean. PACK(p, x, k) makes the lane whose low half is
+   hi(p) ^ x ^ k and whose high half is lo(p) (kernels.c: a dword swap and a masked
+   xor per ISA, so the packing costs no more than the round's xors). */
+#define SR_PHILOX_LAST_ROUND(VT, MUL, PACK, x0, x1, x2, x3, k0, k1, m0, m1, w0, w1)        \
+    do {                                                                                  \
+        VT p0_ = MUL(x0, m0), p1_ = MUL(x2, m1);                                          \
+        (w0) = PACK(p1_, x1, k0); (w1) = PACK(p0_, x3, k1);                               \
+    } while (0)
 /* One step of xoshiro256++ on state (s0, s1, s2, s3) of type VT: uint64_t for one
    lane, or a GCC/Clang vector of uint64_t for several lanes at once (shifts and xors
    act lane by lane). o gets the output. */

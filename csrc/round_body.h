@@ -505,14 +505,13 @@ static inline void SR_FN(sr_inline_patch)(char *out, int n_special, const short 
     SR_U clear = ~k.mask;                                                                   \
     sr_intp done = n;                                                                       \
     if (mode == SR_STOCHASTIC) {                                                            \
-        SR_U rnd_mask = k.rnd_mask;                                                         \
-        int rnd_shift = k.rnd_shift, x_shift = k.x_shift;                                   \
+        /* (~(w >> rnd_shift) & rnd_mask) << x_shift, in two steps: rnd_shift >= x_shift */ \
+        SR_U rnd_top = k.rnd_mask << k.rnd_shift;                                           \
+        __typeof__(SR_LANE_COUNT(0)) rnd_down = SR_LANE_COUNT(k.rnd_shift - k.x_shift);     \
         if (n_special) {                                                                    \
-            SR_WORDS_LOOP(STEP_BYTES, GENERATE, STOP,                                       \
-                          (~(w >> rnd_shift) & rnd_mask) << x_shift, 1)                     \
+            SR_WORDS_LOOP(STEP_BYTES, GENERATE, STOP, (~w & rnd_top) >> rnd_down, 1)        \
         } else {                                                                            \
-            SR_WORDS_LOOP(STEP_BYTES, GENERATE, STOP,                                       \
-                          (~(w >> rnd_shift) & rnd_mask) << x_shift, 0)                     \
+            SR_WORDS_LOOP(STEP_BYTES, GENERATE, STOP, (~w & rnd_top) >> rnd_down, 0)        \
         }                                                                                   \
     } else if (mode == SR_STOCHASTIC_EQUAL) {                                               \
         SR_U mask = k.mask;                                                                 \
@@ -525,6 +524,21 @@ static inline void SR_FN(sr_inline_patch)(char *out, int n_special, const short 
         return 0;                                                                           \
     }
 #define SR_NEVER_STOP(i) 0
+/* A shift count for every lane alike: a vector where the ISA shifts lanes by their own
+   counts (one instruction, where a count in a register costs two on AVX-512), hidden
+   from the compiler, which would otherwise see that the lanes agree; else an int. */
+#if SR_VARIABLE_SHIFTS
+static inline SR_FN(sr_vec) SR_FN(sr_lane_counts)(int s)
+{
+    SR_FN(sr_vec) counts = {0};
+    counts += (SR_U)s;
+    __asm__("" : "+v"(counts));
+    return counts;
+}
+#define SR_LANE_COUNT(s) SR_FN(sr_lane_counts)(s)
+#else
+#define SR_LANE_COUNT(s) (s)
+#endif
 
 /* The sequential stream (see sr_round_inline_fn): one step of the 8 lanes yields 64
    bytes of words, 64 / SR_VEC_BYTES vectors. */
@@ -574,21 +588,77 @@ static inline int SR_FN(sr_round_inline)(const char *in, char *out, sr_intp n,
 }
 
 /* kernels.c defines the lane product, high half, zips and lane test per ISA */
-#if defined(SR_MUL32) && defined(SR_HI32) && defined(SR_ZIP_LOW) && defined(SR_ANY_LANE)
+#if defined(SR_MUL32) && defined(SR_HI32) && defined(SR_PACK32) && defined(SR_ZIP_LOW) && \
+    defined(SR_ANY_LANE)
 /* Does the step of `vectors` vectors at p hold a value that needs the general routine
-   (sr_is_special, lane by lane, lo and span as there)? One lane test at the end. */
-static inline int SR_FN(sr_step_special)(const char *p, int vectors, SR_U lo, SR_U span)
+   (sr_is_special: a nonzero magnitude a outside [lo, max])? As sr_round_contiguous
+   tracks it: the largest a, and the smallest a - 1 (zero wraps to the top), lane by
+   lane (an unsigned max and min each: kernels.c's SR_MAX_U32 etc. where the ISA has
+   them), then one lane test; only for steps that fail a cheaper test first. */
+static inline SR_FN(sr_vec) SR_FN(sr_lanes_max)(SR_FN(sr_vec) a, SR_FN(sr_vec) b)
 {
-    SR_FN(sr_vec) any = {0};
+#if SR_P == 24 && defined(SR_MAX_U32)
+    return (SR_FN(sr_vec))SR_MAX_U32(a, b);
+#elif SR_P == 53 && defined(SR_MAX_U64)
+    return (SR_FN(sr_vec))SR_MAX_U64(a, b);
+#else
+    SR_FN(sr_vec) greater = (SR_FN(sr_vec))(a > b);
+    return (a & greater) | (b & ~greater);
+#endif
+}
+static inline SR_FN(sr_vec) SR_FN(sr_lanes_min)(SR_FN(sr_vec) a, SR_FN(sr_vec) b)
+{
+#if SR_P == 24 && defined(SR_MIN_U32)
+    return (SR_FN(sr_vec))SR_MIN_U32(a, b);
+#elif SR_P == 53 && defined(SR_MIN_U64)
+    return (SR_FN(sr_vec))SR_MIN_U64(a, b);
+#else
+    SR_FN(sr_vec) less = (SR_FN(sr_vec))(a < b);
+    return (a & less) | (b & ~less);
+#endif
+}
+/* Is some lane of a above limit (unsigned)? A compare into a mask register where the
+   ISA has one (SR_ANY_GREATER_U32 etc.), else a compare and a lane test. */
+static inline int SR_FN(sr_any_greater)(SR_FN(sr_vec) a, SR_U limit)
+{
+#if SR_P == 24 && defined(SR_ANY_GREATER_U32)
+    return SR_ANY_GREATER_U32(a, limit);
+#elif SR_P == 53 && defined(SR_ANY_GREATER_U64)
+    return SR_ANY_GREATER_U64(a, limit);
+#else
+    return SR_ANY_LANE((SR_FN(sr_vec))(a > limit));
+#endif
+}
+static inline int SR_FN(sr_step_special)(const char *p, int vectors, SR_U lo, SR_U max)
+{
+    SR_FN(sr_vec) b, top, bottom;
+    /* first the cheaper test of a magnitude outside [lo, max], zero included: does
+       the largest a - lo (unsigned) pass max - lo? */
+    memcpy(&b, p, sizeof b);
+    top = (b & ~SR_SIGN_BIT) - lo;
+    for (int h = 1; h < vectors; h++) {
+        memcpy(&b, p + h * SR_VEC_BYTES, sizeof b);
+        top = SR_FN(sr_lanes_max)(top, (b & ~SR_SIGN_BIT) - lo);
+    }
+    if (!SR_FN(sr_any_greater)(top, max - lo)) return 0;
+    top = (SR_FN(sr_vec)){0};
+    bottom = top - 1;
     for (int h = 0; h < vectors; h++) {
-        SR_FN(sr_vec) b, a;
+        SR_FN(sr_vec) a;
         memcpy(&b, p + h * SR_VEC_BYTES, sizeof b);
         a = b & ~SR_SIGN_BIT;
-        any |= (SR_FN(sr_vec))((a - lo) >= span) & (SR_FN(sr_vec))(a != 0);
+        top = SR_FN(sr_lanes_max)(top, a);
+        bottom = SR_FN(sr_lanes_min)(bottom, a - 1);
     }
-    return SR_ANY_LANE(any);
+    return SR_ANY_LANE((SR_FN(sr_vec))(top > max) | (SR_FN(sr_vec))(bottom < lo - 1));
 }
 
+#ifndef SR_COUNTER_AHEAD
+#define SR_COUNTER_AHEAD 4096
+#endif
+#ifndef SR_COUNTER_SETS
+#define SR_COUNTER_SETS 4   /* sets of blocks per step: independent chains of products */
+#endif
 /* A counter stream (see sr_round_counter_fn), from half-word h, h % 4 == 0: the
    Philox blocks of V = SR_VEC_BYTES / 8 counters at once, one per 64-bit lane (as
    kernels.c's block generator does), give 2 * SR_VEC_BYTES bytes of words: block j's
@@ -596,13 +666,25 @@ static inline int SR_FN(sr_step_special)(const char *p, int vectors, SR_U lo, SR
    two such sets per step, whose rounds interleave. The round keys are made once. The
    blocks of a call share their counter's high half (it stops where that changes) and
    the stream id, so that part of the first two rounds is the same for all: made once
-   too. Each step checks its own values (no pass over the input before: the loads
-   overlap the arithmetic) and stops before one that needs the general routine. */
+   too; and the counters' low halves never wrap, so round 1's products step by V * M0
+   from set to set (an add, not a multiply). The last round packs the words itself
+   (SR_PHILOX_LAST_ROUND). Each step checks its own values (no pass over the input
+   before: the loads overlap the arithmetic) and stops before one that needs the
+   general routine. */
+/* the cache lines of a step's values and results, ahead of time */
+static inline void SR_FN(sr_counter_prefetch)(const char *in, char *out, size_t at)
+{
+    for (int line = 0; line < 2 * SR_COUNTER_SETS * SR_VEC_BYTES / 64; line++) {
+        __builtin_prefetch(in + at + 64 * line, 0);
+        __builtin_prefetch(out + at + 64 * line, 1);
+    }
+}
 static inline sr_intp SR_FN(sr_round_counter)(const char *in, char *out, sr_intp n,
                                               const sr_type_consts *c, sr_rounding mode,
                                               int rshift, const sr_rng *r, uint64_t h)
 {
-    enum { V = SR_VEC_BYTES / 8, STEP = 4 * SR_VEC_BYTES / sizeof(SR_U) };
+    enum { V = SR_VEC_BYTES / 8, SETS = SR_COUNTER_SETS,
+           STEP = 2 * SETS * SR_VEC_BYTES / sizeof(SR_U) };
     uint64_t b0 = h / 4, blocks_left = ((uint64_t)1 << 32) - (b0 & 0xFFFFFFFFu);
     if (blocks_left < (uint64_t)n * sizeof(SR_U) / 16)
         n = (sr_intp)(blocks_left * 16 / sizeof(SR_U));
@@ -610,10 +692,9 @@ static inline sr_intp SR_FN(sr_round_counter)(const char *in, char *out, sr_intp
     if (c->shift == 0 || n <= 0 || h % 4 != 0) return 0;
     const int n_special = 0;
     SR_U *words = NULL;
-    SR_U lo = (SR_U)c->normal_bits, span = (SR_U)c->max_bits + 1 - lo;
+    SR_U lo = (SR_U)c->normal_bits, max = (SR_U)c->max_bits;
     SR_FN(sr_normal_consts) k = SR_FN(sr_normal_setup)(c, mode, 64 - rshift);
     typedef SR_FN(sr_lanes) lanes;
-    const uint64_t low = 0xFFFFFFFFu;
     uint32_t rk0[10], rk1[10];   /* the round keys: the Weyl sequence, modulo 2^32 */
     rk0[0] = r->key[0]; rk1[0] = r->key[1];
     for (int round = 1; round < 10; round++) {
@@ -635,40 +716,45 @@ static inline sr_intp SR_FN(sr_round_counter)(const char *in, char *out, sr_intp
                 x2_1_xor = lane * 0 + (r->stream_id[1] ^ rk1[0]),
                 x0_2_xor = lane * 0 + ((uint32_t)id_product ^ rk0[1]),
                 x2_2_xor = lane * 0 + ((uint32_t)(x3_2 >> 32) ^ rk1[1]),
-                x3_2_all = lane * 0 + x3_2;
-    lanes counter = lane + b0;
-#define SR_PHILOX_SET(w0, w1)                                                               \
-    {   /* blocks counter .. counter + V - 1: their 4 x 32 bits as lanes (w0, w1) */        \
-        lanes p0 = SR_MUL32(counter, m0);                                                   \
-        lanes x2 = SR_HI32(p0) ^ x2_1_xor, x3 = p0, p1 = SR_MUL32(x2, m1);                  \
-        lanes x0 = SR_HI32(p1) ^ x0_2_xor, x1 = p1;                                         \
-        x2 = x3 ^ x2_2_xor; x3 = x3_2_all;                                                  \
-        for (int round = 2; round < 10; round++)                                            \
-            SR_PHILOX_ROUND(lanes, SR_MUL32, SR_HI32, x0, x1, x2, x3, key0[round],          \
-                            key1[round], m0, m1);                                           \
-        w0 = (x0 & low) | x1 << 32; w1 = (x2 & low) | x3 << 32;                             \
-        counter += V;                                                                       \
-    }
+                x3_2_all = lane * 0 + x3_2,
+                p0_1_step = lane * 0 + (uint64_t)V * SR_PHILOX_M0;
+    lanes p0_1 = SR_MUL32(lane + b0, m0);   /* round 1's products of the next set */
 #define SR_PHILOX_WORDS(wv)                                                                 \
-    {                                                                                       \
-        lanes first0, first1, next0, next1, zipped[4];   /* two sets of V blocks */         \
-        SR_PHILOX_SET(first0, first1)                                                       \
-        SR_PHILOX_SET(next0, next1)                                                         \
-        zipped[0] = SR_ZIP_LOW(first0, first1); zipped[1] = SR_ZIP_HIGH(first0, first1);    \
-        zipped[2] = SR_ZIP_LOW(next0, next1); zipped[3] = SR_ZIP_HIGH(next0, next1);        \
+    {   /* SETS sets of V blocks, round by round: their 4 x 32 bits as lanes (w0, w1) */    \
+        lanes x0[SETS], x1[SETS], x2[SETS], x3[SETS], w0, w1, zipped[2 * SETS];             \
+        for (int s = 0; s < SETS; s++) {                                                    \
+            x2[s] = SR_HI32(p0_1) ^ x2_1_xor;                                               \
+            x1[s] = SR_MUL32(x2[s], m1);                                                    \
+            x0[s] = SR_HI32(x1[s]) ^ x0_2_xor;                                              \
+            x2[s] = p0_1 ^ x2_2_xor;                                                        \
+            x3[s] = x3_2_all;                                                               \
+            p0_1 += p0_1_step;                                                              \
+        }                                                                                   \
+        for (int round = 2; round < 9; round++)                                             \
+            for (int s = 0; s < SETS; s++)                                                  \
+                SR_PHILOX_ROUND(lanes, SR_MUL32, SR_HI32, x0[s], x1[s], x2[s], x3[s],       \
+                                key0[round], key1[round], m0, m1);                          \
+        for (int s = 0; s < SETS; s++) {                                                    \
+            SR_PHILOX_LAST_ROUND(lanes, SR_MUL32, SR_PACK32, x0[s], x1[s], x2[s], x3[s],    \
+                                 key0[9], key1[9], m0, m1, w0, w1);                         \
+            zipped[2 * s] = SR_ZIP_LOW(w0, w1);                                             \
+            zipped[2 * s + 1] = SR_ZIP_HIGH(w0, w1);                                        \
+        }                                                                                   \
         memcpy((wv), zipped, sizeof zipped);                                                \
     }
     /* a value of the step outside zero and the magnitudes [2^emin, max] */
-#define SR_STEP_SPECIAL(i) SR_FN(sr_step_special)(in + (i) * sizeof(SR_U), 4, lo, span)
-    SR_WORDS_LOOPS(4 * SR_VEC_BYTES, SR_PHILOX_WORDS, SR_STEP_SPECIAL)
+#define SR_STEP_SPECIAL(i)                                                                  \
+    (SR_FN(sr_counter_prefetch)(in, out, (i) * sizeof(SR_U) + SR_COUNTER_AHEAD),             \
+     SR_FN(sr_step_special)(in + (i) * sizeof(SR_U), 2 * SETS, lo, max))
+    SR_WORDS_LOOPS(2 * SETS * SR_VEC_BYTES, SR_PHILOX_WORDS, SR_STEP_SPECIAL)
 #undef SR_STEP_SPECIAL
 #undef SR_PHILOX_WORDS
-#undef SR_PHILOX_SET
     (void)words;
     return done;
 }
 #endif
 #undef SR_WORDS_LOOPS
+#undef SR_LANE_COUNT
 #undef SR_WORDS_LOOP
 #endif
 

@@ -199,6 +199,42 @@ def test_fused_rounding_draws_the_contract_words_on_every_path(path, dtype):
             np.testing.assert_array_equal(y.astype(np.float64), np.array(want), err_msg=mode)
 
 
+@pytest.mark.parametrize("path", kernel_paths())
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_rounding_step_check_at_the_range_edges(path, dtype):
+    """The fused loop checks each step of values with a cheap test (every magnitude in
+    [2^emin, max]) and, where that fails, an exact one (zero is fine too): steps with
+    zeros, signed zeros and the edges 2^emin and max themselves stay in the loop,
+    steps with a value one unit beyond either edge leave it; either way every value is
+    rounded with its own word (SR, SR with 5 random bits, and stochastic_equal, where
+    the fused formula would round those one-unit-beyond values wrongly half the time,
+    with several seeds)."""
+    fmt, n = sr.binary16, 1500
+    lo, top = 2.0**-14, 65504.0
+    x = np.random.default_rng(9).uniform(-4, 4, n).astype(dtype)
+    x[::37] = 0.0
+    x[5::41] = -0.0
+    x[[100, 200, 301, 450]] = [lo, -lo, top, -top]
+    below = np.nextafter(dtype(lo), dtype(0))           # the subnormal range
+    beyond = np.nextafter(dtype(top), dtype(np.inf))    # beyond max
+    x[[600, 900, 1250]] = [below, -beyond, beyond]
+    wide = dtype == np.float64
+    runs = [("stochastic", None, 8), ("stochastic", 5, 8)]
+    runs += [("stochastic_equal", None, seed) for seed in (8, 9, 10)]
+    for mode, bits, seed in runs:
+        ctx = sr.Context(fmt, mode, bits=bits, rng=seed, stream="counter")._set_isa(path)
+        with np.errstate(over="ignore"):
+            y = ctx.round(x)
+        words = reference_words(seed, 0, n) if wide else reference_halves(seed, 0, n)
+        eff_bits = bits if bits is not None or wide or mode != "stochastic" else 32
+        want = [ref_round(float(v), ref_format(fmt), mode,
+                          u=Fraction(w, 2**64 if wide else 2**32), bits=eff_bits)
+                for v, w in zip(x, words)]
+        np.testing.assert_array_equal(y.astype(np.float64), np.array(want),
+                                      err_msg=f"{mode} {bits} {seed}")
+        assert np.array_equal(np.signbit(y), np.signbit(x))
+
+
 @pytest.mark.parametrize("op", ["add", "subtract", "multiply", "divide", "fma", "sqrt"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_arithmetic_in_counter_streams(op, dtype):
