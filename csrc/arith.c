@@ -909,7 +909,7 @@ static unsigned chain2_kahan_chunk(const chain *ch, double *s, double *c, const 
         T acc0;                                                                            \
         memcpy(&acc0, args[0], sizeof acc0);                                               \
         double acc = acc0;                                                                 \
-        /* sums under a fixed mode: in two passes (chain2_reduce_chunk) */                  \
+        /* sums under a fixed mode: chain2_reduce_chunk (integer chain, or two passes) */ \
         int two_pass = op == SR_OP_ADD && chain2_usable(ctx);                              \
         sum_chain_backoff backoff = {0, 0};                                                \
         for (sr_intp m; n > 0; n -= m) {                                                   \
