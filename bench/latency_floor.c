@@ -8,6 +8,10 @@
  *   add+sr f64 the same in binary64 lanes (the chain value kept as a double)
  *   kahan      the four dependent rounded operations of one Kahan step (arith.c's
  *              sr_sum_kahan), each an add+sr
+ *   kahan f64  the same in binary64 lanes (the chain of arith.c before
+ *              csrc/kahan_chain.h)
+ *   kahan short  csrc/kahan_chain.h's chain, binary64 lanes: y = fl(x - c),
+ *              q = s + y, t = fl(q), c = t - q (its branch predicted: c not rounded)
  * Build and run (bench/README.md): cc -O2 -o /tmp/latency_floor bench/latency_floor.c
  * && /tmp/latency_floor. Prints ns per step: the best of several runs.
  */
@@ -89,6 +93,42 @@ static float chain_kahan(void)
     return _mm_cvtss_f32(s) + _mm_cvtss_f32(c);
 }
 
+static inline __m128d sr64(__m128d r, uint64_t inc, __m128i clear)
+{
+    __m128i v = _mm_add_epi64(_mm_castpd_si128(r), _mm_cvtsi64_si128((long long)inc));
+    return _mm_castsi128_pd(_mm_and_si128(v, clear));
+}
+
+static double chain_kahan64(void)
+{
+    __m128d s = _mm_setzero_pd(), c = _mm_setzero_pd();
+    const __m128i clear = _mm_cvtsi64_si128((long long)~MASK64);
+    for (int i = 0; i < N / 4; i++) {
+        const uint64_t *w = incs64 + 4 * i;
+        __m128d y = sr64(_mm_sub_sd(_mm_set_sd((double)xs[i]), c), w[0], clear);
+        __m128d t = sr64(_mm_add_sd(s, y), w[1], clear);
+        __m128d ts = sr64(_mm_sub_sd(t, s), w[2], clear);
+        c = sr64(_mm_sub_sd(ts, y), w[3], clear);
+        s = t;
+    }
+    return _mm_cvtsd_f64(s) + _mm_cvtsd_f64(c);
+}
+
+static double chain_kahan_short(void)
+{
+    __m128d s = _mm_setzero_pd(), c = _mm_setzero_pd();
+    const __m128i clear = _mm_cvtsi64_si128((long long)~MASK64);
+    for (int i = 0; i < N / 4; i++) {
+        const uint64_t *w = incs64 + 4 * i;
+        __m128d y = sr64(_mm_sub_sd(_mm_set_sd((double)xs[i]), c), w[0], clear);
+        __m128d q = _mm_add_sd(s, y);
+        __m128d t = sr64(q, w[1], clear);
+        c = _mm_sub_sd(t, q);
+        s = t;
+    }
+    return _mm_cvtsd_f64(s) + _mm_cvtsd_f64(c);
+}
+
 #define TIME(NAME, CALL, STEPS)                                                 \
     {                                                                           \
         double best = 1e30, sink = 0;                                           \
@@ -114,5 +154,7 @@ int main(void)
     TIME("add+sr", chain_add_sr(), N)
     TIME("add+sr f64", chain_add_sr64(), N)
     TIME("kahan", chain_kahan(), N / 4)
+    TIME("kahan f64", chain_kahan64(), N / 4)
+    TIME("kahan short", chain_kahan_short(), N / 4)
     return 0;
 }

@@ -820,67 +820,7 @@ static double chain2_reduce_chunk(const chain *ch, double acc, const char *in, s
     return acc;
 }
 
-/* m steps of Kahan's sum (SR_KAHAN_LOOP) in two passes; *s and *c carry the state.
-   Returns the steps' flags (only the exact path's results can be infinite or NaN). */
-static unsigned chain2_kahan_chunk(const chain *ch, double *s, double *c, const char *in,
-                                   sr_intp stride, sr_intp m, int single, const uint64_t *rnd,
-                                   sr_rounding mode)
-{
-    uint64_t inc[4][SR_CHUNK];
-    double xs[SR_CHUNK], sv[SR_CHUNK], cv[SR_CHUNK], yv[SR_CHUNK], tv[SR_CHUNK],
-        tsv[SR_CHUNK];
-    const uint64_t span = ch->k.max_bits + 1 - ch->lo;
-    unsigned raised = 0;
-    chain2_gather(xs, in, stride, m, single);
-    lane sl = lane_of(*s), cl = lane_of(*c);
-    const sr_normal_consts_f64 k = ch->k;
-#define SR_KAHAN_STEPS(MODE)                                                               \
-    for (sr_intp i = 0; i < m; i++) {                                                      \
-        for (int j = 0; j < 4; j++)                                                        \
-            inc[j][i] = sr_normal_increment_f64(0, &k, MODE, rnd[4 * i + j]);              \
-        sv[i] = lane_value(sl);                                                            \
-        cv[i] = lane_value(cl);                                                            \
-        lane y = chain2_round(ch, lane_of(xs[i]), cl, 1, inc[0][i]);                       \
-        lane t = chain2_round(ch, sl, y, 0, inc[1][i]);                                    \
-        lane ts = chain2_round(ch, t, sl, 1, inc[2][i]);                                   \
-        cl = chain2_round(ch, ts, y, 1, inc[3][i]);                                        \
-        sl = t;                                                                            \
-        yv[i] = lane_value(y);                                                             \
-        tv[i] = lane_value(t);                                                             \
-        tsv[i] = lane_value(ts);                                                           \
-    }
-    SR_DISPATCH_MODE(mode, SR_KAHAN_STEPS)
-#undef SR_KAHAN_STEPS
-    sr_chain_check_fn check = ch->ctx->kernels->chain_check;
-    const sr_type_consts *c64 = &ch->ctx->fmt.f64;
-    sr_intp first = check(xs, cv, inc[0], m, 1, c64);
-    first = check(sv, yv, inc[1], first, 0, c64);   /* only the steps before matter */
-    first = check(tv, sv, inc[2], first, 1, c64);
-    first = check(tsv, yv, inc[3], first, 1, c64);
-    if (first < m) {
-        sr_intp i = first;
-        sl = lane_of(sv[i]);
-        cl = lane_of(cv[i]);
-        for (; i < m; i++) {
-            const uint64_t x[4] = {inc[0][i], inc[1][i], inc[2][i], inc[3][i]};
-            const uint64_t *w = rnd + 4 * i;
-            lane y = chain2_sum(ch, span, lane_of(xs[i]), cl, 1, x[0], mode, w[0]);
-            lane t = chain2_sum(ch, span, sl, y, 0, x[1], mode, w[1]);
-            lane ts = chain2_sum(ch, span, t, sl, 1, x[2], mode, w[2]);
-            lane c_next = chain2_sum(ch, span, ts, y, 1, x[3], mode, w[3]);
-            double fy = lane_value(y), ft = lane_value(t), fts = lane_value(ts),
-                   fc = lane_value(c_next), fs = lane_value(sl);
-            if (!isfinite(fy) || !isfinite(ft) || !isfinite(fts) || !isfinite(fc))
-                raised |= chain_flags(xs[i], -lane_value(cl), fy) | chain_flags(fs, fy, ft) |
-                          chain_flags(ft, -fs, fts) | chain_flags(fts, -fy, fc);
-            cl = c_next;
-            sl = t;
-        }
-    }
-    *s = lane_value(sl);
-    *c = lane_value(cl);
-    return raised;
-}
+#include "kahan_chain.h"
 
 /* ctx.add.reduce / ctx.multiply.reduce: NumPy passes the accumulator as both first
    input and output (stride 0). The flags: a step raises one only when its result is

@@ -835,6 +835,74 @@ static void test_matmul_f32(void)
           bad, runs);
 }
 
+/* Kahan's sum (sr_sum_kahan_f64, the two-pass chain of kahan_chain.h under the modes
+   that take it) against its definition, one elementwise operation per call, on terms
+   that break the chain's assumptions: t - s not a value of the format (|y| > |s|),
+   s + y inexact in binary64, c = fl(ts - y) with bits to round, subnormal
+   corrections, NaN, infinities and overflow; every mode, three formats, every path. */
+static double kahan_one_op(sr_context *ctx, int subtract, double a, double b)
+{
+    double r = 0;
+    sr_intp one = 1, steps[3] = {8, 8, 8};
+    char *args[3] = {(char *)&a, (char *)&b, (char *)&r};
+    if (subtract) sr_loop_subtract_f64(args, &one, steps, ctx);
+    else sr_loop_add_f64(args, &one, steps, ctx);
+    return r;
+}
+
+static void test_kahan_against_definition(void)
+{
+    enum { N = 700 };
+    static double x[N];
+    const int formats[][3] = {{8, 127, -126}, {11, 15, -14}, {20, 100, -100}};
+    const char *isas[] = {"scalar", "avx2", "avx512"};
+    uint64_t state = 12345;
+    for (int f = 0; f < 3; f++) {
+        int e_hi = formats[f][1] < 62 ? formats[f][1] - 2 : 60, e_lo = e_hi < 8 ? e_hi : 8;
+        double big = ldexp(1, e_hi), tiny = ldexp(1, formats[f][2] - 3), last_big = 0;
+        for (int i = 0; i < N; i++) {
+            state = state * 6364136223846793005u + 1442695040888963407u;
+            double u = (double)(state >> 11) * 0x1p-53;   /* uniform in [0, 1) */
+            int part = i / 140;
+            /* part 0: +-big terms of several binades among small ones, each cancelled
+               three steps later */
+            if (part == 0 && i % 7 == 0)
+                last_big = ldexp(u + 0.5, e_lo + (int)((state >> 32) % (unsigned)(e_hi - e_lo + 1)));
+            x[i] = part == 0 ? (i % 7 == 0 ? last_big : i % 7 == 3 ? -last_big : u - 0.5)
+                 : part == 1 ? (i % 50 == 0 ? big : u)
+                 : part == 2 ? tiny * (u * 40 - 10)
+                 : part == 3 ? ldexp(u + 1, (int)(state >> 60) - 4) * (i > 500 ? -1.3 : 1)
+                 : u;
+        }
+        x[300] = INFINITY;
+        x[420] = NAN;
+        for (int m = 0; m < SR_NUM_ROUNDINGS; m++) {
+            for (int k = 0; k < 3; k++) {
+                if (sr_isa_check(isas[k]) != 0) continue;   /* not on this CPU */
+                for (int len = 250; len <= N; len += 450) {   /* before and after x[300] */
+                    sr_context ctx = make_ctx(formats[f][0], formats[f][1], formats[f][2], 1,
+                                              SR_OVERFLOW_INF, 0, (sr_rounding)m, 64);
+                    sr_context_set_isa(&ctx, isas[k]);
+                    sr_context def = ctx;
+                    double got = sr_sum_kahan_f64(&ctx, (const char *)x, len, 8);
+                    double s = 0, c = 0;
+                    for (int i = 0; i < len; i++) {
+                        double y = kahan_one_op(&def, 1, x[i], c);
+                        double t = kahan_one_op(&def, 0, s, y);
+                        double ts = kahan_one_op(&def, 1, t, s);
+                        c = kahan_one_op(&def, 1, ts, y);
+                        s = t;
+                    }
+                    CHECK(memcmp(&got, &s, sizeof s) == 0 || (isnan(got) && isnan(s)),
+                          "kahan p=%d mode %d %s n=%d: %a, definition %a", formats[f][0], m,
+                          isas[k], len, got, s);
+                }
+            }
+        }
+    }
+    feclearexcept(FE_ALL_EXCEPT);
+}
+
 int main(void)
 {
     printf("kernel path: %s\n", sr_isa());
@@ -857,6 +925,7 @@ int main(void)
     test_unsigned_zero();
     test_matmul();
     test_matmul_f32();
+    test_kahan_against_definition();
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
 }
