@@ -8,7 +8,8 @@
 3. in-cache speed: the six SR arithmetic ufuncs on 1e6 float32 values against np.add
    on the same arrays; RN f32->bf16 and RN/SR f32->e4m3 on 1e5 values, beside the floor
    of one pass over the same arrays (bench/incache_floor.c: a copy loop, CPFloat-style
-   add-and-mask); kahan sums and dots of 1e6 float32 values in bfloat16.
+   add-and-mask); kahan sums, dots and the dot's recursive sum (ctx.add.reduce) of 1e6
+   float32 values in bfloat16.
 
 Each pair is timed interleaved (best of several rounds), so load from elsewhere on a
 shared machine hits both sides alike. Run: python3 bench/bench_scale.py
@@ -127,10 +128,13 @@ def in_cache():
         print(line.format(ns(seconds, x.size)))
     xs = rng.uniform(0, 1, n).astype(np.float32)
     cb = sr.Context("bf16", rng=1)
+    products = cb.multiply(xs, xs)   # sr.dot's sum pass alone
     t = best_seconds_interleaved({"kahan": lambda: sr.sum(xs, cb, method="kahan"),
-                                  "dot": lambda: sr.dot(xs, xs, cb)}, 3)
+                                  "dot": lambda: sr.dot(xs, xs, cb),
+                                  "reduce": lambda: cb.add.reduce(products)}, 3)
     print(f"sr.sum kahan 1e6 f32 bf16: {ns(t['kahan'], n):.2f} ns (target <= 4)")
     print(f"sr.dot 1e6 f32 bf16: {ns(t['dot'], n):.2f} ns (target <= 1.5)")
+    print(f"ctx.add.reduce of sr.dot's 1e6 bf16 products (f32): {ns(t['reduce'], n):.2f} ns")
 
 
 if __name__ == "__main__":

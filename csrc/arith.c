@@ -742,7 +742,13 @@ static SR_ALWAYS_INLINE lane chain2_sum(const chain *ch, uint64_t span, lane va,
 /* The chunk's m inputs (binary32 or binary64) as doubles */
 static inline void chain2_gather(double *xs, const char *in, sr_intp stride, sr_intp m, int single)
 {
-    if (single) {
+    if (single && stride == sizeof(float)) {   /* contiguous: a vectorized conversion */
+        for (sr_intp i = 0; i < m; i++) {
+            float v;
+            memcpy(&v, in + i * sizeof v, sizeof v);
+            xs[i] = v;
+        }
+    } else if (single) {
         for (sr_intp i = 0; i < m; i++) {
             float v;
             memcpy(&v, in + i * stride, sizeof v);
@@ -753,31 +759,65 @@ static inline void chain2_gather(double *xs, const char *in, sr_intp stride, sr_
     }
 }
 
-/* m steps acc = fl(acc + x_i) of a reduction (SR_REDUCE_LOOP), in two passes */
-static double chain2_reduce_chunk(const chain *ch, double acc, const char *in, sr_intp stride,
-                                  sr_intp m, int single, const uint64_t *rnd, sr_rounding mode)
+/* m steps acc = fl(acc + xs[i]) with the increments inc[i], in two passes: the
+   float chain, then its checks, then checked steps from the first that fails. With
+   fill, the chain computes inc[i] from the words rnd[i] on the way, in its idle
+   slots. */
+static double chain2_float_steps(const chain *ch, double acc, const double *xs, uint64_t *inc,
+                                 const uint64_t *rnd, sr_intp m, sr_rounding mode, int fill)
 {
-    double xs[SR_CHUNK], before[SR_CHUNK];
-    uint64_t inc[SR_CHUNK];
+    double before[SR_CHUNK];
     const uint64_t span = ch->k.max_bits + 1 - ch->lo;
-    chain2_gather(xs, in, stride, m, single);
     lane a = lane_of(acc);
-    const sr_normal_consts_f64 k = ch->k;
-    /* the increments computed on the way, in the chain's idle slots */
+    if (fill) {
+        const sr_normal_consts_f64 k = ch->k;
 #define SR_REDUCE_STEPS(MODE)                                                              \
-    for (sr_intp i = 0; i < m; i++) {                                                      \
-        uint64_t x = sr_normal_increment_f64(0, &k, MODE, rnd[i]);                        \
-        inc[i] = x;                                                                        \
-        before[i] = lane_value(a);                                                         \
-        a = chain2_round(ch, a, lane_of(xs[i]), 0, x);                                     \
-    }
-    SR_DISPATCH_MODE(mode, SR_REDUCE_STEPS)
+        for (sr_intp i = 0; i < m; i++) {                                                  \
+            uint64_t x = sr_normal_increment_f64(0, &k, MODE, rnd[i]);                    \
+            inc[i] = x;                                                                    \
+            before[i] = lane_value(a);                                                     \
+            a = chain2_round(ch, a, lane_of(xs[i]), 0, x);                                 \
+        }
+        SR_DISPATCH_MODE(mode, SR_REDUCE_STEPS)
 #undef SR_REDUCE_STEPS
+    } else {
+        for (sr_intp i = 0; i < m; i++) {
+            before[i] = lane_value(a);
+            a = chain2_round(ch, a, lane_of(xs[i]), 0, inc[i]);
+        }
+    }
     sr_intp i = ch->ctx->kernels->chain_check(before, xs, inc, m, 0, &ch->ctx->fmt.f64);
     if (SR_LIKELY(i == m)) return lane_value(a);
     a = lane_of(before[i]);
     for (; i < m; i++) a = chain2_sum(ch, span, a, lane_of(xs[i]), 0, inc[i], mode, rnd[i]);
     return lane_value(a);
+}
+
+#include "sum_chain.h"
+
+/* m steps acc = fl(acc + x_i) of a reduction (SR_REDUCE_LOOP): the integer chain of
+   sum_chain.h, or the two-pass float chain while the backoff skips chunks */
+static double chain2_reduce_chunk(const chain *ch, double acc, const char *in, sr_intp stride,
+                                  sr_intp m, int single, const uint64_t *rnd, sr_rounding mode,
+                                  sum_chain_backoff *backoff)
+{
+    double xs[SR_CHUNK];
+    chain2_gather(xs, in, stride, m, single);
+    if (backoff->skip > 0) {
+        uint64_t inc[SR_CHUNK];
+        backoff->skip--;
+        return chain2_float_steps(ch, acc, xs, inc, rnd, m, mode, 1);
+    }
+    int gave_up = 0;
+    acc = sum_chain_steps(ch, acc, xs, rnd, m, mode, &gave_up);
+    if (gave_up) {
+        backoff->wait = backoff->wait ? 2 * backoff->wait : 1;
+        if (backoff->wait > SUM_CHAIN_BACKOFF) backoff->wait = SUM_CHAIN_BACKOFF;
+        backoff->skip = backoff->wait;
+    } else {
+        backoff->wait = 0;
+    }
+    return acc;
 }
 
 #include "kahan_chain.h"
@@ -809,8 +849,9 @@ static double chain2_reduce_chunk(const chain *ch, double acc, const char *in, s
         T acc0;                                                                            \
         memcpy(&acc0, args[0], sizeof acc0);                                               \
         double acc = acc0;                                                                 \
-        /* sums under a fixed mode: in two passes (chain2_reduce_chunk) */                  \
+        /* sums under a fixed mode: chain2_reduce_chunk (integer chain, or two passes) */ \
         int two_pass = op == SR_OP_ADD && chain2_usable(ctx);                              \
+        sum_chain_backoff backoff = {0, 0};                                                \
         for (sr_intp m; n > 0; n -= m) {                                                   \
             m = n < SR_CHUNK ? n : SR_CHUNK;                                               \
             if (sr_rounding_is_stochastic(ctx->rounding))                                  \
@@ -819,7 +860,7 @@ static double chain2_reduce_chunk(const chain *ch, double acc, const char *in, s
             double chunk_acc = acc;                                                        \
             if (two_pass) {                                                                \
                 acc = chain2_reduce_chunk(&ch, acc, in, stride, m, sizeof(T) == 4, rnd,    \
-                                          ctx->rounding);                                  \
+                                          ctx->rounding, &backoff);                        \
                 in += m * stride;                                                          \
             } else {                                                                       \
                 SR_DISPATCH_MODE(ctx->rounding, SR_REDUCE_STEP_##T)                        \

@@ -148,7 +148,8 @@ typedef uint64_t sr_lanes8 __attribute__((vector_size(64)));
         NAME, SR_PASTE3(sr_round_strided_f32, TAG, ), SR_PASTE3(sr_round_strided_f64, TAG, ), \
         SR_INLINE_ENTRIES(TAG)                                                            \
         SR_PASTE3(sr_arith_fast_f32, TAG, ), SR_PASTE3(sr_arith_fast_f64, TAG, ),        \
-        SR_PASTE3(sr_chain_check_f64, TAG, ), SR_PASTE3(sr_kahan_check_f64, TAG, ),       \
+        SR_PASTE3(sr_chain_check_f64, TAG, ), SR_PASTE3(sr_sum_chain_f64, TAG, ),        \
+        SR_PASTE3(sr_kahan_check_f64, TAG, ),                                             \
         SR_PASTE3(rng_blocks, TAG, ), SR_PASTE3(philox_halves, TAG, ),                   \
         SR_COUNTER_ENTRIES(TAG)};
 

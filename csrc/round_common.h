@@ -141,6 +141,15 @@ typedef int (*sr_arith_chunk_fn)(sr_op op, const char *const *in, const sr_intp 
    two-pass chains): the first step that fails them, or n */
 typedef sr_intp (*sr_chain_check_fn)(const double *a, const double *b, const uint64_t *inc,
                                      sr_intp n, int negate, const sr_type_consts *c64);
+/* the integer chain of those sums (sum_chain_body.h): the running sum's binade, and
+   how many of n steps hold (writing the n increments of the words rnd to inc) */
+typedef struct {
+    uint64_t sign, neg, base;   /* neg: all ones for a negative sum */
+    double scale, unscale;      /* 2^(52-E), 2^(E-52) */
+} sr_sum_frame;
+typedef sr_intp (*sr_sum_chain_fn)(const double *xs, const uint64_t *rnd, uint64_t *inc,
+                                   sr_intp n, const sr_sum_frame *f, const sr_type_consts *c64,
+                                   sr_rounding mode, int bits, uint64_t *v);
 /* the checks of a two-pass Kahan chunk of n steps (kahan_check_body.h): the first step
    that fails them, or n */
 typedef sr_intp (*sr_kahan_check_fn)(const double *x, const double *s, const double *c,
@@ -167,6 +176,7 @@ typedef struct sr_kernels {
     sr_round_inline_fn round_inline_f32, round_inline_f64;   /* NULL if unavailable */
     sr_arith_chunk_fn arith_f32, arith_f64;
     sr_chain_check_fn chain_check;
+    sr_sum_chain_fn sum_chain;
     sr_kahan_check_fn kahan_check;
     void (*rng_blocks)(sr_rng *r, uint64_t *out, size_t nblocks);
     /* counter streams: half-words h .. h + n - 1 of r's stream */

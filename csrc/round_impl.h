@@ -45,6 +45,7 @@
 #define SR_T double
 #define SR_FN(x) SR_PASTE3(x, _f64, SR_ISA_TAG)
 #include "arith_fast_body.h"
+#include "sum_chain_body.h"
 #include "kahan_check_body.h"
 #undef SR_T
 #undef SR_FN

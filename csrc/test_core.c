@@ -570,6 +570,55 @@ static void test_fast_path_matches_general(void)
 
 /* Every kernel path must give the same bits as the portable one, in every mode,
    for both input types, random words included. */
+/* Reductions (arith.c's integer sum chain, sum_chain.h, where it holds) give the
+   bits of the same sum done one rounded addition per call, on every path, with
+   inputs that make the chain hand over: binade crossings, sign changes, zero sums,
+   overflow, underflow, NaN and infinities, terms that are not integers at the
+   sum's scale. */
+static void test_sum_chain_matches_single_steps(void)
+{
+    enum { N = 1500, FAMILIES = 6 };
+    static double x[FAMILIES][N];
+    uint64_t state = 123456789;
+    for (int i = 0; i < N; i++) {
+        state ^= state << 13; state ^= state >> 7; state ^= state << 17;
+        double u = (double)(state >> 11) * 0x1p-53;
+        x[0][i] = u;                                              /* a growing sum */
+        x[1][i] = (i / 40 % 2 ? -1 : 1) * (0.5 + 2 * u);          /* runs of each sign */
+        x[2][i] = (state & 1 ? 1.0 : -1.0) * ldexp(1.0, (int)(state >> 60) % 4);   /* zeros */
+        x[3][i] = i % 3 ? u : ldexp(1 + u, -20 - (int)(state >> 58));   /* tiny terms */
+        x[4][i] = (u - 0.45) * ldexp(1.0, (int)(state >> 57) - 64);      /* wide range */
+        x[5][i] = i == 700 ? NAN : i == 1200 ? INFINITY : -u;             /* specials */
+    }
+    const char *isas[] = {"scalar", "avx2", "avx512"};
+    const int formats[][3] = {{8, 127, -126}, {11, 15, -14}, {4, 8, -6}, {20, 100, -100}};
+    long bad = 0, cases = 0;
+    for (int k = 0; k < 3; k++) {
+        if (sr_isa_check(isas[k]) != 0) continue;
+        for (int f = 0; f < 4; f++) {
+            for (int m = 0; m < SR_NUM_ROUNDINGS; m++) {
+                sr_context ctx = make_ctx(formats[f][0], formats[f][1], formats[f][2], 1,
+                                          SR_OVERFLOW_INF, 0, (sr_rounding)m, 64);
+                CHECK(sr_context_set_isa(&ctx, isas[k]) == 0, "cannot set path %s", isas[k]);
+                for (int g = 0; g < FAMILIES; g++) {
+                    sr_context twin = ctx;
+                    double acc = 0, step = 0;
+                    char *red[3] = {(char *)&acc, (char *)x[g], (char *)&acc};
+                    sr_intp n = N, one = 1, sred[3] = {0, 8, 0}, s1[3] = {0, 0, 0};
+                    sr_loop_add_f64(red, &n, sred, &ctx);
+                    for (int i = 0; i < N; i++) {
+                        char *args[3] = {(char *)&step, (char *)&x[g][i], (char *)&step};
+                        sr_loop_add_f64(args, &one, s1, &twin);
+                    }
+                    bad += memcmp(&acc, &step, sizeof acc) != 0;
+                    cases++;
+                }
+            }
+        }
+    }
+    CHECK(bad == 0, "reductions differ from single steps in %ld of %ld cases", bad, cases);
+}
+
 static void test_isa_paths_agree(void)
 {
     enum { N = 3000 };
@@ -871,6 +920,7 @@ int main(void)
     test_fp_environment();
     test_fast_path_matches_general();
     test_isa_paths_agree();
+    test_sum_chain_matches_single_steps();
     test_given_bits();
     test_unsigned_zero();
     test_matmul();
