@@ -976,10 +976,14 @@ static inline int shifted_overlap(char *const *p, int nargs, const char *out, sr
             st[k] = steps[k < NARGS ? k : 0];                                              \
         }                                                                                  \
         p[3] = args[NARGS];                                                                \
+        /* the context's own stream: locked once for the call, which draws its words in   \
+           order as chunk by chunk would (as round.c's loops do) */                        \
+        sr_rng *src = rng ? rng : &ctx->rng;                                               \
+        int locked = stochastic && !rng;                                                   \
+        if (locked) sr_context_lock(ctx);                                                  \
         for (; n > 0;) {                                                                   \
             sr_intp m = n < SR_CHUNK ? n : SR_CHUNK;                                       \
-            if (stochastic && rng) sr_rng_fill(rng, rnd, (size_t)m);                       \
-            else if (stochastic) sr_context_draw(ctx, rnd, (size_t)m);                     \
+            if (stochastic) sr_rng_fill_k(ctx->kernels, src, rnd, (size_t)m);              \
             n -= m;                                                                        \
             int done = fast && !shifted_overlap(p, NARGS, p[3], m * (sr_intp)sizeof(T)) ?  \
                 fast(op, (const char *const *)p, st, p[3], m, &ctx->fmt.f64, mode, rshift, \
@@ -1001,6 +1005,7 @@ static inline int shifted_overlap(char *const *p, int nargs, const char *out, sr
             for (int k = 0; k < 3; k++) p[k] += m * st[k];                                 \
             p[3] += m * steps[NARGS];                                                      \
         }                                                                                  \
+        if (locked) sr_context_unlock(ctx);                                                \
         return raised;                                                                     \
     }                                                                                      \
     void sr_loop_##NAME##_##T(char **args, const sr_intp *dims, const sr_intp *steps,     \

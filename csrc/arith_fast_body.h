@@ -1,22 +1,22 @@
 /*
  * Fast path for the elementwise operations, included by round_impl.h once per input
  * type and instruction set (like round_body.h). Expects SR_T, SR_FN and SR_ISA_TAG.
- * Pass 1 computes r = RN64(exact result) and whether the exact result differs from
- * r: the TwoSum error (add, subtract; fma of binary32 data), the fma-computed error
- * of a product, the fma-computed remainder of a quotient or square root (exact above
- * 2^-960), or for binary64 fma, whether any of the terms of a + b + c's error-free
- * split is nonzero. Where r is in the format's normal range, up to max, rounding r
- * gives the right answer whatever the (less than half a binary64 ulp) error, unless
- * the error can tip a boundary (sr_normal_decided): pass 2 rounds r with the
- * branch-free normal-range kernel, which compilers vectorize, and flags the rare
- * undecided elements for the caller's exact path. Nothing here overflows (r == max
- * with an error is undecided), so no floating-point flag is due. An exact zero
- * result (x - x, 0 * y, ...) stays fast too: pass 2 leaves +-0 as it is (its
- * discarded bits are 0 and every increment is at most their mask), and pass 1 gives
- * it IEEE 754's sign, which for sums is the round-to-nearest one but -0 when
- * rounding down (unless both addends are +0), as arith.c's exact path does. Chunks
- * with any other result outside that range go to the general per-element path
- * (arith.c).
+ * For each element, one pass computes r = RN64(exact result) and whether the exact
+ * result differs from r: the TwoSum error (add, subtract; fma of binary32 data), the
+ * fma-computed error of a product, the fma-computed remainder of a quotient or square
+ * root (exact above 2^-960), or for binary64 fma, whether any of the terms of
+ * a + b + c's error-free split is nonzero. Where r is in the format's normal range,
+ * up to max, rounding r gives the right answer whatever the (less than half a
+ * binary64 ulp) error, unless the error can tip a boundary (sr_normal_decided): the
+ * same pass rounds r with the branch-free normal-range kernel, r kept in registers
+ * (a loop per operation and mode, which compilers vectorize), and the rare undecided
+ * elements, like those outside the range, go to the caller's exact per-element path
+ * (arith.c). Nothing here overflows (r == max with an error is undecided), so no
+ * floating-point flag is due. An exact zero result (x - x, 0 * y, ...) stays fast
+ * too: rounding leaves +-0 as it is (its discarded bits are 0 and every increment is
+ * at most their mask), and the operation gives it IEEE 754's sign, which for sums is
+ * the round-to-nearest one but -0 when rounding down (unless both addends are +0), as
+ * arith.c's exact path does.
  */
 #define SR_F64(x) SR_PASTE3(x, _f64, SR_ISA_TAG)
 #ifndef SR_NARROW_MARGIN
@@ -34,21 +34,23 @@ static inline double sr_select_bits_(uint64_t flag, double a, double b)
     memcpy(&b, &bb, sizeof b);
     return b;
 }
+
 #endif
 
 /* Returns 0 (nothing written) if the chunk does not qualify; else writes out[0..n)
    and returns 1, or 2 when some elements still need the exact path (undecided[i]
-   set). Operands: in[k] with stride st[k], 0 (a broadcast scalar) or sizeof(SR_T);
-   out is contiguous. The flags this pass raises itself (inexact, invalid from
-   infinities ...) are the caller's to discard (sr_fpenv_leave). */
+   set, out[i] left as it was: an operand that out aliases stays intact for it).
+   Operands: in[k] with stride st[k], 0 (a broadcast scalar) or sizeof(SR_T); out is
+   contiguous. The flags this pass raises itself (inexact, invalid from infinities
+   ...) are the caller's to discard (sr_fpenv_leave).
+   Elements outside the range, or undecided, only set `any` in the vectorized loops;
+   a chunk with any of them is passed once more (SR_OPEN_LOOP, not vectorized: rare)
+   to mark them. */
 static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr_intp *st,
                                        char *out, sr_intp n, const sr_type_consts *c,
                                        sr_rounding mode, int rshift, const uint64_t *rnd,
                                        uint64_t *undecided)
 {
-    double s[SR_CHUNK];          /* local: provably unaliased, so vectorized */
-    uint64_t inexact[SR_CHUNK];  /* integer flags keep pass 2 all-integer */
-    uint64_t bad = 0;
     const int single = sizeof(SR_T) == 4;
     /* binary64 operands: errors computed by fma are exact only above 2^-960 */
     const double tiny = 0x1p-960;
@@ -60,19 +62,6 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
                    span = c->max_bits + 1 - range_lo;
     /* the normal-range kernel needs d >= 1 discarded bits (not binary64 itself) */
     if (n > SR_CHUNK || c->shift == 0) return 0;
-#define SR_PASS1(A, B, C, COMPUTE)                                                         \
-    for (sr_intp i = 0; i < n; i++) {                                                      \
-        SR_T xt = (A), yt = (B);                                                           \
-        double x = (double)xt, y = (double)yt, z = (double)(C), r;                         \
-        uint64_t u, flag, out_of_range = 0, zero;                                          \
-        (void)y; (void)z; (void)xt; (void)yt;                                              \
-        COMPUTE                                                                            \
-        memcpy(&u, &r, sizeof u);                                                          \
-        s[i] = r;                                                                          \
-        inexact[i] = flag;                                                                 \
-        bad |= out_of_range |                                                              \
-               ((uint64_t)(((u & 0x7fffffffffffffffu) - range_lo) >= span) & (zero ^ 1)); \
-    }
     /* the operations; each sets r, flag (exact result != r), zero (the exact result
        is +-0, r with its sign), maybe out_of_range */
 #define SR_ZERO_SUM_SIGN(P, Q)   /* an exact zero sum P + Q when rounding down */           \
@@ -116,15 +105,15 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
     /* binary32 data rounded to at most 24 bits (narrow): the square root from binary32's
        (several times the throughput of binary64's) and one correction step with the
        exact remainder x - s0^2 (it fits in 53 bits for binary32 x and s0 close to
-       sqrt(x)): r lies within 2^-47 sqrt(x) of it, about 2^6 binary64 ulps, so pass 2
-       decides with a margin of SR_NARROW_MARGIN units (see there). */
+       sqrt(x)): r lies within 2^-47 sqrt(x) of it, about 2^6 binary64 ulps, so the
+       rounding decides with a margin of SR_NARROW_MARGIN units (see there). */
     /* Divide, binary32 data rounded to at most 22 bits: binary32's correctly rounded
        quotient (vdivps has several times the throughput of vdivpd) lies within half a
        binary32 ulp, 2^28 binary64 units, of the exact one (strictly: a quotient of
        binary32 values is never a binary32 midpoint), and its remainder x - q y is
-       exact in binary64; pass 2 decides with that margin (2^28 < 2^(d - 2) for the
-       d >= 31 discarded binary64 bits of such formats). Quotients outside binary32's
-       normal range fail the range test: the chunk takes the binary64 pass. */
+       exact in binary64; the rounding decides with that margin (2^28 < 2^(d - 2) for
+       the d >= 31 discarded binary64 bits of such formats). Quotients outside
+       binary32's normal range fail the range test: the chunk takes the binary64 pass. */
 #define SR_DIVIDE_NARROW_MARGIN ((uint64_t)1 << 28)
 #define SR_COMPUTE_QUOTIENT_NARROW SR_COMPUTE_QUOTIENT_OF((double)(xt / yt))
     /* flag ? A : B for doubles, in bits: a ?: on a result computed from a division
@@ -160,7 +149,7 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
         zero = (uint64_t)((r == 0) & (flag == 0));                                         \
         SR_ZERO_SUM_SIGN(p, z)                                                             \
     }
-    /* an operation without a fast path: every chunk takes the exact path */
+    /* an operation without a fast path: every element takes the exact path */
 #define SR_NO_FAST_PATH                                                                     \
     {                                                                                      \
         r = 0;                                                                             \
@@ -168,53 +157,159 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
         out_of_range = 1;                                                                  \
     }
     /* strides: 0 or one element; a broadcast operand is copied out n times, so that
-       one loop, which compilers vectorize, serves every combination */
+       one loop, which compilers vectorize, serves every combination. An operand that
+       out is (in place) is copied too: the loop reads the copy, and the undecided
+       elements get their operand back in out afterwards, for the exact path. */
     SR_T copies[3][SR_CHUNK];
-    const SR_T *arg[3];
+    const SR_T *arg[3], *in_place = NULL;
     for (int j = 0; j < 3; j++) {
         arg[j] = (const SR_T *)(const void *)in[j];
-        if (st[j] == 0) {
+        if (in[j] == out) {
+            if (st[j] == 0) return 0;   /* (not from NumPy, which copies such operands) */
+            memcpy(copies[j], arg[j], (size_t)n * sizeof(SR_T));
+            arg[j] = in_place = copies[j];
+        } else if (st[j] == 0) {
             for (sr_intp i = 0; i < n; i++) copies[j][i] = arg[j][0];
             arg[j] = copies[j];
         }
     }
-#define SR_PASS1_ANY(COMPUTE)                                                              \
+    const SR_T *a = arg[0], *b = arg[1], *cc = arg[2];
+    SR_T *dst = (SR_T *)(void *)out;
+    SR_F64(sr_normal_consts) k = SR_F64(sr_normal_setup)(c, mode, 64 - rshift);
+    /* With a margin E: the exact result lies within E units of r's last bit of r (one
+       gap of the format: r's discarded bits rem in (E, 2^d - E)), where the increment
+       is the same; its carry is decided unless rem + inc lies within E of 2^d. */
+    uint64_t near_lo = 1, near_span = 0, carry_lo = 0, carry_span = 0;
+#define SR_SET_MARGIN(E)                                                                    \
     {                                                                                      \
-        const SR_T *a = arg[0], *b = arg[1], *cc = arg[2];                                 \
-        SR_PASS1(a[i], b[i], cc[i], COMPUTE)                                               \
+        near_lo = (E) + 1;                                                                 \
+        near_span = k.mask - 2 * (E) - 1;                                                  \
+        carry_lo = k.mask + 1 - (E);                                                       \
+        carry_span = 2 * (E);                                                              \
     }
-    /* the caller points unused operands at the first one, with its stride */
-    uint64_t margin = 0;   /* pass 2's, in units of r's last bit */
-    const int narrow = single && c->shift >= 29;
-    if (narrow && op == SR_OP_SQRT) {
-        margin = SR_NARROW_MARGIN;
-        SR_PASS1_ANY(SR_COMPUTE_ROOT_NARROW)
-    } else if (single && c->shift >= 31 && op == SR_OP_DIVIDE) {
-        margin = SR_DIVIDE_NARROW_MARGIN;
-        SR_PASS1_ANY(SR_COMPUTE_QUOTIENT_NARROW)
+    /* one element i: the operation (r's bits u, flag) and the range test (outside) */
+#define SR_OPERATE(COMPUTE)                                                                \
+    SR_T xt = a[i], yt = b[i];                                                             \
+    double x = (double)xt, y = (double)yt, z = (double)cc[i], r;                           \
+    uint64_t u, flag, out_of_range = 0, zero;                                              \
+    (void)y; (void)z; (void)xt; (void)yt;                                                  \
+    COMPUTE                                                                                \
+    memcpy(&u, &r, sizeof u);                                                              \
+    uint64_t outside = out_of_range |                                                      \
+        ((uint64_t)(((u & 0x7fffffffffffffffu) - range_lo) >= span) & (zero ^ 1));
+    /* then, from u, flag, outside (the state) and the mode's increment inc: whether
+       the element is left open (outside, or an error that can tip the rounding:
+       !sr_normal_decided, or the margin's test), in 64-bit integers (a bool there
+       stops vectorization). !sr_normal_decided: rem == 0, or rem + inc in {mask,
+       mask + 1}, which (as rem + inc <= 2 mask) is (u + inc + 1)'s discarded bits
+       being 0 or 1 (rem + inc == 0 has rem == 0). */
+#define SR_DECIDE(MODE, MARGIN)                                                            \
+    uint64_t rem = u & k.mask;                                                             \
+    uint64_t open = outside | (flag &                                                      \
+        (MARGIN ? (uint64_t)((rem - near_lo) > near_span) |                                \
+                      (uint64_t)((rem + inc - carry_lo) <= carry_span)                     \
+                : (uint64_t)(rem == 0) | (uint64_t)(((u + inc + 1) & (k.mask - 1)) == 0)));
+#define SR_INC(MODE)                                                                       \
+    SR_F64(sr_normal_increment)(u, &k, MODE, sr_mode_is_stochastic(MODE) ? rnd[i] : 0)
+    /* Two loops: the operation into u_of and state (flag | outside << 1), per
+       operation; then the rounding, per mode. (One loop per operation and mode, r in
+       registers, keeps too much alive at once: spilled registers made it slower.)
+       Where no element of the chunk has an error or lies outside (any_state == 0: the
+       usual case for binary32 sums and products, whose results are mostly exact in
+       binary64), the rounding skips the tests. */
+    uint64_t u_of[SR_CHUNK], state[SR_CHUNK], any_state = 0;
+#define SR_OPERATE_LOOP(COMPUTE)                                                           \
+    for (sr_intp i = 0; i < n; i++) {                                                      \
+        SR_OPERATE(COMPUTE)                                                                \
+        u_of[i] = u;                                                                       \
+        state[i] = flag | outside << 1;                                                    \
+        any_state |= state[i];                                                             \
     }
-    if (bad) {   /* operands outside the narrow path's bounds: the binary64 one */
-        bad = 0;
-        margin = 0;
-    }
-    if (!margin) switch (op) {   /* each operation's FAST column (operations.def) */
-    /* each twice: the sign of an exact zero sum matters only when rounding down, and
-       a constant `down` lets the other modes' loop drop that work */
-#define SR_FAST_CASE_(A, ID, NAME, NIN, IDENTITY, EXACT, FAST, DOC)                         \
-    case SR_OP_##ID:                                                                       \
-        if (down) {                                                                        \
-            SR_PASS1_ANY(FAST)                                                             \
-        } else {                                                                           \
-            const int down = 0;   /* shadows the variable */                              \
-            (void)down;                                                                    \
-            SR_PASS1_ANY(FAST)                                                             \
+#define SR_ROUND_LOOP(MODE, CHECKED, MARGIN)                                               \
+    for (sr_intp i = 0; i < n; i++) {                                                      \
+        uint64_t u = u_of[i], inc = SR_INC(MODE);                                          \
+        if (CHECKED) {                                                                     \
+            uint64_t flag = state[i] & 1, outside = state[i] >> 1;                         \
+            SR_DECIDE(MODE, MARGIN)                                                        \
+            any |= open;                                                                   \
         }                                                                                  \
-        break;
-    SR_OPERATIONS(SR_FAST_CASE_, ~)
-#undef SR_FAST_CASE_
-    default: SR_UNREACHABLE();
+        u = (u + inc) & ~k.mask;                                                           \
+        double r;                                                                          \
+        memcpy(&r, &u, sizeof r);                                                          \
+        dst[i] = (SR_T)r;   /* exact: the result is a value of the format */               \
     }
-#undef SR_PASS1_ANY
+#define SR_OPEN_LOOP(MARGIN)   /* the chunk's open elements, marked (rare) */              \
+    for (sr_intp i = 0; i < n; i++) {                                                      \
+        uint64_t u = u_of[i], inc = SR_INC(mode), flag = state[i] & 1,                     \
+                 outside = state[i] >> 1;                                                  \
+        SR_DECIDE(mode, MARGIN)                                                            \
+        undecided[i] = open;                                                               \
+    }
+    /* `down` a constant in each loop: the other modes drop that work */
+#define SR_OPERATE_ANY(COMPUTE)                                                            \
+    if (down) {                                                                            \
+        SR_OPERATE_LOOP(COMPUTE)                                                           \
+    } else {                                                                               \
+        const int down = 0;   /* shadows the variable */                                  \
+        (void)down;                                                                        \
+        SR_OPERATE_LOOP(COMPUTE)                                                           \
+    }
+#define SR_ROUND_CASE_(A, ID, NAME, STOCHASTIC, OUTWARD, FIXED, INCREMENT, DOC)            \
+    case SR_##ID: SR_ROUND_LOOP(SR_##ID, 0, 0) break;
+#define SR_CHECKED_CASE_(A, ID, NAME, STOCHASTIC, OUTWARD, FIXED, INCREMENT, DOC)          \
+    case SR_##ID: SR_ROUND_LOOP(SR_##ID, 1, 0) break;
+#define SR_CHECKED_CASE_MARGIN_(A, ID, NAME, STOCHASTIC, OUTWARD, FIXED, INCREMENT, DOC)   \
+    case SR_##ID: SR_ROUND_LOOP(SR_##ID, 1, 1) break;
+#define SR_ROUND_ANY(CASE)                                                                 \
+    switch (mode) {                                                                        \
+        SR_ROUNDINGS(CASE, ~)                                                              \
+    default: SR_UNREACHABLE();                                                             \
+    }
+#define SR_FAST_CHUNK(COMPUTE, MARGIN)                                                          \
+    any_state = 0;                                                                         \
+    SR_OPERATE_ANY(COMPUTE)                                                                \
+    if (!any_state) {                                                                      \
+        SR_ROUND_ANY(SR_ROUND_CASE_)                                                       \
+    } else if (MARGIN) {                                                                   \
+        SR_ROUND_ANY(SR_CHECKED_CASE_MARGIN_)                                              \
+    } else {                                                                               \
+        SR_ROUND_ANY(SR_CHECKED_CASE_)                                                     \
+    }
+    uint64_t any = 1;
+    /* the caller points unused operands at the first one, with its stride */
+    if (single && c->shift >= 29 && op == SR_OP_SQRT) {
+        SR_SET_MARGIN(SR_NARROW_MARGIN)
+        any = 0;
+        SR_FAST_CHUNK(SR_COMPUTE_ROOT_NARROW, 1)
+    } else if (single && c->shift >= 31 && op == SR_OP_DIVIDE) {
+        SR_SET_MARGIN(SR_DIVIDE_NARROW_MARGIN)
+        any = 0;
+        SR_FAST_CHUNK(SR_COMPUTE_QUOTIENT_NARROW, 1)
+    }
+    if (any) {   /* operands outside the narrow path's bounds: the binary64 one */
+        any = 0;
+        switch (op) {   /* each operation's FAST column (operations.def) */
+#define SR_FAST_CASE_(A, ID, NAME, NIN, IDENTITY, EXACT, FAST, DOC)                         \
+        case SR_OP_##ID: SR_FAST_CHUNK(FAST, 0) break;
+        SR_OPERATIONS(SR_FAST_CASE_, ~)
+#undef SR_FAST_CASE_
+        default: SR_UNREACHABLE();
+        }
+        if (any) SR_OPEN_LOOP(0)
+    }
+#undef SR_FAST_CHUNK
+#undef SR_ROUND_ANY
+#undef SR_ROUND_CASE_
+#undef SR_CHECKED_CASE_
+#undef SR_CHECKED_CASE_MARGIN_
+#undef SR_INC
+#undef SR_OPEN_LOOP
+#undef SR_OPERATE_ANY
+#undef SR_OPERATE_LOOP
+#undef SR_ROUND_LOOP
+#undef SR_OPERATE
+#undef SR_DECIDE
+#undef SR_SET_MARGIN
 #undef SR_NO_FAST_PATH
 #undef SR_COMPUTE_SUM
 #undef SR_COMPUTE_PRODUCT
@@ -227,44 +322,9 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
 #undef SR_DIVIDE_NARROW_MARGIN
 #undef SR_SELECT
 #undef SR_ZERO_SUM_SIGN
-#undef SR_PASS1
-    if (bad) return 0;
-    SR_F64(sr_normal_consts) k = SR_F64(sr_normal_setup)(c, mode, 64 - rshift);
-    SR_T *y = (SR_T *)(void *)out;
-    uint64_t any = 0;
-    /* With a margin E: the exact result lies within E units of r's last bit of r (one
-       gap of the format: r's discarded bits rem in (E, 2^d - E)), where the increment
-       is the same; its carry is decided unless rem + x lies within E of 2^d. */
-    const uint64_t near_lo = margin + 1, near_span = k.mask - 2 * margin - 1,
-                   carry_lo = k.mask + 1 - margin, carry_span = 2 * margin;
-#define SR_PASS2_MARGIN(MODE) SR_PASS2_ANY(MODE, 1)
-#define SR_PASS2(MODE) SR_PASS2_ANY(MODE, 0)
-#define SR_PASS2_ANY(MODE, MARGIN)                                                         \
-    for (sr_intp i = 0; i < n; i++) {                                                      \
-        uint64_t u;                                                                        \
-        memcpy(&u, &s[i], sizeof u);                                                       \
-        uint64_t x = SR_F64(sr_normal_increment)(u, &k, MODE,                              \
-                                                 sr_mode_is_stochastic(MODE) ? rnd[i] : 0);    \
-        uint64_t rem = u & k.mask;                                                         \
-        uint64_t open = inexact[i] &                                                       \
-            (MARGIN ? (uint64_t)((rem - near_lo) > near_span) |                            \
-                          (uint64_t)((rem + x - carry_lo) <= carry_span)                   \
-                    : (uint64_t)!SR_F64(sr_normal_decided)(u, x, &k));                     \
-        undecided[i] = open;                                                               \
-        any |= open;                                                                       \
-        u = (u + x) & ~k.mask;                                                             \
-        double r;                                                                          \
-        memcpy(&r, &u, sizeof r);                                                          \
-        y[i] = (SR_T)r;      /* exact: the result is a value of the format */              \
-    }
-    if (margin) {
-        SR_DISPATCH_MODE(mode, SR_PASS2_MARGIN)
-    } else {
-        SR_DISPATCH_MODE(mode, SR_PASS2)
-    }
-#undef SR_PASS2
-#undef SR_PASS2_MARGIN
-#undef SR_PASS2_ANY
+    if (any && in_place)
+        for (sr_intp i = 0; i < n; i++)
+            if (undecided[i]) dst[i] = in_place[i];
     return any ? 2 : 1;
 }
 
