@@ -72,12 +72,21 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
         memcpy(&qb, &(Q), sizeof qb);                                                      \
         r = zero & (uint64_t)down & (uint64_t)((pb | qb) != 0) ? -0.0 : r;                 \
     }
+    /* SR_EXACT_SUM32: for binary32 x and y, r = RN64(x + y) is exact iff r - x == y and
+       r - y == x (computed in binary64): exact makes both differences exact; else
+       r - (x + y) is a nonzero multiple of the smaller operand's binary32 ulp, 2^29 of
+       its binary64 ulps, which (r - x computed, or r - y) cannot round away. Two
+       operations fewer than TwoSum. (Finite results; others lie outside the range.) */
 #define SR_COMPUTE_SUM(Y)                                                                   \
     {                                                                                      \
         double yy = (Y);                                                                   \
         r = x + yy;                                                                        \
-        double bb = r - x;                                                                 \
-        flag = ((x - (r - bb)) + (yy - bb)) != 0;                                          \
+        if (single) {    /* see SR_EXACT_SUM32 */                                          \
+            flag = (uint64_t)((r - x) != yy) | (uint64_t)((r - yy) != x);                  \
+        } else {                                                                           \
+            double bb = r - x;                                                             \
+            flag = ((x - (r - bb)) + (yy - bb)) != 0;                                      \
+        }                                                                                  \
         zero = (uint64_t)(r == 0);    /* a zero binary64 sum is exact */                   \
         SR_ZERO_SUM_SIGN(x, yy)                                                            \
     }
@@ -209,8 +218,14 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
         (MARGIN ? (uint64_t)((rem - near_lo) > near_span) |                                \
                       (uint64_t)((rem + inc - carry_lo) <= carry_span)                     \
                 : (uint64_t)(rem == 0) | (uint64_t)(((u + inc + 1) & (k.mask - 1)) == 0)));
+    /* the mode's increment; for SR_STOCHASTIC that of roundings.def in one shift fewer
+       (as round_body.h's SR_WORDS_LOOPS: rnd_shift >= x_shift) */
+    const uint64_t rnd_top = k.rnd_mask << k.rnd_shift;
+    const int rnd_down = k.rnd_shift - k.x_shift;
 #define SR_INC(MODE)                                                                       \
-    SR_F64(sr_normal_increment)(u, &k, MODE, sr_mode_is_stochastic(MODE) ? rnd[i] : 0)
+    ((MODE) == SR_STOCHASTIC ? (~rnd[i] & rnd_top) >> rnd_down                             \
+                             : SR_F64(sr_normal_increment)(u, &k, MODE,                    \
+                                   sr_mode_is_stochastic(MODE) ? rnd[i] : 0))
     /* Two loops: the operation into u_of and state (flag | outside << 1), per
        operation; then the rounding, per mode. (One loop per operation and mode, r in
        registers, keeps too much alive at once: spilled registers made it slower.)
