@@ -226,25 +226,27 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
     ((MODE) == SR_STOCHASTIC ? (~rnd[i] & rnd_top) >> rnd_down                             \
                              : SR_F64(sr_normal_increment)(u, &k, MODE,                    \
                                    sr_mode_is_stochastic(MODE) ? rnd[i] : 0))
-    /* Two loops: the operation into u_of and state (flag | outside << 1), per
-       operation; then the rounding, per mode. (One loop per operation and mode, r in
-       registers, keeps too much alive at once: spilled registers made it slower.)
-       Where no element of the chunk has an error or lies outside (any_state == 0: the
-       usual case for binary32 sums and products, whose results are mostly exact in
-       binary64), the rounding skips the tests. */
-    uint64_t u_of[SR_CHUNK], state[SR_CHUNK], any_state = 0;
+    /* Two loops: the operation into u_of and inexact (flag), per operation; then the
+       rounding, per mode. (One loop per operation and mode, r in registers, keeps too
+       much alive at once: spilled registers made it slower.) Where no element of the
+       chunk has an error (any_inexact == 0: the usual case for binary32 sums and
+       products, whose results are mostly exact in binary64), the rounding skips the
+       tests. A chunk with an element outside the range takes SR_SCALAR_LOOP instead
+       (not vectorized: rare). */
+    uint64_t u_of[SR_CHUNK], inexact[SR_CHUNK], any_inexact = 0, any_outside = 0;
 #define SR_OPERATE_LOOP(COMPUTE)                                                           \
     for (sr_intp i = 0; i < n; i++) {                                                      \
         SR_OPERATE(COMPUTE)                                                                \
         u_of[i] = u;                                                                       \
-        state[i] = flag | outside << 1;                                                    \
-        any_state |= state[i];                                                             \
+        inexact[i] = flag;                                                                 \
+        any_inexact |= flag;                                                               \
+        any_outside |= outside;                                                            \
     }
 #define SR_ROUND_LOOP(MODE, CHECKED, MARGIN)                                               \
     for (sr_intp i = 0; i < n; i++) {                                                      \
         uint64_t u = u_of[i], inc = SR_INC(MODE);                                          \
         if (CHECKED) {                                                                     \
-            uint64_t flag = state[i] & 1, outside = state[i] >> 1;                         \
+            uint64_t flag = inexact[i], outside = 0;                                       \
             SR_DECIDE(MODE, MARGIN)                                                        \
             any |= open;                                                                   \
         }                                                                                  \
@@ -255,10 +257,20 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
     }
 #define SR_OPEN_LOOP(MARGIN)   /* the chunk's open elements, marked (rare) */              \
     for (sr_intp i = 0; i < n; i++) {                                                      \
-        uint64_t u = u_of[i], inc = SR_INC(mode), flag = state[i] & 1,                     \
-                 outside = state[i] >> 1;                                                  \
+        uint64_t u = u_of[i], inc = SR_INC(mode), flag = inexact[i], outside = 0;          \
         SR_DECIDE(mode, MARGIN)                                                            \
         undecided[i] = open;                                                               \
+    }
+#define SR_SCALAR_LOOP(COMPUTE)   /* everything, element by element (rare) */             \
+    for (sr_intp i = 0; i < n; i++) {                                                      \
+        SR_OPERATE(COMPUTE)                                                                \
+        uint64_t inc = SR_INC(mode);                                                       \
+        SR_DECIDE(mode, 0)                                                                 \
+        undecided[i] = open;                                                               \
+        any |= open;                                                                       \
+        u = (u + inc) & ~k.mask;                                                           \
+        memcpy(&r, &u, sizeof r);                                                          \
+        if (!open) dst[i] = (SR_T)r;                                                       \
     }
     /* `down` a constant in each loop: the other modes drop that work */
 #define SR_OPERATE_ANY(COMPUTE)                                                            \
@@ -281,9 +293,11 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
     default: SR_UNREACHABLE();                                                             \
     }
 #define SR_FAST_CHUNK(COMPUTE, MARGIN)                                                          \
-    any_state = 0;                                                                         \
+    any_inexact = any_outside = 0;                                                         \
     SR_OPERATE_ANY(COMPUTE)                                                                \
-    if (!any_state) {                                                                      \
+    if (any_outside) {                                                                     \
+        any = 1;   /* (the narrow path's: the binary64 one's is SR_SCALAR_LOOP) */         \
+    } else if (!any_inexact) {                                                             \
         SR_ROUND_ANY(SR_ROUND_CASE_)                                                       \
     } else if (MARGIN) {                                                                   \
         SR_ROUND_ANY(SR_CHECKED_CASE_MARGIN_)                                              \
@@ -305,12 +319,19 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
         any = 0;
         switch (op) {   /* each operation's FAST column (operations.def) */
 #define SR_FAST_CASE_(A, ID, NAME, NIN, IDENTITY, EXACT, FAST, DOC)                         \
-        case SR_OP_##ID: SR_FAST_CHUNK(FAST, 0) break;
+        case SR_OP_##ID:                                                                   \
+            SR_FAST_CHUNK(FAST, 0)                                                         \
+            if (any_outside) {                                                             \
+                any = 0;                                                                   \
+                SR_SCALAR_LOOP(FAST)                                                       \
+            } else if (any) {                                                              \
+                SR_OPEN_LOOP(0)                                                            \
+            }                                                                              \
+            break;
         SR_OPERATIONS(SR_FAST_CASE_, ~)
 #undef SR_FAST_CASE_
         default: SR_UNREACHABLE();
         }
-        if (any) SR_OPEN_LOOP(0)
     }
 #undef SR_FAST_CHUNK
 #undef SR_ROUND_ANY
@@ -319,6 +340,7 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
 #undef SR_CHECKED_CASE_MARGIN_
 #undef SR_INC
 #undef SR_OPEN_LOOP
+#undef SR_SCALAR_LOOP
 #undef SR_OPERATE_ANY
 #undef SR_OPERATE_LOOP
 #undef SR_ROUND_LOOP
