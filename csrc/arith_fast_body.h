@@ -72,17 +72,20 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
         memcpy(&qb, &(Q), sizeof qb);                                                      \
         r = zero & (uint64_t)down & (uint64_t)((pb | qb) != 0) ? -0.0 : r;                 \
     }
-    /* SR_EXACT_SUM32: for binary32 x and y, r = RN64(x + y) is exact iff r - x == y and
-       r - y == x (computed in binary64): exact makes both differences exact; else
-       r - (x + y) is a nonzero multiple of the smaller operand's binary32 ulp, 2^29 of
-       its binary64 ulps, which (r - x computed, or r - y) cannot round away. Two
-       operations fewer than TwoSum. (Finite results; others lie outside the range.) */
+    /* SR_EXACT_SUM32(P, Q): whether r = RN64(P + Q) is inexact, for P and Q with at most
+       48 significant bits (binary32 values and their products): r is exact iff r - P
+       == Q and r - Q == P (computed in binary64). Exact makes both differences exact;
+       else r - (P + Q) is a nonzero multiple of the smaller quantum of the two (the
+       weight of its last significant bit), at least 2^5 of its binary64 ulps, which
+       r - P computed (or r - Q) cannot round away. Two operations fewer than TwoSum.
+       (Finite results; the others lie outside the range.) */
+#define SR_EXACT_SUM32(P, Q) ((uint64_t)((r - (P)) != (Q)) | (uint64_t)((r - (Q)) != (P)))
 #define SR_COMPUTE_SUM(Y)                                                                   \
     {                                                                                      \
         double yy = (Y);                                                                   \
         r = x + yy;                                                                        \
         if (single) {    /* see SR_EXACT_SUM32 */                                          \
-            flag = (uint64_t)((r - x) != yy) | (uint64_t)((r - yy) != x);                  \
+            flag = SR_EXACT_SUM32(x, yy);                                                  \
         } else {                                                                           \
             double bb = r - x;                                                             \
             flag = ((x - (r - bb)) + (yy - bb)) != 0;                                      \
@@ -141,10 +144,9 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
 #define SR_COMPUTE_FMA                                                                      \
     {                                                                                      \
         double p = x * y;                                                                  \
-        if (single) {    /* p is exact: a TwoSum of p + z */                               \
+        if (single) {    /* p is exact (48 bits) */                                        \
             r = p + z;                                                                     \
-            double bb = r - p;                                                             \
-            flag = ((p - (r - bb)) + (z - bb)) != 0;                                       \
+            flag = SR_EXACT_SUM32(p, z);                                                   \
         } else {         /* x*y = p + pe and p + z = s1 + t1, exactly */                   \
             double pe = fma(x, y, -p);                                                     \
             double s1 = p + z;                                                             \
@@ -359,6 +361,7 @@ static inline int SR_FN(sr_arith_fast)(sr_op op, const char *const *in, const sr
 #undef SR_DIVIDE_NARROW_MARGIN
 #undef SR_SELECT
 #undef SR_ZERO_SUM_SIGN
+#undef SR_EXACT_SUM32
     if (any && in_place)
         for (sr_intp i = 0; i < n; i++)
             if (undecided[i]) dst[i] = in_place[i];

@@ -135,16 +135,20 @@ def test_in_place_undecided_elements_keep_their_operand():
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_binary32_sums_across_exponent_gaps(dtype):
-    """Sums of values 2^-k apart, k around 29 (binary32 sums stop being exact in binary64
-    there), in round-to-odd and SR with every bit of the word: fast equals exact."""
+    """Sums of values 2^-k apart, k from 20 to 75 (binary32 sums, and sums of a binary32
+    product and a binary32 value, stop being exact in binary64 about there), in
+    round-to-odd and SR with every bit of the word: fast equals exact."""
     rng = np.random.default_rng(5)
-    k = rng.integers(20, 45, 4096)
-    x = (rng.uniform(1, 2, 4096) * rng.choice([-1, 1], 4096)).astype(np.float32)
-    y = (rng.uniform(1, 2, 4096) * 2.0 ** -k * rng.choice([-1, 1], 4096)).astype(np.float32)
-    x, y = x.astype(dtype), y.astype(dtype)
+    n = 4096
+    k = rng.integers(20, 75, n)
+    x = (rng.uniform(1, 2, n) * rng.choice([-1, 1], n)).astype(np.float32)
+    y = (rng.uniform(1, 2, n) * 2.0 ** -k * rng.choice([-1, 1], n)).astype(np.float32)
+    w = rng.uniform(1, 2, n).astype(np.float32)
+    x, y, w = x.astype(dtype), y.astype(dtype), w.astype(dtype)
     for mode in ("odd", "stochastic"):
         ctx = sr.Context("bf16", mode, rng=3)
         other = twin(ctx)
-        for op in ("add", "subtract"):
-            same_bits(getattr(ctx, op)(x, y), getattr(other, op)(strided(x), strided(y)),
+        for op, args in (("add", (x, y)), ("subtract", (x, y)), ("subtract", (y, x)),
+                         ("fma", (x, w, y)), ("fma", (y, w, x)), ("fma", (x, -w, y))):
+            same_bits(getattr(ctx, op)(*args), getattr(other, op)(*map(strided, args)),
                       f"{op} {mode}")
