@@ -5,6 +5,12 @@ CPU time, so that time a shared machine gives to other processes does not count.
 For before/after comparisons of a kernel change in one sitting:
 
     python3 bench/compare_builds.py 1e7 before=/path/to/main after=.
+
+With "arith" first, the six arithmetic ufuncs instead (1e6 float32 values in [1, 2),
+bfloat16, stochastic rounding, the sequential stream), each against np.add on the same
+arrays timed in the same rounds:
+
+    python3 bench/compare_builds.py arith before=/path/to/main after=.
 """
 import one_thread  # noqa: F401  (before NumPy)
 
@@ -62,5 +68,28 @@ def main(argv):
         print(line, flush=True)
 
 
+def arith(argv, n=10**6, rounds=31):
+    cores = {name: load_core(name, tree) for name, tree in (a.split("=", 1) for a in argv)}
+    rng = np.random.default_rng(0)
+    a, b, c = (rng.uniform(1, 2, n).astype(np.float32) for _ in range(3))
+    out = np.empty_like(a)
+    ops = ("add", "subtract", "multiply", "divide", "fma", "sqrt")
+    fns = {("np", "add"): lambda: np.add(a, b, out=out)}
+    for name, core in cores.items():
+        ctx = core.Context(core.Format(8, 127, -126, name="bfloat16"), rng=1)
+        for op in ops:
+            args = {"fma": (a, b, c), "sqrt": (a,)}.get(op, (a, b))
+            fns[name, op] = lambda f=getattr(ctx, op), args=args: f(*args, out=out)
+    t = best_cpu_seconds(fns, rounds)
+    base = t["np", "add"]
+    print(f"np.add {base / n * 1e9:.3f} ns")
+    for name in cores:
+        cells = (f"{op} {t[name, op] / n * 1e9:.3f} ({t[name, op] / base:.2f}x)" for op in ops)
+        print(f"{name}: " + "  ".join(cells), flush=True)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    if sys.argv[1:2] == ["arith"]:
+        arith(sys.argv[2:])
+    else:
+        main(sys.argv[1:])
