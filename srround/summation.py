@@ -25,7 +25,7 @@ import math
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
-from srround._core import MATMUL_ROWS, Context, _matmul_kernel
+from srround._core import MATMUL_ROWS, Context, _dot_kernel, _matmul_kernel
 from srround.rounding import as_float_array
 
 METHODS = ("recursive", "pairwise", "blocked", "kahan")
@@ -368,8 +368,29 @@ def dot(x, y, ctx, *, axis=-1, accumulate=None):
                          f"(summing over axis {axis})") from None
     X, rest = _lanes(a, -1, "dot")
     Y, _ = _lanes(b, -1, "dot")
-    products = ctx.multiply(X, Y)
-    return _finish(_sum_recursive(products, acc), rest)
+    if X.shape[1] == 1 and _fused_dot_applies(ctx, acc):
+        value, raised = _dot_kernel(ctx, acc, X[:, 0], Y[:, 0])
+        report_flags(raised)
+        return _finish(np.asarray(value, X.dtype).reshape(1), rest)
+    return _finish(_dot_two_pass(X, Y, ctx, acc), rest)
+
+
+def _dot_two_pass(X, Y, ctx, acc):
+    """dot's inner products of the (n, m) lanes X, Y in two passes: the products into
+    an array, then their recursive sums. The one-pass kernel (csrc/dot_fused.h) gives
+    the same bits and stream positions for one lane; tests compare the two."""
+    return _sum_recursive(ctx.multiply(X, Y), acc)
+
+
+def _fused_dot_applies(ctx, acc):
+    """Whether one lane's inner product may take the one-pass kernel: not for formats
+    without -0 (their ufuncs clear -0 after each call: csrc/unsigned_zero.c), nor
+    when np.errstate makes a flag raise, where the two passes stop after the
+    products, with the stream after their words alone."""
+    if not (ctx.format.signed_zero and acc.format.signed_zero):
+        return False
+    err = np.geterr()
+    return "raise" not in (err["over"], err["invalid"], err["divide"])
 
 
 def matmul(A, B, ctx, *, accumulate=None):
