@@ -9,21 +9,115 @@
  * The words: the products take the n words after the product context's position,
  * the sums the n words after the sum context's. When both are one context, the sums'
  * words are the n that follow the products': a private copy of the stream moves past
- * the products' n words first (O(1) for a counter stream, the words drawn and
- * dropped for a sequential one), and the two copies then run side by side; the
+ * the products' n words first (O(1) for a counter stream, O(log n) for a
+ * sequential one, below), and the two copies then run side by side; the
  * context ends where the sums' copy ends, after 2n words. Every draw here is a
  * 64-bit one, which drops a waiting 32-bit half-word (docs/reproducibility.md), as
  * the ufuncs' draws do. */
 
+/* ---- moving a sequential stream far ahead in O(log n) ----------------------------
+ * xoshiro256's step is a linear map T on 256-bit states over GF(2), with
+ * characteristic polynomial P(x) = x^256 + DOT_XOSHIRO_POLY (bit i: the coefficient
+ * of x^i; P is primitive, found by Berlekamp-Massey from the output, and x^(2^128)
+ * mod P is the jump polynomial of rng.c). Since P(T) = 0, T^J = sum c_i T^i where
+ * c(x) = x^J mod P(x): J steps of every lane take 256 steps and the xor of the states
+ * at the set bits of c, as xoshiro's own jump does (Blackman & Vigna, TOMS 2021;
+ * Haramoto et al., "Efficient jump ahead for F2-linear random number generators",
+ * INFORMS J. Computing 2008). */
+static const uint64_t DOT_XOSHIRO_POLY[4] = {0x9d116f2bb0f0f001u, 0x0280002bcefd1a5eu,
+                                              0x04b4edcf26259f85u, 0x0003c03c3f3ecb19u};
+
+/* r ^= DOT_XOSHIRO_POLY * x^s where bit of r: r[8] a polynomial of degree < 512, and
+   s < 256 (DOT_XOSHIRO_POLY has degree 241, so words s/64 .. s/64 + 4 change) */
+static inline void dot_poly_xor_shifted(uint64_t *r, unsigned s, uint64_t bit)
+{
+    uint64_t mask = (uint64_t)0 - bit;
+    unsigned q = s / 64, b = s % 64;
+    for (int k = 0; k < 4; k++) {
+        uint64_t w = DOT_XOSHIRO_POLY[k] & mask;
+        r[q + k] ^= w << b;
+        if (b) r[q + k + 1] ^= w >> (64 - b);
+    }
+}
+
+/* c <- c^2 mod P (squaring in GF(2)[x] spreads the bits: bit i -> bit 2i) */
+static void dot_poly_square(uint64_t *c)
+{
+    uint64_t r[9] = {0};
+    for (int k = 0; k < 8; k++) {   /* 32 bits of c to 64 of r: the zeros in between */
+        uint64_t v = (c[k / 2] >> (32 * (k % 2))) & 0xffffffffu;
+        v = (v | v << 16) & 0x0000ffff0000ffffu;
+        v = (v | v << 8) & 0x00ff00ff00ff00ffu;
+        v = (v | v << 4) & 0x0f0f0f0f0f0f0f0fu;
+        v = (v | v << 2) & 0x3333333333333333u;
+        v = (v | v << 1) & 0x5555555555555555u;
+        r[k] = v;
+    }
+    /* x^(256 + j) = x^j P_low mod P, from the top bit down (each xor changes only
+       bits below the one it clears) */
+    for (int i = 511; i >= 256; i--) {
+        uint64_t bit = (r[i / 64] >> (i % 64)) & 1;
+        r[i / 64] &= ~(bit << (i % 64));
+        dot_poly_xor_shifted(r, (unsigned)(i - 256), bit);
+    }
+    memcpy(c, r, 4 * sizeof *c);
+}
+
+/* c <- c * x mod P */
+static void dot_poly_times_x(uint64_t *c)
+{
+    uint64_t top = c[3] >> 63;
+    for (int k = 3; k > 0; k--) c[k] = c[k] << 1 | c[k - 1] >> 63;
+    c[0] <<= 1;
+    for (int k = 0; k < 4; k++) c[k] ^= DOT_XOSHIRO_POLY[k] & ((uint64_t)0 - top);
+}
+
+/* Every lane of a sequential stream J steps on (buffered words untouched) */
+static void dot_lanes_jump(const sr_kernels *k, sr_rng *r, uint64_t steps)
+{
+    uint64_t c[4] = {1, 0, 0, 0};   /* x^J mod P, from J's top bit down */
+    int top = 63;
+    while (top > 0 && !((steps >> top) & 1)) top--;
+    for (int b = top; b >= 0; b--) {
+        dot_poly_square(c);
+        if ((steps >> b) & 1) dot_poly_times_x(c);
+    }
+    uint64_t acc[4][SR_RNG_LANES] = {{0}}, scratch[SR_RNG_LANES], buf[SR_RNG_LANES];
+    int pos = r->pos;
+    memcpy(buf, r->buf, sizeof buf);
+    for (int i = 0; i < 256; i++) {
+        if ((c[i / 64] >> (i % 64)) & 1)
+            for (int w = 0; w < 4; w++)
+                for (int j = 0; j < SR_RNG_LANES; j++) acc[w][j] ^= r->s[w][j];
+        k->rng_blocks(r, scratch, 1);
+    }
+    memcpy(r->s, acc, sizeof acc);
+    memcpy(r->buf, buf, sizeof buf);
+    r->pos = pos;
+}
+
+/* Words skipped by drawing them up to here; a jump beyond (its 256 steps and the
+   squarings cost about as much as drawing this many) */
+#define DOT_JUMP_WORDS ((sr_intp)1 << 17)
+
 /* The stream r moved past n 64-bit words, as drawing them would move it */
 static void dot_skip_words(const sr_kernels *k, sr_rng *r, sr_intp n)
 {
+    uint64_t scratch[SR_CHUNK];
     if (r->kind == SR_STREAM_COUNTER) {
         r->next += (uint64_t)n;
         r->has_half = 0;
         return;
     }
-    uint64_t scratch[SR_CHUNK];
+    if (n >= DOT_JUMP_WORDS) {
+        /* as sr_rng_fill_k: the buffered words, whole blocks (here a jump), the rest
+           from one more block */
+        sr_intp lead = SR_RNG_LANES - r->pos;
+        sr_rng_fill_k(k, r, scratch, (size_t)lead);   /* the buffer, now empty */
+        n -= lead;
+        dot_lanes_jump(k, r, (uint64_t)(n / SR_RNG_LANES));
+        n %= SR_RNG_LANES;
+    }
     for (sr_intp m; n > 0; n -= m) {
         m = n < SR_CHUNK ? n : SR_CHUNK;
         sr_rng_fill_k(k, r, scratch, (size_t)m);

@@ -359,6 +359,11 @@ def dot(x, y, ctx, *, axis=-1, accumulate=None):
     if a.shape[ax_a] != b.shape[ax_b]:
         raise ValueError(f"dot: the summed axis has length {a.shape[ax_a]} in x and "
                          f"{b.shape[ax_b]} in y")
+    fused = _fused_dot_applies(ctx, acc)
+    if fused and a.ndim == b.ndim == 1 and a.size:   # one vector pair: no reshaping
+        value, raised = _dot_kernel(ctx, acc, np.ascontiguousarray(a), np.ascontiguousarray(b))
+        report_flags(raised)
+        return a.dtype.type(value)
     a = np.moveaxis(a, ax_a, -1)
     b = np.moveaxis(b, ax_b, -1)
     try:
@@ -368,7 +373,7 @@ def dot(x, y, ctx, *, axis=-1, accumulate=None):
                          f"(summing over axis {axis})") from None
     X, rest = _lanes(a, -1, "dot")
     Y, _ = _lanes(b, -1, "dot")
-    if X.shape[1] == 1 and _fused_dot_applies(ctx, acc):
+    if X.shape[1] == 1 and fused:
         value, raised = _dot_kernel(ctx, acc, X[:, 0], Y[:, 0])
         report_flags(raised)
         return _finish(np.asarray(value, X.dtype).reshape(1), rest)
