@@ -34,14 +34,14 @@ def main(rounds=15):
     for n in (10**5, 10**6, 10**7):
         xs = rng.uniform(0, 1, n).astype(np.float32)
         cb = sr.Context("bf16", rng=1)
-        b16 = sr.Context("binary16", rng=2)
+        b32 = sr.Context("binary32", rng=2)
         cases = {
             "sr.dot(x, x, ctx), one pass": lambda: sr.dot(xs, xs, cb),
             "sr.dot(x, x, ctx), two passes": two_passes(lambda: sr.dot(xs, xs, cb)),
-            "sr.dot, accumulate=binary16 ctx, one pass":
-                lambda: sr.dot(xs, xs, cb, accumulate=b16),
-            "sr.dot, accumulate=binary16 ctx, two passes":
-                two_passes(lambda: sr.dot(xs, xs, cb, accumulate=b16)),
+            "sr.dot, accumulate=binary32 ctx, one pass":
+                lambda: sr.dot(xs, xs, cb, accumulate=b32),
+            "sr.dot, accumulate=binary32 ctx, two passes":
+                two_passes(lambda: sr.dot(xs, xs, cb, accumulate=b32)),
         }
         if n == 10**6:
             products = cb.multiply(xs, xs)

@@ -341,6 +341,10 @@ def dot(x, y, ctx, *, axis=-1, accumulate=None):
     Random words: all products step-major, then all additions step-major (from
     accumulate's stream, which may be ctx's).
 
+    A single inner product (1-D x and y, or one lane) runs in one pass
+    (csrc/dot_fused.h): products and sums chunk by chunk in cache, the same bits and
+    the same words as the two passes, products then sums.
+
     Examples
     --------
     >>> x = np.ones(3000)
