@@ -27,21 +27,24 @@
 static const uint64_t DOT_XOSHIRO_POLY[4] = {0x9d116f2bb0f0f001u, 0x0280002bcefd1a5eu,
                                               0x04b4edcf26259f85u, 0x0003c03c3f3ecb19u};
 
-/* r ^= DOT_XOSHIRO_POLY * x^s where bit of r: r[8] a polynomial of degree < 512, and
-   s < 256 (DOT_XOSHIRO_POLY has degree 241, so words s/64 .. s/64 + 4 change) */
-static inline void dot_poly_xor_shifted(uint64_t *r, unsigned s, uint64_t bit)
+/* tab[b] = b(x) * P_low(x) for the polynomials b of degree < 8 (P_low =
+   DOT_XOSHIRO_POLY, degree 241: the products have degree < 250, 4 words) */
+static void dot_poly_byte_table(uint64_t tab[256][4])
 {
-    uint64_t mask = (uint64_t)0 - bit;
-    unsigned q = s / 64, b = s % 64;
-    for (int k = 0; k < 4; k++) {
-        uint64_t w = DOT_XOSHIRO_POLY[k] & mask;
-        r[q + k] ^= w << b;
-        if (b) r[q + k + 1] ^= w >> (64 - b);
+    memset(tab[0], 0, sizeof tab[0]);
+    for (unsigned b = 1; b < 256; b++) {
+        unsigned t = 0;   /* b = (b & (b - 1)) + x^t */
+        while (!((b >> t) & 1)) t++;
+        for (int k = 0; k < 4; k++) {
+            uint64_t shifted = DOT_XOSHIRO_POLY[k] << t;
+            if (t && k) shifted |= DOT_XOSHIRO_POLY[k - 1] >> (64 - t);
+            tab[b][k] = tab[b & (b - 1)][k] ^ shifted;
+        }
     }
 }
 
 /* c <- c^2 mod P (squaring in GF(2)[x] spreads the bits: bit i -> bit 2i) */
-static void dot_poly_square(uint64_t *c)
+static void dot_poly_square(uint64_t *c, const uint64_t tab[256][4])
 {
     uint64_t r[9] = {0};
     for (int k = 0; k < 8; k++) {   /* 32 bits of c to 64 of r: the zeros in between */
@@ -53,12 +56,16 @@ static void dot_poly_square(uint64_t *c)
         v = (v | v << 1) & 0x5555555555555555u;
         r[k] = v;
     }
-    /* x^(256 + j) = x^j P_low mod P, from the top bit down (each xor changes only
-       bits below the one it clears) */
-    for (int i = 511; i >= 256; i--) {
-        uint64_t bit = (r[i / 64] >> (i % 64)) & 1;
-        r[i / 64] &= ~(bit << (i % 64));
-        dot_poly_xor_shifted(r, (unsigned)(i - 256), bit);
+    /* x^(256 + 8j) b(x) = x^(8j) b(x) P_low mod P, byte by byte from the top: each
+       xor changes only bits below the byte it clears */
+    for (int j = 31; j >= 0; j--) {
+        unsigned pos = 256 + 8 * (unsigned)j, q = 8 * (unsigned)j / 64, s = 8 * (unsigned)j % 64;
+        const uint64_t *t = tab[(r[pos / 64] >> (pos % 64)) & 0xff];
+        r[pos / 64] &= ~((uint64_t)0xff << (pos % 64));
+        for (int k = 0; k < 4; k++) {
+            r[q + k] ^= t[k] << s;
+            if (s) r[q + k + 1] ^= t[k] >> (64 - s);
+        }
     }
     memcpy(c, r, 4 * sizeof *c);
 }
@@ -75,11 +82,12 @@ static void dot_poly_times_x(uint64_t *c)
 /* Every lane of a sequential stream J steps on (buffered words untouched) */
 static void dot_lanes_jump(const sr_kernels *k, sr_rng *r, uint64_t steps)
 {
-    uint64_t c[4] = {1, 0, 0, 0};   /* x^J mod P, from J's top bit down */
+    uint64_t tab[256][4], c[4] = {1, 0, 0, 0};   /* x^J mod P, from J's top bit down */
+    dot_poly_byte_table(tab);
     int top = 63;
     while (top > 0 && !((steps >> top) & 1)) top--;
     for (int b = top; b >= 0; b--) {
-        dot_poly_square(c);
+        dot_poly_square(c, tab);
         if ((steps >> b) & 1) dot_poly_times_x(c);
     }
     uint64_t acc[4][SR_RNG_LANES] = {{0}}, scratch[SR_RNG_LANES], buf[SR_RNG_LANES];
@@ -96,9 +104,9 @@ static void dot_lanes_jump(const sr_kernels *k, sr_rng *r, uint64_t steps)
     r->pos = pos;
 }
 
-/* Words skipped by drawing them up to here; a jump beyond (its 256 steps and the
-   squarings cost about as much as drawing this many) */
-#define DOT_JUMP_WORDS ((sr_intp)1 << 17)
+/* Words skipped by drawing them below this; a jump from here (its 256 steps, the
+   byte table and the squarings cost about as much as drawing this many) */
+#define DOT_JUMP_WORDS ((sr_intp)1 << 15)
 
 /* The stream r moved past n 64-bit words, as drawing them would move it */
 static void dot_skip_words(const sr_kernels *k, sr_rng *r, sr_intp n)

@@ -18,7 +18,7 @@ from srround.summation import _dot_two_pass
 
 FORMATS = formats("bfloat16", "binary16", "e4m3", "p50_e900")
 LENGTHS = [1, 2, 7, 255, 256, 257, 700]
-JUMP_WORDS = 1 << 17   # DOT_JUMP_WORDS in csrc/dot_fused.h: longer skips jump
+JUMP_WORDS = 1 << 15   # DOT_JUMP_WORDS in csrc/dot_fused.h: longer skips jump
 
 
 def twin(ctx):
