@@ -27,6 +27,7 @@ from numpy.lib.array_utils import normalize_axis_tuple
 
 from srround._core import MATMUL_ROWS, Context, _dot_kernel, _matmul_kernel
 from srround.rounding import as_float_array
+from srround.threads import get_num_threads
 
 METHODS = ("recursive", "pairwise", "blocked", "kahan")
 DEFAULT_BLOCK = 128
@@ -363,7 +364,7 @@ def dot(x, y, ctx, *, axis=-1, accumulate=None):
     if a.shape[ax_a] != b.shape[ax_b]:
         raise ValueError(f"dot: the summed axis has length {a.shape[ax_a]} in x and "
                          f"{b.shape[ax_b]} in y")
-    fused = _fused_dot_applies(ctx, acc)
+    fused = _fused_dot_applies(ctx, acc, a.shape[ax_a])
     if fused and a.ndim == b.ndim == 1 and a.size:   # one vector pair: no reshaping
         value, raised = _dot_kernel(ctx, acc, np.ascontiguousarray(a), np.ascontiguousarray(b))
         report_flags(raised)
@@ -391,12 +392,21 @@ def _dot_two_pass(X, Y, ctx, acc):
     return _sum_recursive(ctx.multiply(X, Y), acc)
 
 
-def _fused_dot_applies(ctx, acc):
-    """Whether one lane's inner product may take the one-pass kernel: not for formats
-    without -0 (their ufuncs clear -0 after each call: csrc/unsigned_zero.c), nor
-    when np.errstate makes a flag raise, where the two passes stop after the
-    products, with the stream after their words alone."""
+# the smallest multiply that threads split (2 * SR_SPLIT_ARITH, csrc/arith.c)
+_THREADED_PRODUCTS = 2 * 8192
+
+
+def _fused_dot_applies(ctx, acc, n):
+    """Whether one lane's inner product of length n may take the one-pass kernel
+    (one thread): not for formats without -0 (their ufuncs clear -0 after each call:
+    csrc/unsigned_zero.c); not when np.errstate makes a flag raise, where the two
+    passes stop after the products, with the stream after their words alone; and not
+    where ctx.multiply would split the products across threads (a deterministic mode
+    or a counter stream, several threads, a long vector)."""
     if not (ctx.format.signed_zero and acc.format.signed_zero):
+        return False
+    if ((not ctx.stochastic or ctx.stream == "counter") and n >= _THREADED_PRODUCTS
+            and get_num_threads() > 1):
         return False
     err = np.geterr()
     return "raise" not in (err["over"], err["invalid"], err["divide"])

@@ -108,15 +108,39 @@ def test_jump_past_the_products_words(isa):
             assert_dot_matches_two_passes(x, y, ctx, what=(n, words))
 
 
+@pytest.fixture
+def threads():
+    """Sets sr.set_num_threads(k) for the test, restored after it."""
+    keep = sr.get_num_threads()
+    yield sr.set_num_threads
+    sr.set_num_threads(keep)
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_thread_counts(threads, count):
+    """Products that ctx.multiply splits across threads (a deterministic mode or a
+    counter stream, a long vector) keep the two passes with several threads, and take
+    the one pass with one: the same bits either way."""
+    threads(count)
+    rng = np.random.default_rng(9)
+    x = rng.standard_normal(40000).astype(np.float32)
+    for mode, stream in [("nearest", "sequential"), ("stochastic", "counter"),
+                         ("stochastic", "sequential")]:
+        ctx = sr.Context(sr.bfloat16, mode, rng=2, stream=stream)
+        assert_dot_matches_two_passes(x, -x[::-1], ctx, what=(mode, stream))
+
+
 @pytest.mark.slow
-def test_a_million_terms_in_every_mode():
+def test_a_million_terms_in_every_mode(threads):
+    threads(1)
     rng = np.random.default_rng(8)
     x = rng.standard_normal(10**6).astype(np.float32)
     for mode in sr.ROUNDINGS:
-        ctx = sr.Context(sr.bfloat16, mode, rng=3)
-        assert_dot_matches_two_passes(x, x[::-1], ctx, what=mode)
-        assert_dot_matches_two_passes(x, x, ctx, sr.Context(sr.binary16, "stochastic", rng=4),
-                                      what=mode)
+        for stream in ("sequential", "counter"):
+            ctx = sr.Context(sr.bfloat16, mode, rng=3, stream=stream)
+            assert_dot_matches_two_passes(x, x[::-1], ctx, what=mode)
+            assert_dot_matches_two_passes(x, x, ctx, sr.Context(sr.binary16, "stochastic", rng=4),
+                                          what=mode)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
