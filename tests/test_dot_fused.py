@@ -205,3 +205,19 @@ def test_shapes_that_keep_the_two_passes_or_reshape():
         for acc in (None, sr.Context(fmt, "stochastic", rng=6)):
             assert_dot_matches_two_passes(x, -x[::-1], sr.Context(fmt, "stochastic", rng=5),
                                           acc, name)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fewer_random_bits_and_other_byte_orders(dtype):
+    """Contexts with bits=r (the words' top r bits), and input that is not native,
+    contiguous float data (big-endian, reversed, integers)."""
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal(600).astype(dtype)
+    for bits in (1, 8, 30):
+        ctx = sr.Context(sr.bfloat16, "stochastic", bits=bits, rng=bits)
+        acc = sr.Context(sr.binary16, "stochastic", bits=bits + 1, rng=bits)
+        assert_dot_matches_two_passes(x, x[::-1], ctx, what=bits)
+        assert_dot_matches_two_passes(x, x, ctx, acc, what=bits)
+    ctx = sr.Context(sr.bfloat16, "stochastic", rng=1)
+    assert_dot_matches_two_passes(x.astype(x.dtype.newbyteorder(">")), x[::-1], ctx)
+    assert_dot_matches_two_passes(np.arange(600), x, ctx)
