@@ -149,7 +149,7 @@ typedef uint64_t sr_lanes8 __attribute__((vector_size(64)));
         SR_INLINE_ENTRIES(TAG)                                                            \
         SR_PASTE3(sr_arith_fast_f32, TAG, ), SR_PASTE3(sr_arith_fast_f64, TAG, ),        \
         SR_PASTE3(sr_chain_check_f64, TAG, ), SR_PASTE3(sr_sum_chain_f64, TAG, ),        \
-        SR_PASTE3(sr_kahan_steps_f64, TAG, ),                                             \
+        SR_PASTE3(sr_kahan_check_f64, TAG, ),                                             \
         SR_PASTE3(rng_blocks, TAG, ), SR_PASTE3(philox_halves, TAG, ),                   \
         SR_COUNTER_ENTRIES(TAG)};
 

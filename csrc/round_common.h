@@ -150,11 +150,11 @@ typedef struct {
 typedef sr_intp (*sr_sum_chain_fn)(const double *xs, const uint64_t *rnd, uint64_t *inc,
                                    sr_intp n, const sr_sum_frame *f, const sr_type_consts *c64,
                                    sr_rounding mode, int bits, uint64_t *v);
-/* the chain and checks of a two-pass Kahan chunk of n steps (kahan_check_body.h): the
-   first step that fails them, or n */
-typedef sr_intp (*sr_kahan_steps_fn)(const double *x, const uint64_t *rnd, double *s,
-                                     double *c, double *y, sr_intp n,
-                                     const sr_type_consts *c64, sr_rounding mode, int bits);
+/* the checks of a two-pass Kahan chunk of n steps (kahan_check_body.h): the first step
+   that fails them, or n */
+typedef sr_intp (*sr_kahan_check_fn)(const double *x, const double *s, const double *c,
+                                     const double *y, const uint64_t (*inc)[SR_CHUNK],
+                                     sr_intp n, const sr_type_consts *c64);
 /* Stochastic rounding of n contiguous, aligned values, n a multiple of one generator
    step (64 bytes of words), drawing from r (at a block boundary). Returns 0, having
    drawn nothing, where the format is the input type itself (shift 0); adds the flags
@@ -177,7 +177,7 @@ typedef struct sr_kernels {
     sr_arith_chunk_fn arith_f32, arith_f64;
     sr_chain_check_fn chain_check;
     sr_sum_chain_fn sum_chain;
-    sr_kahan_steps_fn kahan_steps;
+    sr_kahan_check_fn kahan_check;
     void (*rng_blocks)(sr_rng *r, uint64_t *out, size_t nblocks);
     /* counter streams: half-words h .. h + n - 1 of r's stream */
     void (*philox_halves)(const sr_rng *r, uint64_t h, uint32_t *out, size_t n);
