@@ -630,6 +630,106 @@ static inline SR_FN(sr_vec) SR_FN(sr_lane_counts)(int s)
         SR_XOSHIRO_STEP(SR_FN(sr_lanes), o, s0[h], s1[h], s2[h], s3[h]);                    \
         memcpy(&(wv)[h], &o, sizeof o);                                                     \
     }
+#ifdef SR_ANY_LANE
+/* Lane-wise unsigned max and min of vectors (kernels.c's SR_MAX_U32 etc. where the
+   ISA has them), and whether some lane of a is above limit. */
+static inline SR_FN(sr_vec) SR_FN(sr_lanes_max)(SR_FN(sr_vec) a, SR_FN(sr_vec) b)
+{
+#if SR_P == 24 && defined(SR_MAX_U32)
+    return (SR_FN(sr_vec))SR_MAX_U32(a, b);
+#elif SR_P == 53 && defined(SR_MAX_U64)
+    return (SR_FN(sr_vec))SR_MAX_U64(a, b);
+#else
+    SR_FN(sr_vec) greater = (SR_FN(sr_vec))(a > b);
+    return (a & greater) | (b & ~greater);
+#endif
+}
+static inline SR_FN(sr_vec) SR_FN(sr_lanes_min)(SR_FN(sr_vec) a, SR_FN(sr_vec) b)
+{
+#if SR_P == 24 && defined(SR_MIN_U32)
+    return (SR_FN(sr_vec))SR_MIN_U32(a, b);
+#elif SR_P == 53 && defined(SR_MIN_U64)
+    return (SR_FN(sr_vec))SR_MIN_U64(a, b);
+#else
+    SR_FN(sr_vec) less = (SR_FN(sr_vec))(a < b);
+    return (a & less) | (b & ~less);
+#endif
+}
+/* Is some lane of a above limit (unsigned)? A compare into a mask register where the
+   ISA has one (SR_ANY_GREATER_U32 etc.), else a compare and a lane test. */
+static inline int SR_FN(sr_any_greater)(SR_FN(sr_vec) a, SR_U limit)
+{
+#if SR_P == 24 && defined(SR_ANY_GREATER_U32)
+    return SR_ANY_GREATER_U32(a, limit);
+#elif SR_P == 53 && defined(SR_ANY_GREATER_U64)
+    return SR_ANY_GREATER_U64(a, limit);
+#else
+    return SR_ANY_LANE((SR_FN(sr_vec))(a > limit));
+#endif
+}
+
+/*
+ * Stochastic rounding by the per-lane formula (sr_round_lanes_unbounded, mode
+ * stochastic, all random bits used: rnd_bits >= P - 1 >= d), each step's words made
+ * in the loop that rounds with them, for the whole call: no words buffer read back,
+ * no call and set-up per chunk, and the extremes that decide a chunk's patch kept in
+ * vector registers (one lane test per chunk instead of two reductions). The same
+ * results as sr_round_contiguous on words drawn first: the words are still kept, for
+ * the chunk's values that sr_patch_special redoes (those below the gap, and beyond
+ * max, inf, NaN). x = (~w >> (SR_W - d)) is the increment (~(w >> rnd_shift) &
+ * rnd_mask) << x_shift with used = d: the top d bits of the word, complemented.
+ */
+static inline void SR_FN(sr_round_lanes_inline)(const char *in, char *out, sr_intp n,
+                                                const sr_type_consts *c, int rshift,
+                                                SR_FN(sr_lanes) *s0, SR_FN(sr_lanes) *s1,
+                                                SR_FN(sr_lanes) *s2, SR_FN(sr_lanes) *s3,
+                                                unsigned *raised)
+{
+    enum { NV = 64 / SR_VEC_BYTES, STEP = 64 / sizeof(SR_U) };
+    typedef SR_FN(sr_vec) vec;
+    SR_U words[SR_CHUNK], copy[SR_CHUNK];
+    const SR_U gap_bits = (SR_U)c->gap_bits, normal_bits = (SR_U)c->normal_bits;
+    const SR_U max_bits = (SR_U)c->max_bits;
+    /* d = d_of_e - e and the word's shift SR_W - d = e + s_of_e, e the clamped
+       magnitude's biased exponent (sr_round_lanes_unbounded) */
+    const SR_U d_of_e = (SR_U)(c->shift + c->emin_biased), s_of_e = (SR_U)SR_W - d_of_e;
+    const vec ones = ~(vec){0}, gap_v = (vec){0} + gap_bits, normal_v = (vec){0} + normal_bits;
+    for (sr_intp i0 = 0; i0 < n; i0 += SR_CHUNK) {
+        sr_intp m = n - i0 < SR_CHUNK ? n - i0 : SR_CHUNK;
+        const char *xc = in + i0 * sizeof(SR_U);
+        char *yc = out + i0 * sizeof(SR_U);
+        size_t bytes = (size_t)m * sizeof(SR_U);
+        if ((uintptr_t)yc < (uintptr_t)xc + bytes && (uintptr_t)xc < (uintptr_t)yc + bytes) {
+            memcpy(copy, xc, bytes);   /* in place: keep the input for the patch */
+            xc = (const char *)copy;
+        }
+        vec top = {0}, bottom = ones;   /* max of a, min of a - 1 (0 wraps to the top) */
+        for (sr_intp i = 0; i < m; i += STEP) {
+            vec wv[NV];
+            SR_XOSHIRO_WORDS(wv)
+            memcpy((char *)words + i * sizeof(SR_U), wv, sizeof wv);
+            for (int h = 0; h < NV; h++) {
+                size_t at = i * sizeof(SR_U) + h * SR_VEC_BYTES;
+                vec b, a, e, y;
+                memcpy(&b, xc + at, sizeof b);
+                a = b & ~SR_SIGN_BIT;
+                top = SR_FN(sr_lanes_max)(top, a);
+                bottom = SR_FN(sr_lanes_min)(bottom, a - 1);
+                e = SR_FN(sr_lanes_min)(SR_FN(sr_lanes_max)(a, gap_v), normal_v) >> (SR_P - 1);
+                y = (b + (~wv[h] >> (e + s_of_e))) & (ones << (d_of_e - e));
+                memcpy(yc + at, &y, sizeof y);
+            }
+        }
+        if (SR_FN(sr_any_greater)(top, max_bits) ||
+            SR_ANY_LANE((vec)(bottom < gap_bits - 1)))
+            *raised |= SR_FN(sr_patch_special)((const SR_U *)(const void *)xc,
+                                               (SR_U *)(void *)yc, m, c, gap_bits,
+                                               SR_STOCHASTIC, rshift, words);
+    }
+}
+#define SR_HAVE_LANES_INLINE 1
+#endif
+
 /* (returns 1; SR_WORDS_LOOPS returns 0 for a mode that draws no words) */
 static SR_ALWAYS_INLINE int SR_FN(sr_round_inline_chunk)(const char *in, char *out, sr_intp n,
                                                          const sr_type_consts *c,
@@ -672,6 +772,11 @@ static inline int SR_FN(sr_round_inline)(const char *in, char *out, sr_intp n,
     SR_FN(sr_lanes) s0[NV], s1[NV], s2[NV], s3[NV];
     memcpy(s0, r->s[0], sizeof s0); memcpy(s1, r->s[1], sizeof s1);
     memcpy(s2, r->s[2], sizeof s2); memcpy(s3, r->s[3], sizeof s3);
+#ifdef SR_HAVE_LANES_INLINE
+    if (lanes && mode == SR_STOCHASTIC && 64 - rshift >= SR_P - 1)
+        SR_FN(sr_round_lanes_inline)(in, out, n, c, rshift, s0, s1, s2, s3, raised);
+    else
+#endif
     for (sr_intp i = 0; i < n; i += SR_CHUNK)   /* SR_CHUNK: a multiple of STEP */
         SR_FN(sr_round_inline_chunk)(in + i * sizeof(SR_U), out + i * sizeof(SR_U),
                                      n - i < SR_CHUNK ? n - i : SR_CHUNK, c, mode, rshift,
@@ -681,6 +786,7 @@ static inline int SR_FN(sr_round_inline)(const char *in, char *out, sr_intp n,
     return 1;
 }
 #undef SR_XOSHIRO_WORDS
+#undef SR_HAVE_LANES_INLINE
 
 /* kernels.c defines the lane product, high half, zips and lane test per ISA */
 #if defined(SR_MUL32) && defined(SR_HI32) && defined(SR_PACK32) && defined(SR_ZIP_LOW) && \
@@ -690,40 +796,6 @@ static inline int SR_FN(sr_round_inline)(const char *in, char *out, sr_intp n,
    tracks it: the largest a, and the smallest a - 1 (zero wraps to the top), lane by
    lane (an unsigned max and min each: kernels.c's SR_MAX_U32 etc. where the ISA has
    them), then one lane test; only for steps that fail a cheaper test first. */
-static inline SR_FN(sr_vec) SR_FN(sr_lanes_max)(SR_FN(sr_vec) a, SR_FN(sr_vec) b)
-{
-#if SR_P == 24 && defined(SR_MAX_U32)
-    return (SR_FN(sr_vec))SR_MAX_U32(a, b);
-#elif SR_P == 53 && defined(SR_MAX_U64)
-    return (SR_FN(sr_vec))SR_MAX_U64(a, b);
-#else
-    SR_FN(sr_vec) greater = (SR_FN(sr_vec))(a > b);
-    return (a & greater) | (b & ~greater);
-#endif
-}
-static inline SR_FN(sr_vec) SR_FN(sr_lanes_min)(SR_FN(sr_vec) a, SR_FN(sr_vec) b)
-{
-#if SR_P == 24 && defined(SR_MIN_U32)
-    return (SR_FN(sr_vec))SR_MIN_U32(a, b);
-#elif SR_P == 53 && defined(SR_MIN_U64)
-    return (SR_FN(sr_vec))SR_MIN_U64(a, b);
-#else
-    SR_FN(sr_vec) less = (SR_FN(sr_vec))(a < b);
-    return (a & less) | (b & ~less);
-#endif
-}
-/* Is some lane of a above limit (unsigned)? A compare into a mask register where the
-   ISA has one (SR_ANY_GREATER_U32 etc.), else a compare and a lane test. */
-static inline int SR_FN(sr_any_greater)(SR_FN(sr_vec) a, SR_U limit)
-{
-#if SR_P == 24 && defined(SR_ANY_GREATER_U32)
-    return SR_ANY_GREATER_U32(a, limit);
-#elif SR_P == 53 && defined(SR_ANY_GREATER_U64)
-    return SR_ANY_GREATER_U64(a, limit);
-#else
-    return SR_ANY_LANE((SR_FN(sr_vec))(a > limit));
-#endif
-}
 static inline int SR_FN(sr_step_special)(const char *p, int vectors, SR_U lo, SR_U max)
 {
     SR_FN(sr_vec) b, top, bottom;
