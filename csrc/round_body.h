@@ -668,6 +668,59 @@ static inline int SR_FN(sr_any_greater)(SR_FN(sr_vec) a, SR_U limit)
 #endif
 }
 
+/* Each lane's entry of a table of 32 values of SR_U (s_table's first 32), indexed by
+   the low 5 bits of its lane of idx: one permute of two registers where kernels.c
+   has SR_LOOKUP32_U32 (AVX-512, float32 lanes); elsewhere unused. */
+static inline int SR_FN(sr_has_lookup32)(void)
+{
+#if defined(SR_LOOKUP32_U32) && SR_P == 24 && SR_VEC_BYTES == 64
+    return 1;
+#else
+    return 0;
+#endif
+}
+static inline SR_FN(sr_vec) SR_FN(sr_lookup32)(const SR_FN(sr_vec) *table, SR_FN(sr_vec) idx)
+{
+#if defined(SR_LOOKUP32_U32) && SR_P == 24 && SR_VEC_BYTES == 64
+    return (SR_FN(sr_vec))SR_LOOKUP32_U32(table[0], table[1], idx);
+#else
+    (void)idx;
+    return table[0];
+#endif
+}
+
+/*
+ * Stochastic rounding of the chunk's nonzero values below the gap (the neighbours 0
+ * and the gap), in vectors, for a chunk whose only specials they are: the general
+ * routine's decision (sr_split, sr_away_stochastic) compares the word's top r bits
+ * (r = 64 - rshift <= SR_W) with floor(a / gap * 2^r), the top r bits of the exact
+ * fraction a / gap; a * 2^(r - gap_exp) in SR_T is exact (a power of two, >= 1, and
+ * below 2^r), so its conversion, which truncates, is that floor. scale = 2^(r -
+ * gap_exp). n: a multiple of the lanes of a vector.
+ */
+static SR_NOINLINE void SR_FN(sr_patch_below_gap_stochastic)(const char *x, char *y, sr_intp n,
+                                                             const SR_U *words, SR_U gap_bits,
+                                                             SR_T scale, int r)
+{
+    typedef SR_FN(sr_vec) vec;
+    typedef SR_T vec_t __attribute__((vector_size(SR_VEC_BYTES)));
+    for (size_t at = 0; at < (size_t)n * sizeof(SR_U); at += SR_VEC_BYTES) {
+        vec b, a, below, w, rounded, fraction, away;
+        vec_t magnitude;
+        memcpy(&b, x + at, sizeof b);
+        a = b & ~SR_SIGN_BIT;
+        below = (vec)(a - 1 < gap_bits - 1);
+        if (!SR_ANY_LANE(below)) continue;
+        memcpy(&magnitude, &a, sizeof magnitude);
+        fraction = __builtin_convertvector(magnitude * scale, vec);
+        memcpy(&w, (const char *)words + at, sizeof w);
+        away = (vec)(w >> (SR_W - r) < fraction);
+        memcpy(&rounded, y + at, sizeof rounded);
+        rounded = (rounded & ~below) | (below & ((b & SR_SIGN_BIT) | (away & gap_bits)));
+        memcpy(y + at, &rounded, sizeof rounded);
+    }
+}
+
 /*
  * Stochastic rounding by the per-lane formula (sr_round_lanes_unbounded, mode
  * stochastic, all random bits used: rnd_bits >= P - 1 >= d), each step's words made
@@ -694,6 +747,21 @@ static inline void SR_FN(sr_round_lanes_inline)(const char *in, char *out, sr_in
        magnitude's biased exponent (sr_round_lanes_unbounded) */
     const SR_U d_of_e = (SR_U)(c->shift + c->emin_biased), s_of_e = (SR_U)SR_W - d_of_e;
     const vec ones = ~(vec){0}, gap_v = (vec){0} + gap_bits, normal_v = (vec){0} + normal_bits;
+    /* s by the biased exponent e, for the e of [gap, max] (32 at most: the table's
+       index is e's low 5 bits); any other e gives a value that is redone, or zero,
+       which every shift of 1 to SR_W - 1 rounds to itself */
+    vec s_table[32 / (SR_VEC_BYTES / sizeof(SR_U)) + 1];
+    int gap_e = (int)(gap_bits >> (SR_P - 1)), normal_e = (int)(normal_bits >> (SR_P - 1));
+    int by_table = SR_FN(sr_has_lookup32)() && (int)(max_bits >> (SR_P - 1)) - gap_e < 32;
+    /* values below the gap by sr_patch_below_gap_stochastic: where 2^(r - gap_exp)
+       is >= 1 and a finite SR_T */
+    int scale_exp = 64 - rshift - c->gap_exp;
+    int below_in_vectors = scale_exp >= 0 && scale_exp < SR_BIAS;
+    SR_T below_scale = below_in_vectors ? (SR_T)ldexp(1.0, scale_exp) : 0;
+    for (int e = gap_e; by_table && e < gap_e + 32; e++) {
+        SR_U s = s_of_e + (SR_U)(e < normal_e ? e : normal_e);
+        memcpy((char *)s_table + (size_t)(e % 32) * sizeof(SR_U), &s, sizeof s);
+    }
     for (sr_intp i0 = 0; i0 < n; i0 += SR_CHUNK) {
         sr_intp m = n - i0 < SR_CHUNK ? n - i0 : SR_CHUNK;
         const char *xc = in + i0 * sizeof(SR_U);
@@ -704,27 +772,44 @@ static inline void SR_FN(sr_round_lanes_inline)(const char *in, char *out, sr_in
             xc = (const char *)copy;
         }
         vec top = {0}, bottom = ones;   /* max of a, min of a - 1 (0 wraps to the top) */
-        for (sr_intp i = 0; i < m; i += STEP) {
-            vec wv[NV];
-            SR_XOSHIRO_WORDS(wv)
-            memcpy((char *)words + i * sizeof(SR_U), wv, sizeof wv);
-            for (int h = 0; h < NV; h++) {
-                size_t at = i * sizeof(SR_U) + h * SR_VEC_BYTES;
-                vec b, a, e, y;
-                memcpy(&b, xc + at, sizeof b);
-                a = b & ~SR_SIGN_BIT;
-                top = SR_FN(sr_lanes_max)(top, a);
-                bottom = SR_FN(sr_lanes_min)(bottom, a - 1);
-                e = SR_FN(sr_lanes_min)(SR_FN(sr_lanes_max)(a, gap_v), normal_v) >> (SR_P - 1);
-                y = (b + (~wv[h] >> (e + s_of_e))) & (ones << (d_of_e - e));
-                memcpy(yc + at, &y, sizeof y);
-            }
+        /* the word's shift s = SR_W - d, from the magnitude clamped to [gap, 2^emin]
+           or (BY_TABLE, a constant) looked up by the exponent's low 5 bits */
+#define SR_LANES_INLINE_LOOP(BY_TABLE)                                                      \
+        for (sr_intp i = 0; i < m; i += STEP) {                                             \
+            vec wv[NV];                                                                     \
+            SR_XOSHIRO_WORDS(wv)                                                            \
+            memcpy((char *)words + i * sizeof(SR_U), wv, sizeof wv);                        \
+            for (int h = 0; h < NV; h++) {                                                  \
+                size_t at = i * sizeof(SR_U) + h * SR_VEC_BYTES;                            \
+                vec b, a, s, y;                                                             \
+                memcpy(&b, xc + at, sizeof b);                                              \
+                a = b & ~SR_SIGN_BIT;                                                       \
+                top = SR_FN(sr_lanes_max)(top, a);                                          \
+                bottom = SR_FN(sr_lanes_min)(bottom, a - 1);                                \
+                if (BY_TABLE)                                                               \
+                    s = SR_FN(sr_lookup32)(s_table, b >> (SR_P - 1));                       \
+                else                                                                        \
+                    s = (SR_FN(sr_lanes_min)(SR_FN(sr_lanes_max)(a, gap_v), normal_v) >>    \
+                         (SR_P - 1)) + s_of_e;                                              \
+                /* (b + x) & clear, clear = ~(all ones >> s): one and-not */                \
+                y = (b + (~wv[h] >> s)) & ~(ones >> s);                                     \
+                memcpy(yc + at, &y, sizeof y);                                              \
+            }                                                                               \
         }
+        if (by_table) {
+            SR_LANES_INLINE_LOOP(1)
+        } else {
+            SR_LANES_INLINE_LOOP(0)
+        }
+#undef SR_LANES_INLINE_LOOP
         if (SR_FN(sr_any_greater)(top, max_bits) ||
-            SR_ANY_LANE((vec)(bottom < gap_bits - 1)))
+            (!below_in_vectors && SR_ANY_LANE((vec)(bottom < gap_bits - 1))))
             *raised |= SR_FN(sr_patch_special)((const SR_U *)(const void *)xc,
                                                (SR_U *)(void *)yc, m, c, gap_bits,
                                                SR_STOCHASTIC, rshift, words);
+        else if (below_in_vectors && SR_ANY_LANE((vec)(bottom < gap_bits - 1)))
+            SR_FN(sr_patch_below_gap_stochastic)(xc, yc, m, words, gap_bits, below_scale,
+                                                 64 - rshift);
     }
 }
 #define SR_HAVE_LANES_INLINE 1
