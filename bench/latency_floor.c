@@ -12,6 +12,10 @@
  *              csrc/kahan_chain.h)
  *   kahan short  csrc/kahan_chain.h's chain, binary64 lanes: y = fl(x - c),
  *              q = s + y, t = fl(q), c = t - q (its branch predicted: c not rounded)
+ *   short+branch  the same with kahan_chain.h's branch: c rounded when its
+ *              discarded bits are not clear (mispredictions included)
+ *   short+always  the same with c always rounded (no branch, two more operations
+ *              on the chain)
  * Build and run (bench/README.md): cc -O2 -o /tmp/latency_floor bench/latency_floor.c
  * && /tmp/latency_floor. Prints ns per step: the best of several runs.
  */
@@ -24,6 +28,7 @@
 enum { N = 1 << 16, RUNS = 200 };
 
 static float xs[N];
+static double branch_rate;
 static uint32_t incs32[N];
 static uint64_t incs64[N];
 
@@ -129,6 +134,34 @@ static double chain_kahan_short(void)
     return _mm_cvtsd_f64(s) + _mm_cvtsd_f64(c);
 }
 
+/* kahan short with c rounded as csrc/kahan_chain.h does it: a branch on c's discarded
+   bits (taken when t is the farther neighbour of s + y and y has bits below ulp(s):
+   a data-dependent branch, mispredicted about as often as it is taken), or always
+   (no branch: the increment and the clearing on the chain, an identity when c's
+   discarded bits are clear) */
+static double chain_kahan_short_c(int always)
+{
+    __m128d s = _mm_setzero_pd(), c = _mm_setzero_pd();
+    const __m128i clear = _mm_cvtsi64_si128((long long)~MASK64);
+    long taken = 0;
+    for (int i = 0; i < N / 4; i++) {
+        const uint64_t *w = incs64 + 4 * i;
+        __m128d y = sr64(_mm_sub_sd(_mm_set_sd((double)xs[i]), c), w[0], clear);
+        __m128d q = _mm_add_sd(s, y);
+        __m128d t = sr64(q, w[1], clear);
+        c = _mm_sub_sd(t, q);
+        if (always) {
+            c = sr64(c, w[3], clear);
+        } else if ((uint64_t)_mm_cvtsi128_si64(_mm_castpd_si128(c)) & MASK64) {
+            c = sr64(c, w[3], clear);
+            taken++;
+        }
+        s = t;
+    }
+    if (!always) branch_rate = (double)taken / (N / 4);
+    return _mm_cvtsd_f64(s) + _mm_cvtsd_f64(c);
+}
+
 #define TIME(NAME, CALL, STEPS)                                                 \
     {                                                                           \
         double best = 1e30, sink = 0;                                           \
@@ -156,5 +189,8 @@ int main(void)
     TIME("kahan", chain_kahan(), N / 4)
     TIME("kahan f64", chain_kahan64(), N / 4)
     TIME("kahan short", chain_kahan_short(), N / 4)
+    TIME("short+branch", chain_kahan_short_c(0), N / 4)
+    printf("             (branch taken in %.1f%% of steps)\n", 100 * branch_rate);
+    TIME("short+always", chain_kahan_short_c(1), N / 4)
     return 0;
 }

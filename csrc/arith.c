@@ -833,8 +833,37 @@ static double chain2_reduce_chunk(const chain *ch, double acc, const char *in, s
         T xi;                                                                              \
         memcpy(&xi, in, sizeof xi);                                                        \
         double before = acc;                                                               \
-        acc = chain_step(&ch, op, acc, (double)xi, sizeof(T) == 4, MODE, rnd[i]);          \
+        acc = chain_step(ch, op, acc, (double)xi, sizeof(T) == 4, MODE, rnd[i]);           \
         if (CHECK) raised |= chain_flags(before, (double)xi, acc);                         \
+    }
+
+/* m <= SR_CHUNK steps acc = fl(acc op x_i) of a reduction, rnd[i] their words (the
+   reduction's and sr_dot_*'s chunk, dot_fused.h); ORs their flags into *flags.
+   two_pass: sums under a fixed mode (chain2_usable), which take chain2_reduce_chunk
+   (integer chain, or two passes). */
+#define SR_DEFINE_REDUCE_CHUNK(T)                                                          \
+    static double reduce_chunk_##T(const chain *ch, sr_op op, double acc, const char *in,  \
+                                   sr_intp stride, sr_intp m, const uint64_t *rnd,         \
+                                   int two_pass, sum_chain_backoff *backoff,               \
+                                   unsigned *flags)                                        \
+    {                                                                                      \
+        unsigned raised = 0;                                                               \
+        sr_rounding mode = ch->ctx->rounding;                                              \
+        const char *chunk_in = in;                                                         \
+        double chunk_acc = acc;                                                            \
+        if (two_pass) {                                                                    \
+            acc = chain2_reduce_chunk(ch, acc, in, stride, m, sizeof(T) == 4, rnd, mode,   \
+                                      backoff);                                            \
+        } else {                                                                           \
+            SR_DISPATCH_MODE(mode, SR_REDUCE_STEP_##T)                                     \
+        }                                                                                  \
+        if (!isfinite(acc) && !isnan(chunk_acc)) {   /* NaN + x raises nothing */          \
+            in = chunk_in;                                                                 \
+            acc = chunk_acc;                                                               \
+            SR_DISPATCH_MODE(mode, SR_REDUCE_CHECK_##T)                                    \
+        }                                                                                  \
+        *flags |= raised;                                                                  \
+        return acc;                                                                        \
     }
 
 #define SR_DEFINE_REDUCE(T)                                                                \
@@ -849,27 +878,15 @@ static double chain2_reduce_chunk(const chain *ch, double acc, const char *in, s
         T acc0;                                                                            \
         memcpy(&acc0, args[0], sizeof acc0);                                               \
         double acc = acc0;                                                                 \
-        /* sums under a fixed mode: chain2_reduce_chunk (integer chain, or two passes) */ \
         int two_pass = op == SR_OP_ADD && chain2_usable(ctx);                              \
         sum_chain_backoff backoff = {0, 0};                                                \
         for (sr_intp m; n > 0; n -= m) {                                                   \
             m = n < SR_CHUNK ? n : SR_CHUNK;                                               \
             if (sr_rounding_is_stochastic(ctx->rounding))                                  \
                 sr_context_draw(ctx, rnd, (size_t)m);                                      \
-            const char *chunk_in = in;                                                     \
-            double chunk_acc = acc;                                                        \
-            if (two_pass) {                                                                \
-                acc = chain2_reduce_chunk(&ch, acc, in, stride, m, sizeof(T) == 4, rnd,    \
-                                          ctx->rounding, &backoff);                        \
-                in += m * stride;                                                          \
-            } else {                                                                       \
-                SR_DISPATCH_MODE(ctx->rounding, SR_REDUCE_STEP_##T)                        \
-            }                                                                              \
-            if (!isfinite(acc) && !isnan(chunk_acc)) {   /* NaN + x raises nothing */      \
-                in = chunk_in;                                                             \
-                acc = chunk_acc;                                                           \
-                SR_DISPATCH_MODE(ctx->rounding, SR_REDUCE_CHECK_##T)                       \
-            }                                                                              \
+            acc = reduce_chunk_##T(&ch, op, acc, in, stride, m, rnd, two_pass, &backoff,   \
+                                   &raised);                                               \
+            in += m * stride;                                                              \
         }                                                                                  \
         T out = (T)acc;                                                                    \
         memcpy(args[2], &out, sizeof out);                                                 \
@@ -929,6 +946,8 @@ typedef double f64;
 #define SR_REDUCE_CHECK_f64(MODE) SR_REDUCE_LOOP(f64, MODE, 1)
 #define SR_KAHAN_STEP_f32(MODE) SR_KAHAN_LOOP(f32, MODE)
 #define SR_KAHAN_STEP_f64(MODE) SR_KAHAN_LOOP(f64, MODE)
+SR_DEFINE_REDUCE_CHUNK(f32)
+SR_DEFINE_REDUCE_CHUNK(f64)
 SR_DEFINE_REDUCE(f32)
 SR_DEFINE_REDUCE(f64)
 SR_DEFINE_KAHAN(f32)
@@ -1026,6 +1045,8 @@ static inline int shifted_overlap(char *const *p, int nargs, const char *out, sr
     SR_DEFINE_LOOP(NAME, f64, NIN, SR_OP_##ID, EXACT)
 SR_OPERATIONS(SR_DEFINE_OP_LOOPS_, ~)
 #undef SR_DEFINE_OP_LOOPS_
+
+#include "dot_fused.h"
 
 /* ---- rounding other input types ----------------------------------------------
  * 64-bit integers and float16, rounded into binary64 output from their exact value:

@@ -292,6 +292,16 @@ extern const char *const sr_rounding_names[SR_NUM_ROUNDINGS];
 double sr_sum_kahan_f32(sr_context *ctx, const char *x, sr_intp n, sr_intp stride);
 double sr_sum_kahan_f64(sr_context *ctx, const char *x, sr_intp n, sr_intp stride);
 
+/* The inner product of n strided values x, y: each product rounded in prod, the
+   products summed recursively from +0, each sum rounded in sum (which may be prod),
+   in one pass (dot_fused.h); *result gets it. The same bits and stream positions as
+   prod's multiply loop over the n pairs, then sum's add reduction of the products.
+   Returns the SR_RAISE_* flags, also raised in the floating-point environment. */
+unsigned sr_dot_f32(sr_context *prod, sr_context *sum, const char *x, sr_intp xs,
+                    const char *y, sr_intp ys, sr_intp n, double *result);
+unsigned sr_dot_f64(sr_context *prod, sr_context *sum, const char *x, sr_intp xs,
+                    const char *y, sr_intp ys, sr_intp n, double *result);
+
 /*
  * Matrix products with every operation rounded (matmul.c): for each batch t,
  *   C = A B   (zero_start: sums from +0)   or   C = C - A B   (subtract),

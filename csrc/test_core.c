@@ -903,6 +903,53 @@ static void test_kahan_against_definition(void)
     feclearexcept(FE_ALL_EXCEPT);
 }
 
+/* sr_dot_f32 (dot_fused.h, one pass) against the two passes it replaces: the multiply
+   loop into an array, then the add loop as a reduction (NumPy's: the accumulator,
+   from +0, as first input and output, stride 0); the same sum and the same next
+   words, on every path, for the sums in the products' context (a skip past the
+   products' words, drawn or jumped) or another, from a waiting half-word */
+static void test_dot_fused(void)
+{
+    enum { N = 70001 };
+    static float x[N], y[N], prod[N];
+    for (int i = 0; i < N; i++) {
+        x[i] = (float)((i * 7919 % 1000) / 1000.0 + 0.001);
+        y[i] = (float)(((i * 104729) % 977) / 977.0 - 0.2);
+    }
+    const char *isas[] = {"scalar", "avx2", "avx512"};
+    const sr_intp lengths[] = {1, 7, 300, 40000, N};
+    long bad = 0, runs = 0;
+    for (int k = 0; k < 3; k++)
+        for (int l = 0; l < 5; l++)
+            for (int other = 0; other < 2; other++) {
+                sr_intp n = lengths[l];
+                sr_context a = make_ctx(8, 127, -126, 1, SR_OVERFLOW_INF, 0, SR_STOCHASTIC, 64);
+                sr_context s = make_ctx(11, 15, -14, 1, SR_OVERFLOW_INF, 0, SR_STOCHASTIC, 64);
+                if (sr_context_set_isa(&a, isas[k]) != 0) continue;   /* not on this CPU */
+                uint32_t half;
+                sr_context_draw32(&a, &half, 1);   /* a high half-word waits */
+                sr_context a2 = a, s2 = s;
+                sr_context *sum = other ? &s : &a, *sum2 = other ? &s2 : &a2;
+                double got;
+                sr_dot_f32(&a, sum, (const char *)x, 4, (const char *)y, 4, n, &got);
+                char *margs[3] = {(char *)x, (char *)y, (char *)prod};
+                sr_intp dims[1] = {n}, msteps[3] = {4, 4, 4}, rsteps[3] = {0, 4, 0};
+                sr_loop_multiply_f32(margs, dims, msteps, &a2);
+                float acc = 0;
+                char *rargs[3] = {(char *)&acc, (char *)prod, (char *)&acc};
+                sr_loop_add_f32(rargs, dims, rsteps, sum2);
+                uint64_t w[2][4];
+                sr_context_draw(&a, w[0], 2);
+                sr_context_draw(&a2, w[1], 2);
+                sr_context_draw(sum, w[0] + 2, 2);
+                sr_context_draw(sum2, w[1] + 2, 2);
+                runs++;
+                bad += (float)got != acc || memcmp(w[0], w[1], sizeof w[0]) != 0;
+            }
+    CHECK(runs > 0 && bad == 0, "one-pass dot differs from the two passes in %ld of %ld runs",
+          bad, runs);
+}
+
 int main(void)
 {
     printf("kernel path: %s\n", sr_isa());
@@ -926,6 +973,7 @@ int main(void)
     test_matmul();
     test_matmul_f32();
     test_kahan_against_definition();
+    test_dot_fused();
     printf("%d passed, %d failed\n", passed, failed);
     return failed != 0;
 }

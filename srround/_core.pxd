@@ -93,6 +93,10 @@ cdef extern from "srround.h" nogil:
 
     double sr_sum_kahan_f32(sr_context *ctx, const char *x, cnp.npy_intp n, cnp.npy_intp stride)
     double sr_sum_kahan_f64(sr_context *ctx, const char *x, cnp.npy_intp n, cnp.npy_intp stride)
+    unsigned sr_dot_f32(sr_context *prod, sr_context *sum, const char *x, cnp.npy_intp xs,
+                        const char *y, cnp.npy_intp ys, cnp.npy_intp n, double *result)
+    unsigned sr_dot_f64(sr_context *prod, sr_context *sum, const char *x, cnp.npy_intp xs,
+                        const char *y, cnp.npy_intp ys, cnp.npy_intp n, double *result)
 
     enum: SR_MATMUL_ROWS
     ctypedef struct sr_matmul_args:

@@ -1112,3 +1112,26 @@ def _matmul_kernel(Context prod, Context acc, cnp.ndarray a, cnp.ndarray b, cnp.
     if rc != 0:
         raise MemoryError("matmul: out of memory for the random words of a row")
     return raised
+
+
+def _dot_kernel(Context prod, Context acc, cnp.ndarray x, cnp.ndarray y):
+    """The C kernel of srround.summation.dot for one pair of 1-D vectors of one float
+    dtype (csrc/dot_fused.h): the products rounded in prod, summed recursively from
+    +0 in acc, in one pass, with the bits and stream positions of prod.multiply(x, y)
+    followed by acc.add.reduce of the products. Returns (sum, SR_RAISE_* flags)."""
+    if x.dtype != y.dtype or x.dtype not in (np.float32, np.float64):
+        raise TypeError("_dot_kernel: x and y must share a float32 or float64 dtype")
+    if x.ndim != 1 or y.ndim != 1 or x.shape[0] != y.shape[0]:
+        raise ValueError("_dot_kernel: x and y must be 1-D of one length")
+    cdef const char *xp = <const char *>cnp.PyArray_DATA(x)
+    cdef const char *yp = <const char *>cnp.PyArray_DATA(y)
+    cdef cnp.npy_intp n = x.shape[0], xs = x.strides[0], ys = y.strides[0]
+    cdef double result = 0
+    cdef unsigned raised
+    cdef bint single = x.dtype == np.float32
+    with nogil:
+        if single:
+            raised = sr_dot_f32(prod.core.ctx, acc.core.ctx, xp, xs, yp, ys, n, &result)
+        else:
+            raised = sr_dot_f64(prod.core.ctx, acc.core.ctx, xp, xs, yp, ys, n, &result)
+    return result, raised

@@ -25,8 +25,9 @@ import math
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
-from srround._core import MATMUL_ROWS, Context, _matmul_kernel
+from srround._core import MATMUL_ROWS, Context, _dot_kernel, _matmul_kernel
 from srround.rounding import as_float_array
+from srround.threads import get_num_threads
 
 METHODS = ("recursive", "pairwise", "blocked", "kahan")
 DEFAULT_BLOCK = 128
@@ -341,6 +342,10 @@ def dot(x, y, ctx, *, axis=-1, accumulate=None):
     Random words: all products step-major, then all additions step-major (from
     accumulate's stream, which may be ctx's).
 
+    A single inner product (1-D x and y, or one lane) runs in one pass
+    (csrc/dot_fused.h): products and sums chunk by chunk in cache, the same bits and
+    the same words as the two passes, products then sums.
+
     Examples
     --------
     >>> x = np.ones(3000)
@@ -359,6 +364,11 @@ def dot(x, y, ctx, *, axis=-1, accumulate=None):
     if a.shape[ax_a] != b.shape[ax_b]:
         raise ValueError(f"dot: the summed axis has length {a.shape[ax_a]} in x and "
                          f"{b.shape[ax_b]} in y")
+    fused = _fused_dot_applies(ctx, acc, a.shape[ax_a])
+    if fused and a.ndim == b.ndim == 1 and a.size:   # one vector pair: no reshaping
+        value, raised = _dot_kernel(ctx, acc, np.ascontiguousarray(a), np.ascontiguousarray(b))
+        report_flags(raised)
+        return a.dtype.type(value)
     a = np.moveaxis(a, ax_a, -1)
     b = np.moveaxis(b, ax_b, -1)
     try:
@@ -368,8 +378,38 @@ def dot(x, y, ctx, *, axis=-1, accumulate=None):
                          f"(summing over axis {axis})") from None
     X, rest = _lanes(a, -1, "dot")
     Y, _ = _lanes(b, -1, "dot")
-    products = ctx.multiply(X, Y)
-    return _finish(_sum_recursive(products, acc), rest)
+    if X.shape[1] == 1 and fused:
+        value, raised = _dot_kernel(ctx, acc, X[:, 0], Y[:, 0])
+        report_flags(raised)
+        return _finish(np.asarray(value, X.dtype).reshape(1), rest)
+    return _finish(_dot_two_pass(X, Y, ctx, acc), rest)
+
+
+def _dot_two_pass(X, Y, ctx, acc):
+    """dot's inner products of the (n, m) lanes X, Y in two passes: the products into
+    an array, then their recursive sums. The one-pass kernel (csrc/dot_fused.h) gives
+    the same bits and stream positions for one lane; tests compare the two."""
+    return _sum_recursive(ctx.multiply(X, Y), acc)
+
+
+# the smallest multiply that threads split (2 * SR_SPLIT_ARITH, csrc/arith.c)
+_THREADED_PRODUCTS = 2 * 8192
+
+
+def _fused_dot_applies(ctx, acc, n):
+    """Whether one lane's inner product of length n may take the one-pass kernel
+    (one thread): not for formats without -0 (their ufuncs clear -0 after each call:
+    csrc/unsigned_zero.c); not when np.errstate makes a flag raise, where the two
+    passes stop after the products, with the stream after their words alone; and not
+    where ctx.multiply would split the products across threads (a deterministic mode
+    or a counter stream, several threads, a long vector)."""
+    if not (ctx.format.signed_zero and acc.format.signed_zero):
+        return False
+    if ((not ctx.stochastic or ctx.stream == "counter") and n >= _THREADED_PRODUCTS
+            and get_num_threads() > 1):
+        return False
+    err = np.geterr()
+    return "raise" not in (err["over"], err["invalid"], err["divide"])
 
 
 def matmul(A, B, ctx, *, accumulate=None):
