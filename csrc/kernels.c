@@ -251,6 +251,9 @@ SR_DEFINE_KERNELS(_avx2, "avx2", sr_lanes4, 4)
     (_mm512_cmpgt_epu32_mask((__m512i)(a), _mm512_set1_epi32((int)(limit))) != 0)
 #define SR_ANY_GREATER_U64(a, limit) \
     (_mm512_cmpgt_epu64_mask((__m512i)(a), _mm512_set1_epi64((long long)(limit))) != 0)
+/* each lane's entry of the 32-entry table lo:hi by idx's low 5 bits (one vpermt2d) */
+#define SR_LOOKUP32_U32(lo, hi, idx) \
+    _mm512_permutex2var_epi32((__m512i)(lo), (__m512i)(idx), (__m512i)(hi))
 #undef SR_ZIP_LOW
 #undef SR_ZIP_HIGH
 #define SR_ZIP_LOW SR_ZIP8_LOW
@@ -260,6 +263,7 @@ SR_DEFINE_KERNELS(_avx2, "avx2", sr_lanes4, 4)
 #define SR_VARIABLE_SHIFTS 1
 #include "round_impl.h"
 SR_DEFINE_KERNELS(_avx512, "avx512", sr_lanes8, 8)
+#undef SR_LOOKUP32_U32
 #undef SR_ISA_TAG
 #undef SR_VEC_BYTES
 #undef SR_VARIABLE_SHIFTS

@@ -630,6 +630,191 @@ static inline SR_FN(sr_vec) SR_FN(sr_lane_counts)(int s)
         SR_XOSHIRO_STEP(SR_FN(sr_lanes), o, s0[h], s1[h], s2[h], s3[h]);                    \
         memcpy(&(wv)[h], &o, sizeof o);                                                     \
     }
+#ifdef SR_ANY_LANE
+/* Lane-wise unsigned max and min of vectors (kernels.c's SR_MAX_U32 etc. where the
+   ISA has them), and whether some lane of a is above limit. */
+static inline SR_FN(sr_vec) SR_FN(sr_lanes_max)(SR_FN(sr_vec) a, SR_FN(sr_vec) b)
+{
+#if SR_P == 24 && defined(SR_MAX_U32)
+    return (SR_FN(sr_vec))SR_MAX_U32(a, b);
+#elif SR_P == 53 && defined(SR_MAX_U64)
+    return (SR_FN(sr_vec))SR_MAX_U64(a, b);
+#else
+    SR_FN(sr_vec) greater = (SR_FN(sr_vec))(a > b);
+    return (a & greater) | (b & ~greater);
+#endif
+}
+static inline SR_FN(sr_vec) SR_FN(sr_lanes_min)(SR_FN(sr_vec) a, SR_FN(sr_vec) b)
+{
+#if SR_P == 24 && defined(SR_MIN_U32)
+    return (SR_FN(sr_vec))SR_MIN_U32(a, b);
+#elif SR_P == 53 && defined(SR_MIN_U64)
+    return (SR_FN(sr_vec))SR_MIN_U64(a, b);
+#else
+    SR_FN(sr_vec) less = (SR_FN(sr_vec))(a < b);
+    return (a & less) | (b & ~less);
+#endif
+}
+/* Is some lane of a above limit (unsigned)? A compare into a mask register where the
+   ISA has one (SR_ANY_GREATER_U32 etc.), else a compare and a lane test. */
+static inline int SR_FN(sr_any_greater)(SR_FN(sr_vec) a, SR_U limit)
+{
+#if SR_P == 24 && defined(SR_ANY_GREATER_U32)
+    return SR_ANY_GREATER_U32(a, limit);
+#elif SR_P == 53 && defined(SR_ANY_GREATER_U64)
+    return SR_ANY_GREATER_U64(a, limit);
+#else
+    return SR_ANY_LANE((SR_FN(sr_vec))(a > limit));
+#endif
+}
+
+/* Each lane's entry of a table of 32 values of SR_U (s_table's first 32), indexed by
+   the low 5 bits of its lane of idx: one permute of two registers where kernels.c
+   has SR_LOOKUP32_U32 (AVX-512, float32 lanes); elsewhere unused. */
+static inline int SR_FN(sr_has_lookup32)(void)
+{
+#if defined(SR_LOOKUP32_U32) && SR_P == 24 && SR_VEC_BYTES == 64
+    return 1;
+#else
+    return 0;
+#endif
+}
+static inline SR_FN(sr_vec) SR_FN(sr_lookup32)(const SR_FN(sr_vec) *table, SR_FN(sr_vec) idx)
+{
+#if defined(SR_LOOKUP32_U32) && SR_P == 24 && SR_VEC_BYTES == 64
+    return (SR_FN(sr_vec))SR_LOOKUP32_U32(table[0], table[1], idx);
+#else
+    (void)idx;
+    return table[0];
+#endif
+}
+
+/*
+ * Stochastic rounding of the chunk's nonzero values below the gap (the neighbours 0
+ * and the gap), in vectors, for a chunk whose only specials they are: the general
+ * routine's decision (sr_split, sr_away_stochastic) compares the word's top r bits
+ * (r = 64 - rshift <= SR_W) with floor(a / gap * 2^r), the top r bits of the exact
+ * fraction a / gap; a * 2^(r - gap_exp) in SR_T is exact (a power of two, >= 1, and
+ * below 2^r), so its conversion, which truncates, is that floor. scale = 2^(r -
+ * gap_exp). n: a multiple of the lanes of a vector.
+ */
+static SR_NOINLINE void SR_FN(sr_patch_below_gap_stochastic)(const char *x, char *y, sr_intp n,
+                                                             const SR_U *words, SR_U gap_bits,
+                                                             SR_T scale, int r)
+{
+    typedef SR_FN(sr_vec) vec;
+    typedef SR_T vec_t __attribute__((vector_size(SR_VEC_BYTES)));
+    for (size_t at = 0; at < (size_t)n * sizeof(SR_U); at += SR_VEC_BYTES) {
+        vec b, a, below, w, rounded, fraction, away;
+        vec_t magnitude;
+        memcpy(&b, x + at, sizeof b);
+        a = b & ~SR_SIGN_BIT;
+        below = (vec)(a - 1 < gap_bits - 1);
+        if (!SR_ANY_LANE(below)) continue;
+        memcpy(&magnitude, &a, sizeof magnitude);
+        fraction = __builtin_convertvector(magnitude * scale, vec);
+        memcpy(&w, (const char *)words + at, sizeof w);
+        away = (vec)(w >> (SR_W - r) < fraction);
+        memcpy(&rounded, y + at, sizeof rounded);
+        rounded = (rounded & ~below) | (below & ((b & SR_SIGN_BIT) | (away & gap_bits)));
+        memcpy(y + at, &rounded, sizeof rounded);
+    }
+}
+
+/*
+ * Stochastic rounding by the per-lane formula (sr_round_lanes_unbounded, mode
+ * stochastic, all random bits used: rnd_bits >= P - 1 >= d), each step's words made
+ * in the loop that rounds with them, for the whole call: no words buffer read back,
+ * no call and set-up per chunk, and the extremes that decide a chunk's patch kept in
+ * vector registers (one lane test per chunk instead of two reductions). The same
+ * results as sr_round_contiguous on words drawn first: the words are still kept, for
+ * the chunk's values that sr_patch_special redoes (those below the gap, and beyond
+ * max, inf, NaN). x = (~w >> (SR_W - d)) is the increment (~(w >> rnd_shift) &
+ * rnd_mask) << x_shift with used = d: the top d bits of the word, complemented.
+ */
+static inline void SR_FN(sr_round_lanes_inline)(const char *in, char *out, sr_intp n,
+                                                const sr_type_consts *c, int rshift,
+                                                SR_FN(sr_lanes) *s0, SR_FN(sr_lanes) *s1,
+                                                SR_FN(sr_lanes) *s2, SR_FN(sr_lanes) *s3,
+                                                unsigned *raised)
+{
+    enum { NV = 64 / SR_VEC_BYTES, STEP = 64 / sizeof(SR_U) };
+    typedef SR_FN(sr_vec) vec;
+    SR_U words[SR_CHUNK], copy[SR_CHUNK];
+    const SR_U gap_bits = (SR_U)c->gap_bits, normal_bits = (SR_U)c->normal_bits;
+    const SR_U max_bits = (SR_U)c->max_bits;
+    /* d = d_of_e - e and the word's shift SR_W - d = e + s_of_e, e the clamped
+       magnitude's biased exponent (sr_round_lanes_unbounded) */
+    const SR_U d_of_e = (SR_U)(c->shift + c->emin_biased), s_of_e = (SR_U)SR_W - d_of_e;
+    const vec ones = ~(vec){0}, gap_v = (vec){0} + gap_bits, normal_v = (vec){0} + normal_bits;
+    /* s by the biased exponent e, for the e of [gap, max] (32 at most: the table's
+       index is e's low 5 bits); any other e gives a value that is redone, or zero,
+       which every shift of 1 to SR_W - 1 rounds to itself */
+    vec s_table[32 / (SR_VEC_BYTES / sizeof(SR_U)) + 1];
+    int gap_e = (int)(gap_bits >> (SR_P - 1)), normal_e = (int)(normal_bits >> (SR_P - 1));
+    int by_table = SR_FN(sr_has_lookup32)() && (int)(max_bits >> (SR_P - 1)) - gap_e < 32;
+    /* values below the gap by sr_patch_below_gap_stochastic: where 2^(r - gap_exp)
+       is >= 1 and a finite SR_T */
+    int scale_exp = 64 - rshift - c->gap_exp;
+    int below_in_vectors = scale_exp >= 0 && scale_exp < SR_BIAS;
+    SR_T below_scale = below_in_vectors ? (SR_T)ldexp(1.0, scale_exp) : 0;
+    for (int e = gap_e; by_table && e < gap_e + 32; e++) {
+        SR_U s = s_of_e + (SR_U)(e < normal_e ? e : normal_e);
+        memcpy((char *)s_table + (size_t)(e % 32) * sizeof(SR_U), &s, sizeof s);
+    }
+    for (sr_intp i0 = 0; i0 < n; i0 += SR_CHUNK) {
+        sr_intp m = n - i0 < SR_CHUNK ? n - i0 : SR_CHUNK;
+        const char *xc = in + i0 * sizeof(SR_U);
+        char *yc = out + i0 * sizeof(SR_U);
+        size_t bytes = (size_t)m * sizeof(SR_U);
+        if ((uintptr_t)yc < (uintptr_t)xc + bytes && (uintptr_t)xc < (uintptr_t)yc + bytes) {
+            memcpy(copy, xc, bytes);   /* in place: keep the input for the patch */
+            xc = (const char *)copy;
+        }
+        vec top = {0}, bottom = ones;   /* max of a, min of a - 1 (0 wraps to the top) */
+        /* the word's shift s = SR_W - d, from the magnitude clamped to [gap, 2^emin]
+           or (BY_TABLE, a constant) looked up by the exponent's low 5 bits */
+#define SR_LANES_INLINE_LOOP(BY_TABLE)                                                      \
+        for (sr_intp i = 0; i < m; i += STEP) {                                             \
+            vec wv[NV];                                                                     \
+            SR_XOSHIRO_WORDS(wv)                                                            \
+            memcpy((char *)words + i * sizeof(SR_U), wv, sizeof wv);                        \
+            for (int h = 0; h < NV; h++) {                                                  \
+                size_t at = i * sizeof(SR_U) + h * SR_VEC_BYTES;                            \
+                vec b, a, s, y;                                                             \
+                memcpy(&b, xc + at, sizeof b);                                              \
+                a = b & ~SR_SIGN_BIT;                                                       \
+                top = SR_FN(sr_lanes_max)(top, a);                                          \
+                bottom = SR_FN(sr_lanes_min)(bottom, a - 1);                                \
+                if (BY_TABLE)                                                               \
+                    s = SR_FN(sr_lookup32)(s_table, b >> (SR_P - 1));                       \
+                else                                                                        \
+                    s = (SR_FN(sr_lanes_min)(SR_FN(sr_lanes_max)(a, gap_v), normal_v) >>    \
+                         (SR_P - 1)) + s_of_e;                                              \
+                /* (b + x) & clear, clear = ~(all ones >> s): one and-not */                \
+                y = (b + (~wv[h] >> s)) & ~(ones >> s);                                     \
+                memcpy(yc + at, &y, sizeof y);                                              \
+            }                                                                               \
+        }
+        if (by_table) {
+            SR_LANES_INLINE_LOOP(1)
+        } else {
+            SR_LANES_INLINE_LOOP(0)
+        }
+#undef SR_LANES_INLINE_LOOP
+        if (SR_FN(sr_any_greater)(top, max_bits) ||
+            (!below_in_vectors && SR_ANY_LANE((vec)(bottom < gap_bits - 1))))
+            *raised |= SR_FN(sr_patch_special)((const SR_U *)(const void *)xc,
+                                               (SR_U *)(void *)yc, m, c, gap_bits,
+                                               SR_STOCHASTIC, rshift, words);
+        else if (below_in_vectors && SR_ANY_LANE((vec)(bottom < gap_bits - 1)))
+            SR_FN(sr_patch_below_gap_stochastic)(xc, yc, m, words, gap_bits, below_scale,
+                                                 64 - rshift);
+    }
+}
+#define SR_HAVE_LANES_INLINE 1
+#endif
+
 /* (returns 1; SR_WORDS_LOOPS returns 0 for a mode that draws no words) */
 static SR_ALWAYS_INLINE int SR_FN(sr_round_inline_chunk)(const char *in, char *out, sr_intp n,
                                                          const sr_type_consts *c,
@@ -672,6 +857,11 @@ static inline int SR_FN(sr_round_inline)(const char *in, char *out, sr_intp n,
     SR_FN(sr_lanes) s0[NV], s1[NV], s2[NV], s3[NV];
     memcpy(s0, r->s[0], sizeof s0); memcpy(s1, r->s[1], sizeof s1);
     memcpy(s2, r->s[2], sizeof s2); memcpy(s3, r->s[3], sizeof s3);
+#ifdef SR_HAVE_LANES_INLINE
+    if (lanes && mode == SR_STOCHASTIC && 64 - rshift >= SR_P - 1)
+        SR_FN(sr_round_lanes_inline)(in, out, n, c, rshift, s0, s1, s2, s3, raised);
+    else
+#endif
     for (sr_intp i = 0; i < n; i += SR_CHUNK)   /* SR_CHUNK: a multiple of STEP */
         SR_FN(sr_round_inline_chunk)(in + i * sizeof(SR_U), out + i * sizeof(SR_U),
                                      n - i < SR_CHUNK ? n - i : SR_CHUNK, c, mode, rshift,
@@ -681,6 +871,7 @@ static inline int SR_FN(sr_round_inline)(const char *in, char *out, sr_intp n,
     return 1;
 }
 #undef SR_XOSHIRO_WORDS
+#undef SR_HAVE_LANES_INLINE
 
 /* kernels.c defines the lane product, high half, zips and lane test per ISA */
 #if defined(SR_MUL32) && defined(SR_HI32) && defined(SR_PACK32) && defined(SR_ZIP_LOW) && \
@@ -690,40 +881,6 @@ static inline int SR_FN(sr_round_inline)(const char *in, char *out, sr_intp n,
    tracks it: the largest a, and the smallest a - 1 (zero wraps to the top), lane by
    lane (an unsigned max and min each: kernels.c's SR_MAX_U32 etc. where the ISA has
    them), then one lane test; only for steps that fail a cheaper test first. */
-static inline SR_FN(sr_vec) SR_FN(sr_lanes_max)(SR_FN(sr_vec) a, SR_FN(sr_vec) b)
-{
-#if SR_P == 24 && defined(SR_MAX_U32)
-    return (SR_FN(sr_vec))SR_MAX_U32(a, b);
-#elif SR_P == 53 && defined(SR_MAX_U64)
-    return (SR_FN(sr_vec))SR_MAX_U64(a, b);
-#else
-    SR_FN(sr_vec) greater = (SR_FN(sr_vec))(a > b);
-    return (a & greater) | (b & ~greater);
-#endif
-}
-static inline SR_FN(sr_vec) SR_FN(sr_lanes_min)(SR_FN(sr_vec) a, SR_FN(sr_vec) b)
-{
-#if SR_P == 24 && defined(SR_MIN_U32)
-    return (SR_FN(sr_vec))SR_MIN_U32(a, b);
-#elif SR_P == 53 && defined(SR_MIN_U64)
-    return (SR_FN(sr_vec))SR_MIN_U64(a, b);
-#else
-    SR_FN(sr_vec) less = (SR_FN(sr_vec))(a < b);
-    return (a & less) | (b & ~less);
-#endif
-}
-/* Is some lane of a above limit (unsigned)? A compare into a mask register where the
-   ISA has one (SR_ANY_GREATER_U32 etc.), else a compare and a lane test. */
-static inline int SR_FN(sr_any_greater)(SR_FN(sr_vec) a, SR_U limit)
-{
-#if SR_P == 24 && defined(SR_ANY_GREATER_U32)
-    return SR_ANY_GREATER_U32(a, limit);
-#elif SR_P == 53 && defined(SR_ANY_GREATER_U64)
-    return SR_ANY_GREATER_U64(a, limit);
-#else
-    return SR_ANY_LANE((SR_FN(sr_vec))(a > limit));
-#endif
-}
 static inline int SR_FN(sr_step_special)(const char *p, int vectors, SR_U lo, SR_U max)
 {
     SR_FN(sr_vec) b, top, bottom;

@@ -12,8 +12,10 @@
  * runs all its pieces itself. Workers are created on first use, and after fork()
  * the child starts without them (pthread_atfork).
  */
+#define _POSIX_C_SOURCE 200809L   /* clock_gettime, CLOCK_MONOTONIC under -std=c11 */
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 
 #include "round_common.h"
 
@@ -38,13 +40,48 @@ static struct {
     pthread_mutex_t lock;        /* guards the fields below; held by the job's caller */
     pthread_cond_t wake, done;
     int workers;                 /* threads started */
-    int active;                  /* workers holding a pointer to the job */
-    unsigned long generation;    /* bumped per job */
+    atomic_int active;           /* workers holding a pointer to the job (changed
+                                    under the lock, read without it while spinning) */
+    atomic_ulong generation;     /* bumped per job, under the lock */
     sr_job *job;
 } pool = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, PTHREAD_COND_INITIALIZER,
           0, 0, 0, NULL};
 static pthread_mutex_t pool_busy = PTHREAD_MUTEX_INITIALIZER;   /* one job at a time */
 static atomic_int num_threads = 1;
+
+/* Spinning before sleeping: a futex wake-up on a sleeping core costs tens of
+   microseconds (more in a virtual machine), as much as a part of a call takes. The
+   caller spins for its workers' last parts (at most about one part's time) and a
+   worker for the next job that follows soon, each for at most about SR_SPIN_US. */
+#ifndef SR_SPIN_US
+#define SR_SPIN_US 100
+#endif
+static void spin_pause(void)
+{
+#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+    __builtin_ia32_pause();
+#endif
+}
+static double now_us(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e6 + (double)t.tv_nsec * 1e-3;
+}
+/* Spins until done(arg) or SR_SPIN_US have passed; returns done(arg). */
+static int spin_until(int (*done)(const void *), const void *arg)
+{
+    double deadline = 0;
+    for (unsigned i = 0;; i++) {
+        if (done(arg)) return 1;
+        if (i % 64 == 0) {   /* the clock now and then: a pause is 10 to 150 cycles */
+            double t = now_us();
+            if (deadline == 0) deadline = t + SR_SPIN_US;
+            else if (t > deadline) return done(arg);
+        }
+        spin_pause();
+    }
+}
 static pthread_once_t atfork_once = PTHREAD_ONCE_INIT;
 
 int sr_set_num_threads(int n)
@@ -93,16 +130,23 @@ static void work_on(sr_job *job)
     }
 }
 
+static int new_job(const void *seen)
+{
+    return atomic_load(&pool.generation) != *(const unsigned long *)seen;
+}
+
 static void *worker_main(void *unused)
 {
     (void)unused;
     unsigned long seen = 0;
     for (;;) {
+        if (seen) spin_until(new_job, &seen);   /* a job that follows soon: no sleep */
         pthread_mutex_lock(&pool.lock);
         while (pool.generation == seen) pthread_cond_wait(&pool.wake, &pool.lock);
         seen = pool.generation;
         sr_job *job = pool.job;
-        if (job) pool.active++;   /* the caller keeps job alive until active is 0 */
+        if (job) atomic_fetch_add(&pool.active, 1);   /* the caller keeps job alive
+                                                         until active is 0 */
         pthread_mutex_unlock(&pool.lock);
         if (!job) continue;
         /* a worker computes under IEEE 754's default environment, as the caller does */
@@ -110,7 +154,7 @@ static void *worker_main(void *unused)
         work_on(job);
         sr_fpenv_leave(own, 0);
         pthread_mutex_lock(&pool.lock);
-        pool.active--;
+        atomic_fetch_sub(&pool.active, 1);
         pthread_cond_signal(&pool.done);
         pthread_mutex_unlock(&pool.lock);
     }
@@ -125,7 +169,7 @@ static void forget_workers_after_fork(void)
     pthread_cond_init(&pool.done, NULL);
     pthread_mutex_init(&pool_busy, NULL);
     pool.workers = 0;
-    pool.active = 0;
+    atomic_store(&pool.active, 0);
     pool.job = NULL;
 }
 
@@ -147,6 +191,13 @@ static int start_workers(int wanted)
     return pool.workers;
 }
 
+/* Every part done, and no worker holds the job. */
+static int job_finished(const void *job)
+{
+    const sr_job *j = job;
+    return atomic_load(&j->parts_done) >= j->nparts && atomic_load(&pool.active) == 0;
+}
+
 unsigned sr_run_split(sr_context *ctx, sr_piece_fn piece, char **args, int nargs,
                       const sr_intp *steps, sr_intp n, int word_bytes, sr_intp min_part)
 {
@@ -157,9 +208,12 @@ unsigned sr_run_split(sr_context *ctx, sr_piece_fn piece, char **args, int nargs
     if (threads <= 1 || (stochastic && ctx->rng.kind != SR_STREAM_COUNTER) ||
         pthread_mutex_trylock(&pool_busy) != 0)
         return piece(ctx, NULL, args, steps, n);
-    /* a few parts per thread, taken as threads come free: a thread that starts late
-       (a busy machine) leaves its share to the others */
-    int parts = most_parts < 4 * (sr_intp)threads ? (int)most_parts : 4 * threads;
+    /* many parts per thread (of a quarter of min_part at least), taken as threads
+       come free: a thread that starts late (woken from sleep, or on a busy machine)
+       leaves its share to the others, and the threads finish within a small part of
+       each other */
+    sr_intp finest = 4 * most_parts;
+    int parts = finest < 16 * (sr_intp)threads ? (int)finest : 16 * threads;
     sr_job job;
     job.piece = piece; job.ctx = ctx; job.args = args; job.steps = steps;
     job.nargs = nargs; job.n = n; job.nparts = parts;
@@ -189,10 +243,10 @@ unsigned sr_run_split(sr_context *ctx, sr_piece_fn piece, char **args, int nargs
     if (helpers > 0) pthread_cond_broadcast(&pool.wake);
     pthread_mutex_unlock(&pool.lock);
     work_on(&job);
+    spin_until(job_finished, &job);
     pthread_mutex_lock(&pool.lock);
     pool.job = NULL;   /* workers waking from now on find no job */
-    while (atomic_load(&job.parts_done) < job.nparts || pool.active > 0)
-        pthread_cond_wait(&pool.done, &pool.lock);
+    while (!job_finished(&job)) pthread_cond_wait(&pool.done, &pool.lock);
     pthread_mutex_unlock(&pool.lock);
     pthread_mutex_unlock(&pool_busy);
     return atomic_load(&job.raised);

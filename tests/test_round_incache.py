@@ -204,3 +204,44 @@ def test_long_calls_with_late_specials(path, mode):
                 got = ctx.round(x)
                 want = other.round(strided_copy(x))
             same_bits(got, want)
+
+
+# Formats for the stochastic per-lane loop of float32 data (csrc/round_body.h,
+# sr_round_lanes_inline): its exponents from the gap to max fit the 32-entry shift
+# table (e4m3, e5m2 just), or not (binary16: the clamp); the gap's scale 2^(r - gap_exp)
+# is a float32 power of two >= 1 (values below the gap patched in vectors), or not
+# (gap_exp above r: emin 40; or below -95: emin -100), which the general routine patches.
+LANES_SR_FORMATS = [sr.e4m3, sr.e5m2, sr.PRESETS["e2m1"], sr.binary16,
+                    sr.Format(3, 60, 40), sr.Format(3, 60, 20), sr.Format(8, 127, -100)]
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("bits", [None, 23, 24, 31])
+def test_stochastic_lanes_chunks_equal_general_routine(path, bits):
+    """Stochastic rounding of float32 data over many chunks of 256, each holding only
+    values the loop rounds, or also values below the gap (redone in vectors), or also
+    NaN, inf or beyond max (redone by the general routine), or both; in place and
+    not: the same bits as the general routine with the same words."""
+    for fmt in LANES_SR_FORMATS:
+        gap = fmt.smallest_subnormal
+        rng = np.random.default_rng(len(fmt.name or "") + (bits or 0))
+        x = (rng.standard_normal(256 * 12) * 2.0 ** (fmt.emin + 1)).astype(np.float32)
+        x[np.abs(x) < gap] = np.float32(gap)
+        below = (gap * rng.uniform(-1, 1, 40) * 2.0 ** -rng.integers(0, 40, 40)).astype(np.float32)
+        x[256 * 1 + rng.integers(0, 256, 20)] = below[:20]      # below the gap only
+        x[256 * 3 + 255] = below[20]                             # at a chunk's end
+        x[256 * 5 + rng.integers(0, 256, 19)] = below[21:]      # and an inf, a NaN
+        x[256 * 5 + 7], x[256 * 5 + 100] = np.inf, np.nan
+        x[256 * 8 + 3] = fmt.max * 2                             # beyond max only
+        x[256 * 10 + rng.integers(0, 256, 30)] = 0.0             # zeros of both signs
+        x[256 * 10 + rng.integers(0, 256, 30)] = -0.0
+        x[256 * 11 + rng.integers(0, 256, 5)] = np.finfo(np.float32).smallest_subnormal
+        ctx = sr.Context(fmt, "stochastic", bits=bits, rng=21)._set_isa(path)
+        other, in_place = twin(ctx)._set_isa(path), twin(ctx)._set_isa(path)
+        with np.errstate(over="ignore"):
+            got = ctx.round(x)
+            want = other.round(strided_copy(x))
+            y = x.copy()
+            in_place.round(y, out=y)
+        same_bits(got, want)
+        same_bits(y, want)
