@@ -913,8 +913,8 @@ static void test_dot_fused(void)
     enum { N = 70001 };
     static float x[N], y[N], prod[N];
     for (int i = 0; i < N; i++) {
-        x[i] = (float)((i * 7919 % 1000) / 1000.0 + 0.001);
-        y[i] = (float)(((i * 104729) % 977) / 977.0 - 0.2);
+        x[i] = (float)(((long long)i * 7919 % 1000) / 1000.0 + 0.001);
+        y[i] = (float)((((long long)i * 104729) % 977) / 977.0 - 0.2);
     }
     const char *isas[] = {"scalar", "avx2", "avx512"};
     const sr_intp lengths[] = {1, 7, 300, 40000, N};
