@@ -151,21 +151,104 @@ void sr_rng_fill32_k(const sr_kernels *k, sr_rng *r, uint32_t *out, size_t n)
 static const uint64_t JUMP[4] = {0x180ec6d33cfd0abau, 0xd5a61266f0c9392cu,
                                  0xa9582618e03fc9aau, 0x39abdc4529b1661cu};
 
-void sr_rng_jump_k(const sr_kernels *k, sr_rng *r)
+/* Every lane's state T^J s, for c(x) = x^J mod P (P below): the xor of the states
+   T^i s at the set bits of c (256 steps); the buffered words and their position are
+   untouched */
+static void apply_jump_poly(const sr_kernels *k, sr_rng *r, const uint64_t c[4])
 {
     uint64_t acc[4][SR_RNG_LANES] = {{0}};
     uint64_t scratch[SR_RNG_LANES];
-    for (int w = 0; w < 4; w++) {
-        for (int b = 0; b < 64; b++) {
-            if (JUMP[w] & ((uint64_t)1 << b))
-                for (int i = 0; i < 4; i++)
-                    for (int j = 0; j < SR_RNG_LANES; j++) acc[i][j] ^= r->s[i][j];
-            k->rng_blocks(r, scratch, 1);
-        }
+    for (int i = 0; i < 256; i++) {
+        if ((c[i / 64] >> (i % 64)) & 1)
+            for (int w = 0; w < 4; w++)
+                for (int j = 0; j < SR_RNG_LANES; j++) acc[w][j] ^= r->s[w][j];
+        k->rng_blocks(r, scratch, 1);
     }
     memcpy(r->s, acc, sizeof acc);
+}
+
+void sr_rng_jump_k(const sr_kernels *k, sr_rng *r)
+{
+    apply_jump_poly(k, r, JUMP);
     r->pos = SR_RNG_LANES;
     r->has_half = 0;
+}
+
+/* ---- moving a sequential stream far ahead in O(log n) -------------------------
+ * xoshiro256's step is a linear map T on 256-bit states over GF(2), with
+ * characteristic polynomial P(x) = x^256 + XOSHIRO_POLY (bit i: the coefficient
+ * of x^i; P is primitive, found by Berlekamp-Massey from the output, and x^(2^128)
+ * mod P is JUMP, the jump polynomial above). Since P(T) = 0, T^J = sum c_i T^i where
+ * c(x) = x^J mod P(x): J steps of every lane take 256 steps and the xor of the states
+ * at the set bits of c, as xoshiro's own jump does (Blackman & Vigna, TOMS 2021;
+ * Haramoto et al., "Efficient jump ahead for F2-linear random number generators",
+ * INFORMS J. Computing 2008). */
+static const uint64_t XOSHIRO_POLY[4] = {0x9d116f2bb0f0f001u, 0x0280002bcefd1a5eu,
+                                         0x04b4edcf26259f85u, 0x0003c03c3f3ecb19u};
+
+/* tab[b] = b(x) * P_low(x) for the polynomials b of degree < 8 (P_low =
+   XOSHIRO_POLY, degree 241: the products have degree < 250, 4 words) */
+static void poly_byte_table(uint64_t tab[256][4])
+{
+    memset(tab[0], 0, sizeof tab[0]);
+    for (unsigned b = 1; b < 256; b++) {
+        unsigned t = 0;   /* b = (b & (b - 1)) + x^t */
+        while (!((b >> t) & 1)) t++;
+        for (int k = 0; k < 4; k++) {
+            uint64_t shifted = XOSHIRO_POLY[k] << t;
+            if (t && k) shifted |= XOSHIRO_POLY[k - 1] >> (64 - t);
+            tab[b][k] = tab[b & (b - 1)][k] ^ shifted;
+        }
+    }
+}
+
+/* c <- c^2 mod P (squaring in GF(2)[x] spreads the bits: bit i -> bit 2i) */
+static void poly_square(uint64_t *c, const uint64_t tab[256][4])
+{
+    uint64_t r[9] = {0};
+    for (int k = 0; k < 8; k++) {   /* 32 bits of c to 64 of r: the zeros in between */
+        uint64_t v = (c[k / 2] >> (32 * (k % 2))) & 0xffffffffu;
+        v = (v | v << 16) & 0x0000ffff0000ffffu;
+        v = (v | v << 8) & 0x00ff00ff00ff00ffu;
+        v = (v | v << 4) & 0x0f0f0f0f0f0f0f0fu;
+        v = (v | v << 2) & 0x3333333333333333u;
+        v = (v | v << 1) & 0x5555555555555555u;
+        r[k] = v;
+    }
+    /* x^(256 + 8j) b(x) = x^(8j) b(x) P_low mod P, byte by byte from the top: each
+       xor changes only bits below the byte it clears */
+    for (int j = 31; j >= 0; j--) {
+        unsigned pos = 256 + 8 * (unsigned)j, q = 8 * (unsigned)j / 64, s = 8 * (unsigned)j % 64;
+        const uint64_t *t = tab[(r[pos / 64] >> (pos % 64)) & 0xff];
+        r[pos / 64] &= ~((uint64_t)0xff << (pos % 64));
+        for (int k = 0; k < 4; k++) {
+            r[q + k] ^= t[k] << s;
+            if (s) r[q + k + 1] ^= t[k] >> (64 - s);
+        }
+    }
+    memcpy(c, r, 4 * sizeof *c);
+}
+
+/* c <- c * x mod P */
+static void poly_times_x(uint64_t *c)
+{
+    uint64_t top = c[3] >> 63;
+    for (int k = 3; k > 0; k--) c[k] = c[k] << 1 | c[k - 1] >> 63;
+    c[0] <<= 1;
+    for (int k = 0; k < 4; k++) c[k] ^= XOSHIRO_POLY[k] & ((uint64_t)0 - top);
+}
+
+void sr_rng_jump_steps_k(const sr_kernels *k, sr_rng *r, uint64_t steps)
+{
+    uint64_t tab[256][4], c[4] = {1, 0, 0, 0};   /* x^J mod P, J's bits from the top */
+    poly_byte_table(tab);
+    int top = 63;
+    while (top > 0 && !((steps >> top) & 1)) top--;
+    for (int b = top; b >= 0; b--) {
+        poly_square(c, tab);
+        if ((steps >> b) & 1) poly_times_x(c);
+    }
+    apply_jump_poly(k, r, c);
 }
 
 void sr_rng_advance(sr_rng *r, uint64_t n)

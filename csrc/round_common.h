@@ -207,4 +207,7 @@ const sr_kernels *sr_kernels_by_name(const char *isa, int *status);
 void sr_rng_fill_k(const sr_kernels *k, sr_rng *r, uint64_t *out, size_t n);
 void sr_rng_fill32_k(const sr_kernels *k, sr_rng *r, uint32_t *out, size_t n);
 void sr_rng_jump_k(const sr_kernels *k, sr_rng *r);
+/* Every lane of a sequential stream steps on (SR_RNG_LANES * steps words), in O(log
+   steps); the buffered words and their position are untouched (rng.c) */
+void sr_rng_jump_steps_k(const sr_kernels *k, sr_rng *r, uint64_t steps);
 #endif
