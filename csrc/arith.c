@@ -965,9 +965,6 @@ static inline int shifted_overlap(char *const *p, int nargs, const char *out, sr
     return 0;
 }
 
-/* The smallest part worth a thread (the operations take a few nanoseconds each). */
-#define SR_SPLIT_ARITH 8192
-
 /* One loop per (operation, input type): chunks of SR_CHUNK elements share one draw.
    Contiguous or broadcast operands try the vectorized fast path first (the
    kernel table's arith_*), and its undecided elements, or whole chunks it declines,

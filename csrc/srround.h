@@ -292,6 +292,12 @@ extern const char *const sr_rounding_names[SR_NUM_ROUNDINGS];
 double sr_sum_kahan_f32(sr_context *ctx, const char *x, sr_intp n, sr_intp stride);
 double sr_sum_kahan_f64(sr_context *ctx, const char *x, sr_intp n, sr_intp stride);
 
+/* The smallest part worth a thread in the arithmetic loops (the operations take a
+   few nanoseconds each): a loop splits across threads from 2 * SR_SPLIT_ARITH
+   elements (threads.c), which srround.summation.dot reads to keep such products on
+   the two-pass path. */
+#define SR_SPLIT_ARITH 8192
+
 /* The inner product of n strided values x, y: each product rounded in prod, the
    products summed recursively from +0, each sum rounded in sum (which may be prod),
    in one pass (dot_fused.h); *result gets it. The same bits and stream positions as

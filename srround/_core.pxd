@@ -99,6 +99,7 @@ cdef extern from "srround.h" nogil:
                         const char *y, cnp.npy_intp ys, cnp.npy_intp n, double *result)
 
     enum: SR_MATMUL_ROWS
+    enum: SR_SPLIT_ARITH
     ctypedef struct sr_matmul_args:
         cnp.npy_intp m, k, n, batches
         const char *a

@@ -1070,6 +1070,7 @@ copyreg.pickle(np.ufunc, _reduce_ufunc)
 
 
 MATMUL_ROWS = SR_MATMUL_ROWS
+_SPLIT_ARITH = SR_SPLIT_ARITH   # the smallest part worth a thread in ctx.multiply etc.
 
 
 def _matmul_kernel(Context prod, Context acc, cnp.ndarray a, cnp.ndarray b, cnp.ndarray c,

@@ -25,7 +25,7 @@ import math
 import numpy as np
 from numpy.lib.array_utils import normalize_axis_tuple
 
-from srround._core import MATMUL_ROWS, Context, _dot_kernel, _matmul_kernel
+from srround._core import _SPLIT_ARITH, MATMUL_ROWS, Context, _dot_kernel, _matmul_kernel
 from srround.rounding import as_float_array
 from srround.threads import get_num_threads
 
@@ -392,8 +392,8 @@ def _dot_two_pass(X, Y, ctx, acc):
     return _sum_recursive(ctx.multiply(X, Y), acc)
 
 
-# the smallest multiply that threads split (2 * SR_SPLIT_ARITH, csrc/arith.c)
-_THREADED_PRODUCTS = 2 * 8192
+# the smallest multiply that threads split (csrc/threads.c: two parts of SR_SPLIT_ARITH)
+_THREADED_PRODUCTS = 2 * _SPLIT_ARITH
 
 
 def _fused_dot_applies(ctx, acc, n):
